@@ -1,0 +1,84 @@
+# CloudShelf: `make run` serves the shop on the embedded default; `make test` starts the
+# real services the suite needs and runs it. See README.md for every target.
+
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+# The local production-shaped stack (ports and credentials live in scripts/env.sh).
+include scripts/env.mk
+
+.PHONY: help venv dev-venv run up down services services-down test pytest smoke lint fmt bench seed clean
+
+help:
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
+
+$(VENV)/.installed: requirements.txt
+	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) is required (apt-get install python3.11 python3.11-venv)"; exit 1; }
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: requirements-dev.txt $(VENV)/.installed
+	$(PIP) install --quiet -r requirements-dev.txt
+	touch $@
+
+venv: $(VENV)/.installed ## Create the virtualenv with the runtime dependencies
+
+dev-venv: $(VENV)/.installed-dev ## Add the test and lint tools
+
+run: venv ## Serve the shop on the embedded default (SQLite, in-process cache) at http://127.0.0.1:8000
+	env -u DATABASE_URL -u REDIS_URL -u CELERY_BROKER_URL -u OPENSEARCH_URL $(PY) manage.py migrate --no-input
+	env -u DATABASE_URL -u REDIS_URL -u CELERY_BROKER_URL -u OPENSEARCH_URL $(PY) manage.py seed_catalog --books 3000 --if-empty
+	env -u DATABASE_URL -u REDIS_URL -u CELERY_BROKER_URL -u OPENSEARCH_URL $(PY) manage.py collectstatic --no-input -v 0
+	env -u DATABASE_URL -u REDIS_URL -u CELERY_BROKER_URL -u OPENSEARCH_URL $(PY) manage.py runserver $(HOST):$(PORT)
+
+services: ## Install (when missing) and start Postgres and Redis on loopback
+	scripts/postgres.sh start
+	scripts/redis.sh start
+
+services-down: ## Stop Postgres and Redis
+	-scripts/redis.sh stop
+	-scripts/postgres.sh stop
+
+up: venv services ## The production-shaped stack: Postgres, Redis, gunicorn and a Celery worker
+	$(STACK_ENV) $(PY) manage.py migrate --no-input
+	$(STACK_ENV) $(PY) manage.py collectstatic --no-input -v 0
+	$(STACK_ENV) scripts/app.sh start
+	@echo "CloudShelf is up at http://$(GUNICORN_BIND)/  (make down stops it)"
+
+down: ## Stop everything `make up` started
+	-scripts/app.sh stop
+	-$(MAKE) services-down
+
+lint: dev-venv ## ruff (lint and format check), mypy on the service modules, migrations check
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy $(MYPY_TARGETS)
+	env -u DATABASE_URL -u REDIS_URL -u CELERY_BROKER_URL $(PY) manage.py makemigrations --check --dry-run
+
+fmt: dev-venv ## Format and autofix
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+pytest: dev-venv services ## Only the pytest suite, against real Postgres and Redis (ARGS=... passes options)
+	$(TEST_ENV) $(VENV)/bin/pytest $(ARGS)
+
+smoke: venv ## A short smoke test of the embedded default (SQLite, in-process cache)
+	scripts/smoke_embedded.sh
+
+test: lint pytest smoke ## Everything CI runs
+
+seed: up ## Load the 100,000-book benchmark catalog into the local stack's Postgres
+	$(STACK_ENV) $(PY) manage.py seed_catalog --books 100000 --seed 1 --if-empty
+
+bench: dev-venv ## Benchmarks against the production-shaped stack (NAME=catalog runs one)
+	$(STACK_ENV) $(PY) bench/run.py $(NAME)
+
+clean: down ## Remove the virtualenv and all local data (databases, caches, logs)
+	rm -rf $(VENV) var

@@ -1,0 +1,18 @@
+# Ports, credentials and environment for the local stack and the test suite.
+# Included by the Makefile; scripts/*.sh read the same values from scripts/env.sh.
+PG_PORT ?= 55432
+REDIS_PORT ?= 56379
+GUNICORN_BIND ?= 127.0.0.1:8100
+MYPY_TARGETS := catalog/services.py catalog/isbn.py cloudshelf/env.py cloudshelf/health.py
+
+STACK_ENV := env DATABASE_URL=postgres://cloudshelf:cloudshelf@127.0.0.1:$(PG_PORT)/cloudshelf \
+	REDIS_URL=redis://127.0.0.1:$(REDIS_PORT)/0 \
+	CELERY_BROKER_URL=redis://127.0.0.1:$(REDIS_PORT)/2 \
+	SECRET_KEY=local-stack-secret-key-not-for-production-0123456789abcdef \
+	GUNICORN_BIND=$(GUNICORN_BIND) PG_PORT=$(PG_PORT) REDIS_PORT=$(REDIS_PORT)
+
+TEST_ENV := env DATABASE_URL=postgres://cloudshelf:cloudshelf@127.0.0.1:$(PG_PORT)/cloudshelf \
+	REDIS_URL=redis://127.0.0.1:$(REDIS_PORT)/1 \
+	CELERY_BROKER_URL=redis://127.0.0.1:$(REDIS_PORT)/3 \
+	SECRET_KEY=test-secret-key-not-for-production-0123456789abcdef \
+	PG_PORT=$(PG_PORT) REDIS_PORT=$(REDIS_PORT)

@@ -1,0 +1,41 @@
+"""Shared fixtures. The suite runs against real Postgres and Redis: ``make test`` starts
+them and exports ``DATABASE_URL`` / ``REDIS_URL`` before pytest starts."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from django.core.cache import cache
+
+from tests.factories import UserFactory
+
+if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
+    raise pytest.UsageError(
+        "The test suite runs against real Postgres and Redis. Run `make test`, which starts them "
+        "and sets DATABASE_URL and REDIS_URL (see the README)."
+    )
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    """Each test starts and ends with an empty cache (a Redis database of its own)."""
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def customer(db):
+    return UserFactory(username="alice")
+
+
+@pytest.fixture
+def other_customer(db):
+    return UserFactory(username="bob")
+
+
+@pytest.fixture
+def customer_client(client, customer):
+    client.force_login(customer)
+    return client

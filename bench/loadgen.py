@@ -1,0 +1,195 @@
+"""A small open-loop HTTP load generator for the benchmarks (loopback only).
+
+Requests are *scheduled* at a fixed rate and latency is measured from the scheduled
+start, not from when a connection became free, so a slow server cannot hide its
+queueing delay (no coordinated omission). HTTP/1.1 keep-alive over a fixed pool of
+connections, written on asyncio streams so one Python process can drive a few thousand
+requests per second while leaving most of the CPU to the server under test.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+
+@dataclass(frozen=True)
+class Request:
+    path: str
+    method: str = "GET"
+    body: bytes = b""
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass
+class Result:
+    name: str
+    latencies_ms: list[float] = field(default_factory=list)
+    statuses: dict[int, int] = field(default_factory=dict)
+    errors: int = 0
+    elapsed_s: float = 0.0
+    target_rate: float = 0.0
+
+    def percentile(self, fraction: float) -> float:
+        if not self.latencies_ms:
+            return float("nan")
+        ordered = sorted(self.latencies_ms)
+        index = min(len(ordered) - 1, max(0, round(fraction * len(ordered)) - 1))
+        return ordered[index]
+
+    @property
+    def achieved_rate(self) -> float:
+        return len(self.latencies_ms) / self.elapsed_s if self.elapsed_s else 0.0
+
+    def summary_line(self) -> str:
+        ok = sum(count for status, count in self.statuses.items() if 200 <= status < 400)
+        return (
+            f"{self.name:<34} n={len(self.latencies_ms):>5}  "
+            f"p50={self.percentile(0.50):7.2f} ms  p95={self.percentile(0.95):7.2f} ms  "
+            f"p99={self.percentile(0.99):7.2f} ms  mean={statistics.fmean(self.latencies_ms or [0]):7.2f} ms  "
+            f"rate={self.achieved_rate:6.1f}/s (target {self.target_rate:.0f})  ok={ok} errors={self.errors} "
+            f"statuses={dict(sorted(self.statuses.items()))}"
+        )
+
+
+def require_loopback(base_url: str) -> tuple[str, int]:
+    """Refuse to aim load anywhere but this machine."""
+    parts = urlsplit(base_url)
+    host = parts.hostname or ""
+    if host != "localhost" and not ipaddress.ip_address(host).is_loopback:
+        raise SystemExit(f"refusing to send load to {host}: benchmarks only target loopback")
+    return host, parts.port or 80
+
+
+class _Connection:
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def request(self, request: Request, extra_headers: Sequence[tuple[str, str]] = ()) -> tuple[int, bytes]:
+        if self.writer is None or self.writer.is_closing():
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        assert self.reader is not None
+        assert self.writer is not None
+        lines = [f"{request.method} {request.path} HTTP/1.1", f"Host: {self.host}:{self.port}"]
+        lines += [f"{name}: {value}" for name, value in (*request.headers, *extra_headers)]
+        if request.body or request.method not in ("GET", "HEAD"):
+            lines.append(f"Content-Length: {len(request.body)}")
+        self.writer.write(("\r\n".join(lines) + "\r\n\r\n").encode() + request.body)
+        await self.writer.drain()
+        status_line = await self.reader.readline()
+        if not status_line:
+            raise ConnectionError("server closed the connection")
+        status = int(status_line.split()[1])
+        length, chunked, close = 0, False, False
+        while True:
+            line = await self.reader.readline()
+            if line in (b"\r\n", b"\n", b""):
+                break
+            name, _, value = line.decode("latin-1").partition(":")
+            name, value = name.strip().lower(), value.strip()
+            if name == "content-length":
+                length = int(value)
+            elif name == "transfer-encoding" and "chunked" in value.lower():
+                chunked = True
+            elif name == "connection" and value.lower() == "close":
+                close = True
+        if chunked:
+            body = b""
+            while True:
+                size = int((await self.reader.readline()).strip(), 16)
+                chunk = await self.reader.readexactly(size + 2)
+                if size == 0:
+                    break
+                body += chunk[:-2]
+        else:
+            body = await self.reader.readexactly(length) if length else b""
+        if close:
+            self.close()
+        return status, body
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        self.reader = self.writer = None
+
+
+async def _run(
+    name: str,
+    base_url: str,
+    next_request: Callable[[int], Request],
+    rate: float,
+    duration_s: float,
+    connections: int,
+    warmup_s: float,
+    extra_headers: Sequence[tuple[str, str]],
+) -> Result:
+    host, port = require_loopback(base_url)
+    pool: asyncio.Queue[_Connection] = asyncio.Queue()
+    for _ in range(connections):
+        pool.put_nowait(_Connection(host, port))
+    result = Result(name=name, target_rate=rate)
+    interval = 1.0 / rate
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    measure_from = start + warmup_s
+    stop_at = measure_from + duration_s
+    pending: set[asyncio.Task[None]] = set()
+
+    async def one(index: int, scheduled: float) -> None:
+        connection = await pool.get()
+        try:
+            status, _ = await connection.request(next_request(index), extra_headers)
+        except (OSError, ConnectionError, asyncio.IncompleteReadError, ValueError):
+            connection.close()
+            if scheduled >= measure_from:
+                result.errors += 1
+            return
+        finally:
+            pool.put_nowait(connection)
+        if scheduled >= measure_from:
+            result.latencies_ms.append((loop.time() - scheduled) * 1000)
+            result.statuses[status] = result.statuses.get(status, 0) + 1
+
+    index = 0
+    while True:
+        scheduled = start + index * interval
+        if scheduled >= stop_at:
+            break
+        delay = scheduled - loop.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        task = asyncio.create_task(one(index, scheduled))
+        pending.add(task)
+        task.add_done_callback(pending.discard)
+        index += 1
+    if pending:
+        await asyncio.wait(pending, timeout=30)
+    result.elapsed_s = duration_s
+    while not pool.empty():
+        pool.get_nowait().close()
+    return result
+
+
+def run_load(
+    name: str,
+    base_url: str,
+    next_request: Callable[[int], Request],
+    *,
+    rate: float,
+    duration_s: float,
+    connections: int = 16,
+    warmup_s: float = 2.0,
+    extra_headers: Sequence[tuple[str, str]] = (),
+) -> Result:
+    """Send ``rate`` requests per second for ``warmup_s + duration_s`` seconds; measure after warm-up."""
+    started = time.perf_counter()
+    result = asyncio.run(_run(name, base_url, next_request, rate, duration_s, connections, warmup_s, extra_headers))
+    result.elapsed_s = min(result.elapsed_s, time.perf_counter() - started)
+    return result

@@ -59,6 +59,30 @@ def category_get_or_create_path(*, names: list[str]) -> Category:
     return parent
 
 
+def category_save(*, category: Category) -> Category:
+    """Save a category edited by staff, deriving ``path``/``name_path``/``depth`` from its parent.
+
+    Renaming or moving a node rewrites the derived fields of its whole subtree, so URLs
+    and breadcrumbs below it stay consistent. Moving a node under its own descendant
+    would make a cycle and is refused.
+    """
+    parent = category.parent
+    ancestor = parent
+    while ancestor is not None:
+        if category.pk is not None and ancestor.pk == category.pk:
+            raise CatalogError("A category cannot be moved under itself or one of its descendants.")
+        ancestor = ancestor.parent
+    category.slug = category.slug or slugify(category.name)[:120] or "category"
+    with transaction.atomic():
+        category.path = f"{parent.path}/{category.slug}" if parent else category.slug
+        category.name_path = f"{parent.name_path} > {category.name}" if parent else category.name
+        category.depth = parent.depth + 1 if parent else 0
+        category.save()
+        for child in category.children.order_by("pk"):
+            category_save(category=child)
+    return category
+
+
 def _rounded_rating(value: Decimal) -> Decimal:
     return value.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import Avg, Count, F, Sum
 from django.utils.text import slugify
@@ -165,7 +165,7 @@ def _clean_review_fields(*, rating: int, title: str, body: str) -> tuple[int, st
     return rating, title, body
 
 
-def review_create(*, book: Book, user: AbstractBaseUser, rating: int, title: str, body: str) -> Review:
+def review_create(*, book: Book, user: User, rating: int, title: str, body: str) -> Review:
     """Publish ``user``'s review of ``book`` and refresh the book's rating.
 
     Refuses a second review by the same customer (they edit the first one instead); the
@@ -180,7 +180,7 @@ def review_create(*, book: Book, user: AbstractBaseUser, rating: int, title: str
     return review
 
 
-def review_update(*, review: Review, user: AbstractBaseUser, rating: int, title: str, body: str) -> Review:
+def review_update(*, review: Review, user: User, rating: int, title: str, body: str) -> Review:
     """Edit a review. Only its author may; anyone else gets ``CatalogError`` and nothing changes."""
     if review.user_id != user.pk:
         raise CatalogError("You can only edit your own review.")

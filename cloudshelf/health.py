@@ -48,10 +48,12 @@ def probe_cache() -> None:
 def probe_broker() -> None:
     if settings.CELERY_TASK_ALWAYS_EAGER:
         return  # tasks run in-process; there is no broker to reach
-    from cloudshelf.celery import app
+    from kombu import Connection
 
-    with app.connection_for_write() as conn:
-        conn.ensure_connection(max_retries=0, timeout=1)
+    # A fresh connection, not the app's pool: the probe must see the broker as it is now.
+    timeouts = {"socket_connect_timeout": 1, "socket_timeout": 1}
+    with Connection(settings.CELERY_BROKER_URL, connect_timeout=1, transport_options=timeouts) as conn:
+        conn.ensure_connection(max_retries=1, interval_start=0, interval_step=0, timeout=1)
 
 
 READINESS_CHECKS: list[ReadinessCheck] = [

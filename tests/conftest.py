@@ -18,6 +18,17 @@ if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
 
 
 @pytest.fixture(autouse=True)
+def _static_files_without_collectstatic(settings):
+    """Serve static files from the source folders, as ``runserver`` does, so tests need no collectstatic."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+    settings.WHITENOISE_AUTOREFRESH = True
+    settings.WHITENOISE_USE_FINDERS = True
+
+
+@pytest.fixture(autouse=True)
 def _empty_cache():
     """Each test starts and ends with an empty cache (a Redis database of its own)."""
     cache.clear()

@@ -4,7 +4,7 @@ from django.core.exceptions import ValidationError
 from catalog.isbn import is_valid_isbn13, isbn13_check_digit, normalize_isbn13, validate_isbn13
 
 
-@pytest.mark.parametrize("isbn", ["9780306406157", "9781861972712", "9798886450001"])
+@pytest.mark.parametrize("isbn", ["9780306406157", "9781861972712", "9798886450002"])
 def test_valid_isbns_pass(isbn):
     assert is_valid_isbn13(isbn)
     validate_isbn13(isbn)

@@ -27,7 +27,7 @@ find_bin_dir() {
 		[[ -x $dir/postgres ]] && echo "$dir" && return 0
 		die "$PG_DATA was created by PostgreSQL $version, whose binaries are not installed (rm -rf it to start over)"
 	fi
-	for dir in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V -r); do
+	for dir in $(printf '%s\n' /usr/lib/postgresql/*/bin | sort -V -r); do
 		[[ -x $dir/postgres && -x $dir/initdb && -x $dir/pg_ctl ]] && echo "$dir" && return 0
 	done
 	return 1
@@ -172,6 +172,11 @@ cmd_start() {
 	prepare_dirs
 	init_cluster
 	if is_running; then
+		# postmaster.pid line 4 is the port the running cluster listens on.
+		local running_port
+		running_port=$(sed -n 4p "$PG_DATA/postmaster.pid" 2>/dev/null || true)
+		[[ $running_port == "$PG_PORT" ]] ||
+			die "this checkout's cluster is running on port ${running_port:-?}, not PG_PORT=$PG_PORT; run scripts/postgres.sh stop first"
 		wait_until_ready
 		info "already running on 127.0.0.1:$PG_PORT ($PG_DATA)"
 	else

@@ -64,9 +64,13 @@ cmd_start() {
 	cmd_install
 	mkdir -p "$REDIS_DIR"
 	local pid i
-	if pid=$(live_pid_from_file "$PIDFILE") && ping; then
-		info "already running on 127.0.0.1:$REDIS_PORT (pid $pid)"
-		return 0
+	if pid=$(live_pid_from_file "$PIDFILE"); then
+		if ping; then
+			info "already running on 127.0.0.1:$REDIS_PORT (pid $pid)"
+			return 0
+		fi
+		# A second instance would overwrite the pid file and orphan this one.
+		die "this checkout's Redis (pid $pid) runs but does not answer on port $REDIS_PORT; run scripts/redis.sh stop first"
 	fi
 	check_port_free
 	write_config

@@ -1,0 +1,492 @@
+"""Reads that build the customer-facing catalog pages.
+
+Plain functions returning querysets, model instances and small dataclasses. Each page
+runs a fixed number of SQL queries whatever the size of the catalog:
+
+* book cards are always fetched through ``Book.objects.for_listing()``, which owns the
+  ``select_related``/``prefetch_related`` a card needs;
+* browse pages use a *deferred join*: one query selects only the ids of the requested
+  page, ordered exactly like one of the ``Book.Meta.indexes`` (trailing ``id``
+  included), so the database walks an index instead of sorting the catalog; a second
+  query fetches just those rows for the cards;
+* expensive, slowly-changing figures (counts, the home page layout, the category tree
+  around a page) are cached for a few minutes. Caches hold ids and names only, never
+  prices or stock, so a cached page part is never wrong about what a book costs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TypeVar
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.core.cache import cache
+from django.core.paginator import EmptyPage
+from django.db.models import Count, F, OrderBy, QuerySet
+from django.utils import timezone
+
+from catalog.models import Author, Book, BookAuthor, Category, Review
+
+# How long cached page parts live. Short enough that a new book or category shows up
+# within minutes without any invalidation code; long enough to absorb traffic peaks.
+CACHE_SECONDS = 5 * 60
+HOME_SHELF_SIZE = 6
+RELATED_BOOKS_LIMIT = 6
+# A book needs this many ratings to appear in "Top rated", so one enthusiastic 5★
+# review cannot put a book above one rated 4.8 by thousands of readers.
+TOP_RATED_MIN_RATINGS = 100
+
+T = TypeVar("T")
+
+
+def _cached(key: str, compute: Callable[[], T]) -> T:
+    """``cache.get_or_set`` with the catalog's lifetime, typed."""
+    return cache.get_or_set(key, compute, CACHE_SECONDS)  # type: ignore[no-any-return]
+
+
+# --- Sort orders --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SortOption:
+    """One way to order a book listing.
+
+    ``order_by`` follows the column order of a ``Book.Meta.indexes`` entry exactly
+    (within a category the ``category`` column comes first and is fixed by the
+    filter), so both ``ORDER BY … LIMIT/OFFSET`` and the category variant are index scans.
+    """
+
+    key: str
+    label: str
+    order_by: tuple[str | OrderBy, ...]
+
+
+SORT_OPTIONS: dict[str, SortOption] = {
+    option.key: option
+    for option in (
+        SortOption("bestselling", "Bestselling", (F("popularity").desc(), "id")),
+        SortOption("price", "Price: low to high", ("price", "id")),
+        # The (price, id) index read backwards.
+        SortOption("price-desc", "Price: high to low", (F("price").desc(), F("id").desc())),
+        SortOption("rating", "Top rated", (F("average_rating").desc(), F("ratings_count").desc(), "id")),
+        SortOption("newest", "Newest", (F("publication_date").desc(nulls_last=True), "id")),
+        SortOption("title", "Title A to Z", ("title", "id")),
+    )
+}
+DEFAULT_SORT = "bestselling"
+
+
+def sort_option(key: str | None) -> SortOption:
+    """The sort named ``key``, or the default one for a missing or unknown key (never an error)."""
+    return SORT_OPTIONS.get(key or "", SORT_OPTIONS[DEFAULT_SORT])
+
+
+# --- Pagination ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PageInfo:
+    """Where a page sits in a paginated list; built only for pages that exist."""
+
+    number: int
+    page_size: int
+    total: int
+    num_pages: int
+
+    @classmethod
+    def build(cls, *, number: int, page_size: int, total: int, max_page: int | None = None) -> PageInfo:
+        """Check ``number`` against the list size; raises ``EmptyPage`` past the end.
+
+        Page 1 of an empty list exists (it shows "no books yet"). ``max_page`` caps how
+        deep anyone may page, because crawlers follow links to page 40,000 but people do not.
+        """
+        num_pages = max(1, math.ceil(total / page_size))
+        if max_page is not None:
+            num_pages = min(num_pages, max_page)
+        if not 1 <= number <= num_pages:
+            raise EmptyPage(f"Page {number} does not exist.")
+        return cls(number=number, page_size=page_size, total=total, num_pages=num_pages)
+
+    @property
+    def offset(self) -> int:
+        return (self.number - 1) * self.page_size
+
+    @property
+    def has_previous(self) -> bool:
+        return self.number > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.number < self.num_pages
+
+    @property
+    def previous_number(self) -> int:
+        return self.number - 1
+
+    @property
+    def next_number(self) -> int:
+        return self.number + 1
+
+    @property
+    def first_index(self) -> int:
+        """1-based index of the first item on this page (0 for an empty list)."""
+        return min(self.offset + 1, self.total)
+
+    @property
+    def last_index(self) -> int:
+        return min(self.offset + self.page_size, self.total)
+
+    def window(self, *, around: int = 2) -> list[int | None]:
+        """Page numbers to link to: the first, the last and a few around the current one.
+
+        ``None`` marks a gap (rendered as an ellipsis): ``[1, None, 48, 49, 50, 51, 52, None, 500]``.
+        """
+        wanted = {1, self.num_pages, *range(self.number - around, self.number + around + 1)}
+        numbers = sorted(n for n in wanted if 1 <= n <= self.num_pages)
+        window: list[int | None] = []
+        for index, number in enumerate(numbers):
+            if index and number - numbers[index - 1] > 1:
+                window.append(None)
+            window.append(number)
+        return window
+
+
+@dataclass(frozen=True)
+class BookPage:
+    """One page of a book listing: the cards and where the page sits."""
+
+    books: list[Book]
+    page: PageInfo
+    sort: SortOption
+
+    def query(self, number: int) -> str:
+        """The query string of page ``number`` in this sort: ``?sort=price&page=3``, or ``""``.
+
+        The default sort and page 1 are left out, so each page has exactly one URL; the
+        pagination links and the canonical link both come from here.
+        """
+        params: dict[str, str | int] = {}
+        if self.sort.key != DEFAULT_SORT:
+            params["sort"] = self.sort.key
+        if number > 1:
+            params["page"] = number
+        return f"?{urlencode(params)}" if params else ""
+
+
+def books_in_order(ids: Sequence[int]) -> list[Book]:
+    """Card-ready books for ``ids``, in the order given (the second step of the deferred join).
+
+    Ids that no longer exist are skipped, so a cached id list can outlive a deleted book.
+    """
+    if not ids:
+        return []
+    by_id = {book.pk: book for book in Book.objects.for_listing().filter(pk__in=ids).order_by()}
+    return [by_id[book_id] for book_id in ids if book_id in by_id]
+
+
+def book_page(
+    books: QuerySet[Book], *, sort: SortOption, number: int, page_size: int, count_cache_key: str | None = None
+) -> BookPage:
+    """Page ``number`` of ``books`` in ``sort`` order, fetched with a deferred join.
+
+    Step one selects only ``id`` with ``ORDER BY … LIMIT … OFFSET …`` (an index-only
+    walk, fast even at page 500 of 100,000 books); step two fetches those 24 rows for
+    the cards. The total is cached under ``count_cache_key`` because counting a large
+    category on every deep page would cost more than the page itself. Raises
+    ``EmptyPage`` for a page past the end or past ``settings.CATALOG_MAX_PAGE``.
+    """
+    if number > settings.CATALOG_MAX_PAGE or number < 1:
+        raise EmptyPage(f"Page {number} does not exist.")
+    total = _cached(count_cache_key, books.count) if count_cache_key else books.count()
+    page = PageInfo.build(number=number, page_size=page_size, total=total, max_page=settings.CATALOG_MAX_PAGE)
+    ids = list(books.order_by(*sort.order_by).values_list("id", flat=True)[page.offset : page.offset + page_size])
+    return BookPage(books=books_in_order(ids), page=page, sort=sort)
+
+
+def all_books() -> QuerySet[Book]:
+    """Every book on sale (the catalog has no unpublished state yet)."""
+    return Book.objects.all()
+
+
+ALL_BOOKS_COUNT_KEY = "catalog:book-count:all"
+
+
+# --- Categories ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CategoryLink:
+    """What a link to a category needs; small and safe to cache."""
+
+    id: int
+    name: str
+    path: str
+
+
+@dataclass(frozen=True)
+class CategoryBranch:
+    """A category with what its page shows around it.
+
+    ``trail`` runs from the root down to the category itself (the breadcrumbs);
+    ``subtree_ids`` are the category and all its descendants, whose books it lists.
+    """
+
+    category: Category
+    trail: tuple[CategoryLink, ...]
+    children: tuple[CategoryLink, ...]
+    subtree_ids: tuple[int, ...]
+
+    @property
+    def ancestors(self) -> tuple[CategoryLink, ...]:
+        return self.trail[:-1]
+
+    @property
+    def book_count_cache_key(self) -> str:
+        return f"catalog:book-count:category:{self.category.pk}"
+
+
+def _link(category: Category) -> CategoryLink:
+    return CategoryLink(id=category.pk, name=category.name, path=category.path)
+
+
+def _path_cache_key(prefix: str, path: str) -> str:
+    # A URL path may hold any character and be long; cache keys must not.
+    return f"{prefix}:{hashlib.sha256(path.encode()).hexdigest()[:32]}"
+
+
+def root_categories() -> list[CategoryLink]:
+    """The top-level categories, for the site navigation (cached: it is on every page)."""
+
+    def compute() -> list[CategoryLink]:
+        return [_link(category) for category in Category.objects.filter(depth=0).order_by("name")]
+
+    return _cached("catalog:root-categories", compute)
+
+
+def category_trail(path: str) -> tuple[CategoryLink, ...]:
+    """Breadcrumbs of the category at ``path``: root first, the category itself last.
+
+    Every ancestor's path is a prefix of ``path``, so this is one indexed query, not a
+    walk up the tree.
+    """
+
+    def compute() -> tuple[CategoryLink, ...]:
+        parts = path.split("/")
+        prefixes = ["/".join(parts[: index + 1]) for index in range(len(parts))]
+        return tuple(_link(c) for c in Category.objects.filter(path__in=prefixes).order_by("depth"))
+
+    return _cached(_path_cache_key("catalog:category-trail", path), compute)
+
+
+def category_branch(path: str) -> CategoryBranch | None:
+    """The category at ``path`` with its breadcrumbs, children and descendants (cached).
+
+    ``None`` when no category has that path. Two queries when not cached: the trail
+    (which includes the category row itself) and the descendants.
+    """
+    key = _path_cache_key("catalog:category-branch", path)
+    branch: CategoryBranch | None = cache.get(key)
+    if branch is not None:
+        return branch
+    parts = path.split("/")
+    prefixes = ["/".join(parts[: index + 1]) for index in range(len(parts))]
+    trail = list(Category.objects.filter(path__in=prefixes).order_by("depth"))
+    if not trail or trail[-1].path != path:
+        return None
+    category = trail[-1]
+    descendants = list(
+        Category.objects.filter(path__startswith=f"{path}/").order_by("name").values_list("id", "name", "path", "depth")
+    )
+    branch = CategoryBranch(
+        category=category,
+        trail=tuple(_link(c) for c in trail),
+        children=tuple(
+            CategoryLink(id=id_, name=name, path=path_)
+            for id_, name, path_, depth in descendants
+            if depth == category.depth + 1
+        ),
+        subtree_ids=(category.pk, *(row[0] for row in descendants)),
+    )
+    cache.set(key, branch, CACHE_SECONDS)
+    return branch
+
+
+def category_books(branch: CategoryBranch) -> QuerySet[Book]:
+    """Books of a category and all its descendants.
+
+    A category without descendants filters on one ``category_id``, which lets the
+    ``book_cat_by_*`` indexes serve the sort directly.
+    """
+    if len(branch.subtree_ids) == 1:
+        return Book.objects.filter(category_id=branch.subtree_ids[0])
+    return Book.objects.filter(category_id__in=branch.subtree_ids)
+
+
+# --- Home page ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Shelf:
+    """A row of books on the home page with a link to see more."""
+
+    title: str
+    books: list[Book]
+    category: CategoryLink | None
+    sort: str
+
+
+@dataclass(frozen=True)
+class _ShelfLayout:
+    title: str
+    book_ids: tuple[int, ...]
+    category: CategoryLink | None
+    sort: str
+
+
+def _ids(books: QuerySet[Book], sort: str, limit: int) -> tuple[int, ...]:
+    return tuple(books.order_by(*SORT_OPTIONS[sort].order_by).values_list("id", flat=True)[:limit])
+
+
+def _home_layout() -> list[_ShelfLayout]:
+    """Which books go on which home shelf: ids only, so the result can be cached safely."""
+    shelves = [
+        _ShelfLayout(
+            "New releases",
+            _ids(Book.objects.filter(publication_date__lte=timezone.localdate()), "newest", HOME_SHELF_SIZE),
+            None,
+            "newest",
+        ),
+        _ShelfLayout(
+            "Top rated",
+            _ids(Book.objects.filter(ratings_count__gte=TOP_RATED_MIN_RATINGS), "rating", HOME_SHELF_SIZE),
+            None,
+            "rating",
+        ),
+    ]
+    rows = settings.CATALOG_HOME_CATEGORY_ROWS
+    if rows:
+        # Books per category in one grouped query, summed up to the root in Python.
+        roots = {link.path: link for link in root_categories()}
+        totals: dict[str, int] = {}
+        subtree_ids: dict[str, list[int]] = {}
+        per_category = (
+            Book.objects.filter(category__isnull=False)
+            .order_by()
+            .values_list("category_id", "category__path")
+            .annotate(total=Count("id"))
+        )
+        for category_id, path, total in per_category:
+            root_path = path.split("/", 1)[0]
+            totals[root_path] = totals.get(root_path, 0) + total
+            subtree_ids.setdefault(root_path, []).append(category_id)
+        biggest = sorted((p for p in totals if p in roots), key=lambda p: (-totals[p], roots[p].name))[:rows]
+        shelves += [
+            _ShelfLayout(
+                roots[p].name,
+                _ids(Book.objects.filter(category_id__in=subtree_ids[p]), "bestselling", HOME_SHELF_SIZE),
+                roots[p],
+                "bestselling",
+            )
+            for p in biggest
+        ]
+    return [shelf for shelf in shelves if shelf.book_ids]
+
+
+def home_shelves() -> list[Shelf]:
+    """The home page rows: new releases, top rated, then the biggest root categories.
+
+    The layout (which ids go where) is cached; the cards themselves are fetched fresh
+    in one query for all shelves, so prices and stock are always current.
+    """
+    layout = _cached("catalog:home-layout", _home_layout)
+    books = {book.pk: book for book in books_in_order([i for shelf in layout for i in shelf.book_ids])}
+    return [
+        Shelf(
+            title=shelf.title,
+            books=[books[i] for i in shelf.book_ids if i in books],
+            category=shelf.category,
+            sort=shelf.sort,
+        )
+        for shelf in layout
+    ]
+
+
+# --- Authors ------------------------------------------------------------------------
+
+
+def author_books(author: Author) -> QuerySet[Book]:
+    """Every book ``author`` is credited on."""
+    return author_books_by_ids([author.pk])
+
+
+def author_books_by_ids(author_ids: Sequence[int]) -> QuerySet[Book]:
+    """Books credited to any of ``author_ids`` (a semi-join, so no duplicates to remove)."""
+    return Book.objects.filter(pk__in=BookAuthor.objects.filter(author_id__in=author_ids).values("book_id"))
+
+
+# --- Book page ----------------------------------------------------------------------
+
+
+def book_by_isbn(isbn13: str) -> Book | None:
+    """The book with ``isbn13`` with everything its page shows about it, or ``None``."""
+    return Book.objects.for_listing().select_related("category").filter(isbn13=isbn13).first()
+
+
+@dataclass(frozen=True)
+class ReviewPage:
+    reviews: list[Review]
+    page: PageInfo
+
+
+def book_reviews_page(book: Book, *, number: int, page_size: int) -> ReviewPage:
+    """Page ``number`` of a book's reviews, newest first (the ``review_by_book_newest`` index).
+
+    The total is the book's denormalised ``review_count``, kept current by the review
+    services, so paging reviews costs no ``COUNT``. Raises ``EmptyPage`` past the end.
+    """
+    page = PageInfo.build(number=number, page_size=page_size, total=book.review_count)
+    reviews = list(
+        Review.objects.filter(book=book)
+        .select_related("user")
+        .order_by("-created_at", "-id")[page.offset : page.offset + page_size]
+    )
+    return ReviewPage(reviews=reviews, page=page)
+
+
+def review_by_customer(*, book: Book, user: AbstractBaseUser | AnonymousUser) -> Review | None:
+    """``user``'s review of ``book``, if they wrote one (``None`` for anonymous visitors)."""
+    if not user.is_authenticated:
+        return None
+    return Review.objects.filter(book=book, user=user).first()
+
+
+def customer_review(*, review_id: int, user: AbstractBaseUser | AnonymousUser) -> Review | None:
+    """The review ``review_id`` only if ``user`` wrote it: the ownership check for edits."""
+    if not user.is_authenticated:
+        return None
+    return Review.objects.select_related("book").filter(pk=review_id, user=user).first()
+
+
+def related_books(book: Book, *, limit: int = RELATED_BOOKS_LIMIT) -> list[Book]:
+    """Up to ``limit`` books to suggest beside ``book``: same authors first, then its category.
+
+    Two index-friendly queries for the ids (cached per book) rather than one ``OR``
+    across a join, which would have to sort the whole category.
+    """
+
+    def compute() -> list[int]:
+        author_ids = [link.author_id for link in book.book_authors.all()]
+        ids: list[int] = []
+        if author_ids:
+            ids += _ids(author_books_by_ids(author_ids).exclude(pk=book.pk), "bestselling", limit)
+        if book.category_id is not None and len(ids) < limit:
+            same_category = Book.objects.filter(category_id=book.category_id).exclude(pk=book.pk)
+            ids += [i for i in _ids(same_category, "bestselling", limit) if i not in ids]
+        return ids[:limit]
+
+    return books_in_order(_cached(f"catalog:related:{book.pk}", compute))

@@ -1,0 +1,222 @@
+"""Customer-facing catalog pages.
+
+Views are thin: parse the request, call a selector (reads) or one service (writes),
+render or redirect. Every page passes its SEO fields (``page_title``,
+``meta_description``, ``canonical_path``) to ``base.html``, which turns them into the
+``<title>``, meta description, canonical link and Open Graph tags.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import EmptyPage
+from django.db.models import QuerySet
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponsePermanentRedirect
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods
+
+from catalog import selectors, services
+from catalog.forms import ReviewForm
+from catalog.models import Author, Book, Review
+from catalog.services import CatalogError
+
+# Longer page numbers cannot be real pages (CATALOG_MAX_PAGE is far smaller); refusing
+# them early keeps absurd values like 99999999999999999999 away from the database.
+_MAX_PAGE_DIGITS = 7
+
+
+def page_number_or_404(request: HttpRequest, parameter: str = "page") -> int:
+    """The 1-based page number in the query string; 404 for anything but a positive integer.
+
+    A missing or empty parameter means page 1. ``page=abc``, ``page=-1`` and
+    ``page=0`` are 404s rather than silently page 1, so crawlers drop the bad URLs.
+    """
+    raw = request.GET.get(parameter, "").strip()
+    if not raw:
+        return 1
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > _MAX_PAGE_DIGITS or int(raw) < 1:
+        raise Http404("No such page.")
+    return int(raw)
+
+
+def _listing_context(
+    request: HttpRequest, books: QuerySet[Book], *, path: str, count_cache_key: str | None = None
+) -> dict[str, Any]:
+    """One page of ``books`` in the requested sort, with its canonical path; 404 past the end."""
+    sort = selectors.sort_option(request.GET.get("sort"))
+    number = page_number_or_404(request)
+    try:
+        listing = selectors.book_page(
+            books, sort=sort, number=number, page_size=settings.CATALOG_PAGE_SIZE, count_cache_key=count_cache_key
+        )
+    except EmptyPage:
+        raise Http404("No such page.") from None
+    return {
+        "listing": listing,
+        "sort_options": selectors.SORT_OPTIONS.values(),
+        "canonical_path": path + listing.query(number),
+        # Other orders list the same books again: let crawlers follow them, not index them.
+        "robots": "" if sort.key == selectors.DEFAULT_SORT else "noindex, follow",
+    }
+
+
+def _page_suffix(listing: selectors.BookPage) -> str:
+    return f" (page {listing.page.number})" if listing.page.number > 1 else ""
+
+
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    """Shelves of new, top-rated and bestselling books from the biggest categories."""
+    return render(
+        request,
+        "catalog/home.html",
+        {
+            "shelves": selectors.home_shelves(),
+            "meta_description": f"Shop new releases, top-rated books and bestsellers at {settings.SITE_NAME}.",
+            "canonical_path": reverse("catalog:home"),
+        },
+    )
+
+
+@require_GET
+def book_list(request: HttpRequest) -> HttpResponse:
+    """Every book in the catalog, sortable and paginated."""
+    path = reverse("catalog:book-list")
+    context = _listing_context(request, selectors.all_books(), path=path, count_cache_key=selectors.ALL_BOOKS_COUNT_KEY)
+    context["page_title"] = f"All books{_page_suffix(context['listing'])}"
+    context["meta_description"] = f"Browse all {context['listing'].page.total:,} books at {settings.SITE_NAME}."
+    return render(request, "catalog/book_list.html", context)
+
+
+@require_GET
+def category_detail(request: HttpRequest, path: str) -> HttpResponse:
+    """A category's books, including those of its subcategories."""
+    branch = selectors.category_branch(path)
+    if branch is None:
+        raise Http404("No such category.")
+    books = selectors.category_books(branch)
+    context = _listing_context(
+        request, books, path=branch.category.get_absolute_url(), count_cache_key=branch.book_count_cache_key
+    )
+    context |= {
+        "branch": branch,
+        "nav_section": branch.trail[0].path,
+        "page_title": f"{branch.category.name} books{_page_suffix(context['listing'])}",
+        "meta_description": branch.category.description
+        or f"Shop {context['listing'].page.total:,} {branch.category.name} books at {settings.SITE_NAME}.",
+    }
+    return render(request, "catalog/category_detail.html", context)
+
+
+@require_GET
+def author_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    """An author's biography and books."""
+    author = get_object_or_404(Author, slug=slug)
+    context = _listing_context(request, selectors.author_books(author), path=author.get_absolute_url())
+    context |= {
+        "author": author,
+        "page_title": f"{author.name}{_page_suffix(context['listing'])}",
+        "meta_description": author.bio or f"Books by {author.name} at {settings.SITE_NAME}.",
+        "og_type": "profile",
+    }
+    return render(request, "catalog/author_detail.html", context)
+
+
+@require_GET
+def book_by_isbn(request: HttpRequest, isbn13: str) -> HttpResponse:
+    """``/books/<isbn13>/`` is a short link: send it to the book's canonical URL."""
+    book = get_object_or_404(Book.objects.only("isbn13", "slug"), isbn13=isbn13)
+    return redirect(book, permanent=True)
+
+
+@require_GET
+def book_detail(request: HttpRequest, isbn13: str, slug: str) -> HttpResponse:
+    """A book's page: details, price and stock, reviews and related books."""
+    book = selectors.book_by_isbn(isbn13)
+    if book is None:
+        raise Http404("No such book.")
+    if slug != book.slug:
+        query = f"?{request.GET.urlencode()}" if request.GET else ""
+        return HttpResponsePermanentRedirect(f"{book.get_absolute_url()}{query}")
+    try:
+        reviews = selectors.book_reviews_page(
+            book, number=page_number_or_404(request, "reviews_page"), page_size=settings.CATALOG_REVIEWS_PAGE_SIZE
+        )
+    except EmptyPage:
+        raise Http404("No such page of reviews.") from None
+    own_review = selectors.review_by_customer(book=book, user=request.user)
+    trail = selectors.category_trail(book.category.path) if book.category else ()
+    return render(
+        request,
+        "catalog/book_detail.html",
+        {
+            "book": book,
+            "trail": trail,
+            "nav_section": trail[0].path if trail else "",
+            "reviews": reviews,
+            "own_review": own_review,
+            "review_form": ReviewForm() if request.user.is_authenticated and own_review is None else None,
+            "related_books": selectors.related_books(book),
+            "page_title": f"{book.title} by {', '.join(book.author_names)}" if book.author_names else book.title,
+            "meta_description": book.description or f"{book.title}: buy it at {settings.SITE_NAME}.",
+            "canonical_path": book.get_absolute_url()
+            + (f"?reviews_page={reviews.page.number}" if reviews.page.number > 1 else ""),
+            "og_type": "book",
+        },
+    )
+
+
+def _own_review_or_404(request: HttpRequest, review_id: int) -> Review:
+    """The review ``review_id`` if the signed-in customer wrote it; 404 for anyone else's.
+
+    404 rather than 403 so nobody can probe which review ids exist.
+    """
+    review = selectors.customer_review(review_id=review_id, user=request.user)
+    if review is None:
+        raise Http404("No such review.")
+    return review
+
+
+def _review_form_context(form: ReviewForm, book: Book, *, title: str) -> dict[str, Any]:
+    return {"form": form, "book": book, "page_title": title, "robots": "noindex"}
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def review_create(request: HttpRequest, isbn13: str) -> HttpResponse:
+    """Write a review; the book page posts here and invalid input comes back to this form."""
+    book = get_object_or_404(Book.objects.for_listing(), isbn13=isbn13)
+    form = ReviewForm(request.POST if request.method == "POST" else None)
+    if form.is_valid():
+        try:
+            services.review_create(book=book, user=request.user, **form.cleaned_data)
+        except CatalogError as error:
+            form.add_error(None, str(error))
+        else:
+            messages.success(request, "Thank you! Your review is published.")
+            return redirect(f"{book.get_absolute_url()}#reviews")
+    return render(request, "catalog/review_form.html", _review_form_context(form, book, title=f"Review {book.title}"))
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def review_edit(request: HttpRequest, review_id: int) -> HttpResponse:
+    """Edit one's own review; anyone else's review is a 404."""
+    review = _own_review_or_404(request, review_id)
+    initial = {"rating": review.rating, "title": review.title, "body": review.body}
+    form = ReviewForm(request.POST if request.method == "POST" else None, initial=initial)
+    if form.is_valid():
+        try:
+            services.review_update(review=review, user=request.user, **form.cleaned_data)
+        except CatalogError as error:
+            form.add_error(None, str(error))
+        else:
+            messages.success(request, "Your review is updated.")
+            return redirect(f"{review.book.get_absolute_url()}#reviews")
+    context = _review_form_context(form, review.book, title=f"Edit your review of {review.book.title}")
+    return render(request, "catalog/review_form.html", context | {"review": review})

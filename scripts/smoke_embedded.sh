@@ -73,8 +73,9 @@ fetch /health 200
 fetch /health/ready 200
 fetch / 200
 grep -q CloudShelf "$BODY" || die "the home page does not mention CloudShelf"
-BOOK_PATH=$(grep -o 'href="/books/[^"]*"' "$BODY" | head -n 1 | sed 's/^href="//; s/"$//' || true)
-[[ -n $BOOK_PATH ]] || die "the home page links no book (no href=\"/books/...\")"
+# A book page, not the /books/ listing itself (nor /books/?sort=...): something after the slash.
+BOOK_PATH=$(grep -oE 'href="/books/[^"?#]+"' "$BODY" | head -n 1 | sed 's/^href="//; s/"$//' || true)
+[[ -n $BOOK_PATH ]] || die "the home page links no book page (no href=\"/books/<isbn>/...\")"
 fetch "$BOOK_PATH" 200
 
 info "OK: the embedded default serves the shop"

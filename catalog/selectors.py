@@ -481,12 +481,13 @@ def related_books(book: Book, *, limit: int = RELATED_BOOKS_LIMIT) -> list[Book]
 
     def compute() -> list[int]:
         author_ids = [link.author_id for link in book.book_authors.all()]
-        ids: list[int] = []
-        if author_ids:
-            ids += _ids(author_books_by_ids(author_ids).exclude(pk=book.pk), "bestselling", limit)
-        if book.category_id is not None and len(ids) < limit:
-            same_category = Book.objects.filter(category_id=book.category_id).exclude(pk=book.pk)
-            ids += [i for i in _ids(same_category, "bestselling", limit) if i not in ids]
+        by_authors = author_books_by_ids(author_ids).exclude(pk=book.pk)
+        in_category = Book.objects.filter(category_id=book.category_id).exclude(pk=book.pk)
+        # Both queries always run (when there is something to ask), so the page's query
+        # count does not depend on how many books an author has written.
+        ids = list(_ids(by_authors, "bestselling", limit)) if author_ids else []
+        if book.category_id is not None:
+            ids += [i for i in _ids(in_category, "bestselling", limit) if i not in ids]
         return ids[:limit]
 
     return books_in_order(_cached(f"catalog:related:{book.pk}", compute))

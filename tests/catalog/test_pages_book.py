@@ -1,0 +1,225 @@
+"""The book page (/books/<isbn13>/<slug>/) and its short link (/books/<isbn13>/)."""
+
+import json
+import re
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from django.core.cache import cache
+
+from tests.factories import AuthorFactory, BookFactory, CategoryFactory, ReviewFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def book():
+    fiction = CategoryFactory(name="Fiction", slug="fiction")
+    fantasy = CategoryFactory(name="Fantasy", slug="fantasy", parent=fiction)
+    return BookFactory(
+        title="The Hobbit",
+        slug="the-hobbit",
+        subtitle="There and Back Again",
+        description="A hobbit goes on an adventure.\n\nDragons are involved.",
+        price=Decimal("14.99"),
+        currency="GBP",
+        publisher="Allen & Unwin",
+        publication_date=date(1937, 9, 21),
+        page_count=310,
+        language="en",
+        average_rating=Decimal("4.27"),
+        ratings_count=3204,
+        category=fantasy,
+        authors=[AuthorFactory(name="J. R. R. Tolkien", slug="tolkien")],
+        stock=0,
+    )
+
+
+def json_ld(html: str) -> dict:
+    match = re.search(r'<script type="application/ld\+json">(.*?)</script>', html, re.S)
+    assert match, "no JSON-LD block"
+    return json.loads(match.group(1))
+
+
+def test_book_page_shows_details_price_stock_and_rating(client, book):
+    response = client.get(f"/books/{book.isbn13}/the-hobbit/")
+    html = response.content.decode()
+
+    assert response.status_code == 200
+    assert '<h1 id="book-title" class="book__title">The Hobbit</h1>' in html
+    assert "There and Back Again" in html
+    assert 'by <a href="/authors/tolkien/">J. R. R. Tolkien</a>' in html
+    assert '<p class="buy-box__price">£14.99</p>' in html
+    assert '<span class="badge badge--out">Out of stock</span>' in html
+    assert 'aria-label="Rated 4.3 out of 5 from 3,204 ratings"' in html
+    assert "<p>Dragons are involved.</p>" in html
+    assert '<tr><th scope="row">Publisher</th><td>Allen &amp; Unwin</td></tr>' in html
+    assert "21 September 1937" in html
+    assert '<tr><th scope="row">Pages</th><td>310</td></tr>' in html
+    assert '<tr><th scope="row">Language</th><td>English</td></tr>' in html
+    assert f'<tr><th scope="row">ISBN-13</th><td>{book.isbn13}</td></tr>' in html
+
+
+@pytest.mark.parametrize(
+    ("stock", "badge"), [(12, "In stock"), (5, "Only 5 left"), (1, "Only 1 left"), (0, "Out of stock")]
+)
+def test_stock_badge_follows_stock_on_hand(client, stock, badge):
+    book = BookFactory(stock=stock)
+
+    assert f">{badge}</span>" in client.get(book.get_absolute_url()).content.decode()
+
+
+def test_book_page_breadcrumbs_follow_the_category_tree(client, book):
+    html = client.get(book.get_absolute_url()).content.decode()
+
+    assert '<a href="/categories/fiction/">Fiction</a>' in html
+    assert '<a href="/categories/fiction/fantasy/">Fantasy</a>' in html
+    assert '<span aria-current="page">The Hobbit</span>' in html
+
+
+def test_wrong_slug_redirects_permanently_to_the_canonical_url(client, book):
+    response = client.get(f"/books/{book.isbn13}/the-hobbbit/", {"reviews_page": 2})
+
+    assert response.status_code == 301
+    assert response["Location"] == f"/books/{book.isbn13}/the-hobbit/?reviews_page=2"
+
+
+def test_isbn_short_link_redirects_to_the_book(client, book):
+    response = client.get(f"/books/{book.isbn13}/")
+
+    assert response.status_code == 301
+    assert response["Location"] == f"/books/{book.isbn13}/the-hobbit/"
+
+
+@pytest.mark.parametrize("url", ["/books/9780000000000/x/", "/books/9780000000000/", "/books/12345/x/"])
+def test_unknown_or_malformed_isbn_is_404(client, book, url):
+    assert client.get(url).status_code == 404
+
+
+def test_book_page_has_canonical_og_book_tags_and_json_ld(client, settings, book):
+    settings.SITE_URL = "https://shop.example"
+    url = f"https://shop.example/books/{book.isbn13}/the-hobbit/"
+
+    html = client.get(book.get_absolute_url()).content.decode()
+
+    assert "<title>The Hobbit by J. R. R. Tolkien · CloudShelf</title>" in html
+    assert f'<link rel="canonical" href="{url}">' in html
+    assert f'<meta property="og:url" content="{url}">' in html
+    assert '<meta property="og:type" content="book">' in html
+    assert f'<meta property="book:isbn" content="{book.isbn13}">' in html
+    assert '<meta name="description" content="A hobbit goes on an adventure.' in html
+    assert "og:image" not in html  # a generated cover has no image URL
+    data = json_ld(html)
+    assert data["@type"] == "Book"
+    assert data["isbn"] == book.isbn13
+    assert data["author"] == [{"@type": "Person", "name": "J. R. R. Tolkien"}]
+    assert data["offers"] == {
+        "@type": "Offer",
+        "price": "14.99",
+        "priceCurrency": "GBP",
+        "availability": "https://schema.org/OutOfStock",
+        "url": url,
+    }
+    assert data["aggregateRating"]["ratingCount"] == 3204
+
+
+def test_json_ld_cannot_be_broken_out_of(client):
+    book = BookFactory(title="</script><script>alert(1)</script>", description="a & b <i>")
+
+    html = client.get(book.get_absolute_url()).content.decode()
+
+    assert "<script>alert(1)" not in html
+    assert json_ld(html)["name"] == "</script><script>alert(1)</script>"
+
+
+def test_cover_url_is_used_for_the_cover_and_og_image(client):
+    book = BookFactory(title="Pictured", cover_url="https://images.example/pictured.jpg")
+
+    html = client.get(book.get_absolute_url()).content.decode()
+
+    assert '<meta property="og:image" content="https://images.example/pictured.jpg">' in html
+    assert 'src="https://images.example/pictured.jpg" alt="Cover of Pictured by' in html
+
+
+def test_book_without_cover_gets_a_generated_one(client, book):
+    html = client.get(book.get_absolute_url()).content.decode()
+
+    assert '<svg class="cover cover--large"' in html
+    assert 'role="img" aria-label="Cover of The Hobbit by J. R. R. Tolkien"' in html
+
+
+def test_reviews_are_paginated_newest_first(client, settings, book):
+    settings.CATALOG_REVIEWS_PAGE_SIZE = 2
+    for index in range(5):
+        ReviewFactory(book=book, title=f"Review {index}")
+    book.review_count = 5
+    book.save()
+
+    first = client.get(book.get_absolute_url())
+    third = client.get(book.get_absolute_url(), {"reviews_page": 3})
+
+    assert [review.title for review in first.context["reviews"].reviews] == ["Review 4", "Review 3"]
+    assert [review.title for review in third.context["reviews"].reviews] == ["Review 0"]
+    assert client.get(book.get_absolute_url(), {"reviews_page": 4}).status_code == 404
+    assert f'href="/books/{book.isbn13}/the-hobbit/?reviews_page=2#reviews" rel="next"' in first.content.decode()
+
+
+@pytest.mark.parametrize("reviews_page", ["abc", "-1", "99999999999999999999"])
+def test_hostile_reviews_page_is_404(client, book, reviews_page):
+    assert client.get(book.get_absolute_url(), {"reviews_page": reviews_page}).status_code == 404
+
+
+def test_related_books_come_from_the_same_authors_then_the_category(client, book):
+    tolkien = book.book_authors.get().author
+    same_author = BookFactory(title="The Silmarillion", authors=[tolkien], popularity=1)
+    same_category = BookFactory(title="Earthsea", category=book.category, popularity=99)
+    BookFactory(title="Unrelated", popularity=1000)
+
+    response = client.get(book.get_absolute_url())
+
+    assert [related.title for related in response.context["related_books"]] == [same_author.title, same_category.title]
+
+
+def test_related_books_are_bounded(client, book):
+    BookFactory.create_batch(8, category=book.category)
+
+    assert len(client.get(book.get_absolute_url()).context["related_books"]) == 6
+
+
+def _book_with_everything(size: int):
+    category = CategoryFactory(name="Fiction")
+    authors = AuthorFactory.create_batch(size)
+    book = BookFactory(category=category, authors=authors)
+    BookFactory.create_batch(size, category=category, authors=authors[:2])
+    for _ in range(size):
+        ReviewFactory(book=book, user=UserFactory())
+    book.review_count = size
+    book.save()
+    return book
+
+
+@pytest.mark.parametrize("size", [2, 12])
+def test_book_page_query_count_is_fixed_for_anonymous_visitors(client, django_assert_num_queries, size):
+    book = _book_with_everything(size)
+
+    # Nav, book (with category and stock), authors, category trail, reviews with their
+    # users, related ids by author and by category, related cards and their authors.
+    with django_assert_num_queries(9):
+        assert client.get(book.get_absolute_url()).status_code == 200
+    with django_assert_num_queries(5):  # warm: book, authors, reviews, related cards and authors
+        assert client.get(book.get_absolute_url()).status_code == 200
+
+
+@pytest.mark.parametrize("size", [2, 12])
+def test_book_page_query_count_is_fixed_for_a_customer_with_a_review(
+    customer_client, customer, django_assert_num_queries, size
+):
+    book = _book_with_everything(size)
+    ReviewFactory(book=book, user=customer)
+    cache.clear()  # the session too: it is read from the database, as on a cold cache
+
+    # As for visitors, plus the session, the customer and their own review.
+    with django_assert_num_queries(12):
+        response = customer_client.get(book.get_absolute_url())
+    assert "Edit your review" in response.content.decode()

@@ -31,6 +31,10 @@ from django.utils.safestring import SafeString, mark_safe
 WIDTH = 200
 HEIGHT = 300
 
+# WCAG 2 AA for normal-size text: the author line on a cover is small.
+MIN_TEXT_CONTRAST = 4.5
+_TEXT_COLOUR = "#fbf8f1"
+_TEXT_RGB = (0xFB / 255, 0xF8 / 255, 0xF1 / 255)
 _TITLE_MAX_LINES = 5
 _AUTHOR_MAX_LINES = 2
 
@@ -42,6 +46,7 @@ class CoverPalette:
     background: str
     accent: str
     text: str
+    text_contrast: float
 
 
 def _hsl_to_rgb(hue: float, saturation: float, lightness: float) -> tuple[float, float, float]:
@@ -75,22 +80,23 @@ def cover_palette(isbn13: str) -> CoverPalette:
     """Pick the cover colours for an ISBN: the same ISBN always gives the same colours.
 
     The hue comes from a hash of the ISBN (consecutive ISBNs of a series still get
-    unrelated colours). Saturation and lightness are fixed in a muted, dark-ish band,
-    and the text colour is whichever of near-white or near-black contrasts more with the
-    background, so the title stays readable whatever hue the hash lands on.
+    unrelated colours). Saturation and lightness vary a little within a muted, dark-ish
+    band. The text is near-white, and the background is darkened until the pair meets
+    the WCAG AA contrast ratio of 4.5: yellows and greens are much brighter than blues
+    at the same HSL lightness, so a fixed lightness would leave some titles unreadable.
     """
     digest = hashlib.sha256(isbn13.encode()).digest()
     hue = int.from_bytes(digest[:2], "big") % 360
     lightness = 0.28 + (digest[2] % 12) / 100  # 28 to 39%
     saturation = 0.28 + (digest[3] % 18) / 100  # 28 to 45%
-    background_luminance = _relative_luminance(_hsl_to_rgb(hue, saturation, lightness))
-    light_text, dark_text = "#fbf8f1", "#1c1917"
-    on_light = contrast_ratio(background_luminance, _relative_luminance((0.984, 0.973, 0.945)))
-    on_dark = contrast_ratio(background_luminance, _relative_luminance((0.110, 0.098, 0.090)))
-    text = light_text if on_light >= on_dark else dark_text
+    text_luminance = _relative_luminance(_TEXT_RGB)
+    contrast = contrast_ratio(_relative_luminance(_hsl_to_rgb(hue, saturation, lightness)), text_luminance)
+    while contrast < MIN_TEXT_CONTRAST:
+        lightness -= 0.01
+        contrast = contrast_ratio(_relative_luminance(_hsl_to_rgb(hue, saturation, lightness)), text_luminance)
     background = f"hsl({hue} {saturation * 100:.0f}% {lightness * 100:.0f}%)"
-    accent = f"hsl({(hue + 35) % 360} {min(saturation + 0.2, 0.9) * 100:.0f}% {min(lightness + 0.25, 0.8) * 100:.0f}%)"
-    return CoverPalette(background=background, accent=accent, text=text)
+    accent = f"hsl({(hue + 35) % 360} {min(saturation + 0.3, 0.9) * 100:.0f}% {min(lightness + 0.3, 0.8) * 100:.0f}%)"
+    return CoverPalette(background=background, accent=accent, text=_TEXT_COLOUR, text_contrast=contrast)
 
 
 def _wrap(text: str, *, width: int, max_lines: int) -> list[str]:

@@ -11,9 +11,6 @@ _RATING_ERROR = "Choose a rating from 1 to 5 stars."
 class ReviewForm(forms.Form):
     """A customer's review of a book: 1 to 5 stars, a title and a few words."""
 
-    required_css_class = "field--required"
-    error_css_class = "field--invalid"
-
     rating = forms.TypedChoiceField(
         label="Your rating",
         choices=RATING_CHOICES,

@@ -14,9 +14,6 @@ class SignUpForm(UserCreationForm):
     e-mail: two accounts on one address would both receive the reset link.
     """
 
-    required_css_class = "field--required"
-    error_css_class = "field--invalid"
-
     email = forms.EmailField(
         label="E-mail address",
         max_length=254,

@@ -7,12 +7,14 @@ pages go through ``catalog.selectors``.
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import F, Q
+from django.db.models import F, Q, Value
+from django.db.models.functions import Coalesce
 from django.urls import reverse
 
 from catalog.isbn import validate_isbn13
@@ -96,6 +98,15 @@ class Book(models.Model):
     price = models.DecimalField(max_digits=10, decimal_places=2, validators=[MinValueValidator(Decimal("0"))])
     currency = models.CharField(max_length=3, default="USD")
     publication_date = models.DateField(null=True, blank=True)
+    # The "newest" sort key: the publication date, with undated books last. A stored
+    # generated column rather than ``DESC NULLS LAST``, because SQLite (the embedded
+    # default) cannot create an index with a NULLS modifier and Postgres can only walk an
+    # index whose NULLS order matches the query's.
+    publication_sort_date = models.GeneratedField(
+        expression=Coalesce("publication_date", Value(date(1, 1, 1))),
+        output_field=models.DateField(),
+        db_persist=True,
+    )
     language = models.CharField(max_length=8, default="en", help_text="ISO 639-1 code, e.g. en, fr")
     page_count = models.PositiveIntegerField(null=True, blank=True)
     publisher = models.CharField(max_length=200, blank=True)
@@ -140,8 +151,8 @@ class Book(models.Model):
             models.Index(
                 F("category"), F("average_rating").desc(), F("ratings_count").desc(), "id", name="book_cat_by_rating"
             ),
-            models.Index(F("publication_date").desc(nulls_last=True), "id", name="book_by_newest"),
-            models.Index(F("category"), F("publication_date").desc(nulls_last=True), "id", name="book_cat_by_newest"),
+            models.Index(F("publication_sort_date").desc(), "id", name="book_by_newest"),
+            models.Index(F("category"), F("publication_sort_date").desc(), "id", name="book_cat_by_newest"),
             models.Index("title", "id", name="book_by_title"),
             models.Index("category", "title", "id", name="book_cat_by_title"),
         ]

@@ -74,7 +74,7 @@ SORT_OPTIONS: dict[str, SortOption] = {
         # The (price, id) index read backwards.
         SortOption("price-desc", "Price: high to low", (F("price").desc(), F("id").desc())),
         SortOption("rating", "Top rated", (F("average_rating").desc(), F("ratings_count").desc(), "id")),
-        SortOption("newest", "Newest", (F("publication_date").desc(nulls_last=True), "id")),
+        SortOption("newest", "Newest", (F("publication_sort_date").desc(), "id")),
         SortOption("title", "Title A to Z", ("title", "id")),
     )
 }

@@ -34,7 +34,7 @@ from django.utils.text import slugify
 
 from catalog.isbn import isbn13_check_digit
 from catalog.models import Author, Book, BookAuthor, Category, Inventory, Review, Tag
-from catalog.services import books_refresh_ratings_in_sql, category_get_or_create_path
+from catalog.services import books_refresh_ratings, category_get_or_create_path
 
 MAX_BOOKS = 1_000_000
 
@@ -529,10 +529,10 @@ def catalog_seed(
                 progress(batch_end, books)
 
         if catalog_was_empty:
-            books_refresh_ratings_in_sql()
+            books_refresh_ratings()
         else:
             new_ids = Book.objects.filter(pk__gt=highest_book_id).values_list("pk", flat=True)
-            books_refresh_ratings_in_sql(book_ids=list(new_ids))
+            books_refresh_ratings(book_ids=list(new_ids))
 
     _analyze()
     summary.seconds = time.monotonic() - started

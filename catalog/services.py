@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from django.contrib.auth.models import User
 from django.db import DatabaseError, connection, transaction
-from django.db.models import Avg, Count, F, Prefetch, Sum
+from django.db.models import Count, F, Prefetch, Sum
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -114,43 +114,6 @@ def book_refresh_rating(*, book_id: int) -> None:
             average_rating=average, ratings_count=ratings_count, review_count=review_count
         )
     announce_books_changed([book_id])
-
-
-def books_refresh_ratings(*, book_ids: Iterable[int] | None = None) -> int:
-    """Recompute rating figures for many books in set-based SQL (used after bulk loads).
-
-    Returns the number of books updated. ``book_ids=None`` means the whole catalog.
-    """
-    books = Book.objects.all() if book_ids is None else Book.objects.filter(pk__in=list(book_ids))
-    updated = 0
-    with transaction.atomic():
-        review_stats = {
-            row["book_id"]: row
-            for row in Review.objects.filter(book__in=books)
-            .values("book_id")
-            .annotate(count=Count("id"), total=Sum("rating"), average=Avg("rating"))
-        }
-        changed: list[Book] = []
-        for book in books.only("id", "external_average_rating", "external_ratings_count").iterator(chunk_size=5000):
-            stats = review_stats.get(book.pk)
-            review_count = stats["count"] if stats else 0
-            review_total = Decimal(stats["total"]) if stats else Decimal("0")
-            book.ratings_count = book.external_ratings_count + review_count
-            book.review_count = review_count
-            book.average_rating = (
-                _rounded_rating(
-                    (book.external_average_rating * book.external_ratings_count + review_total) / book.ratings_count
-                )
-                if book.ratings_count
-                else Decimal("0")
-            )
-            changed.append(book)
-            if len(changed) >= 5000:
-                updated += Book.objects.bulk_update(changed, ["ratings_count", "review_count", "average_rating"])
-                changed = []
-        if changed:
-            updated += Book.objects.bulk_update(changed, ["ratings_count", "review_count", "average_rating"])
-    return updated
 
 
 def _clean_review_fields(*, rating: int, title: str, body: str) -> tuple[int, str, str]:
@@ -254,11 +217,11 @@ def inventory_adjust_stock(*, book_id: int, delta: int) -> None:
 # --- Bulk loads: the set-based rating refresh and the import upsert -------------------------
 
 
-def books_refresh_ratings_in_sql(*, book_ids: Iterable[int] | None = None) -> int:
+def books_refresh_ratings(*, book_ids: Iterable[int] | None = None) -> int:
     """Recompute rating figures exactly as ``book_refresh_rating`` does, set-based in the database.
 
-    ``books_refresh_ratings`` pulls every book into Python; after loading 100,000 books that
-    is the slowest step of the load. This runs one ``UPDATE … FROM (aggregate)`` per chunk
+    Used after bulk loads, where a per-book refresh would be the slowest step. This runs one
+    ``UPDATE … FROM (aggregate)`` per chunk
     of ids (valid on Postgres and on SQLite 3.33+) and writes only the books whose figures
     change. ``book_ids=None`` means the whole catalog. Returns the number of books changed.
     Announces nothing: a bulk load decides for itself whether per-book events are wanted.
@@ -278,7 +241,7 @@ def books_refresh_ratings_in_sql(*, book_ids: Iterable[int] | None = None) -> in
 
 
 def _ratings_update_sql(id_count: int | None) -> str:
-    """The UPDATE behind ``books_refresh_ratings_in_sql``: reviews averaged on top of imported ratings.
+    """The UPDATE behind ``books_refresh_ratings``: reviews averaged on top of imported ratings.
 
     ``* 1.0`` keeps SQLite from integer division; on Postgres it is exact ``numeric`` maths
     and ``ROUND`` rounds half up, as ``_rounded_rating`` does.
@@ -367,7 +330,7 @@ def books_upsert(*, records: Sequence[BookRecord]) -> BooksUpsertResult:
             getattr(result, outcome).append(book_id)
             if rating_changed:
                 ratings_changed.append(book_id)
-        books_refresh_ratings_in_sql(book_ids=ratings_changed)
+        books_refresh_ratings(book_ids=ratings_changed)
         announce_books_changed(result.created + result.updated)
     return result
 

@@ -35,6 +35,9 @@ from catalog.models import Author, Book, BookAuthor, Category, Review
 # How long cached page parts live. Short enough that a new book or category shows up
 # within minutes without any invalidation code; long enough to absorb traffic peaks.
 CACHE_SECONDS = 5 * 60
+# Cached values are pickled dataclasses: bump the version whenever their shape changes,
+# so a deploy never unpickles an old shape written by the previous release.
+CACHE_PREFIX = "catalog:v1"
 HOME_SHELF_SIZE = 6
 RELATED_BOOKS_LIMIT = 6
 # A book needs this many ratings to appear in "Top rated", so one enthusiastic 5★
@@ -213,7 +216,7 @@ def all_books() -> QuerySet[Book]:
     return Book.objects.all()
 
 
-ALL_BOOKS_COUNT_KEY = "catalog:book-count:all"
+ALL_BOOKS_COUNT_KEY = f"{CACHE_PREFIX}:book-count:all"
 
 
 # --- Categories ---------------------------------------------------------------------
@@ -247,7 +250,7 @@ class CategoryBranch:
 
     @property
     def book_count_cache_key(self) -> str:
-        return f"catalog:book-count:category:{self.category.pk}"
+        return f"{CACHE_PREFIX}:book-count:category:{self.category.pk}"
 
 
 def _link(category: Category) -> CategoryLink:
@@ -265,7 +268,7 @@ def root_categories() -> list[CategoryLink]:
     def compute() -> list[CategoryLink]:
         return [_link(category) for category in Category.objects.filter(depth=0).order_by("name")]
 
-    return _cached("catalog:root-categories", compute)
+    return _cached(f"{CACHE_PREFIX}:root-categories", compute)
 
 
 def category_trail(path: str) -> tuple[CategoryLink, ...]:
@@ -280,7 +283,7 @@ def category_trail(path: str) -> tuple[CategoryLink, ...]:
         prefixes = ["/".join(parts[: index + 1]) for index in range(len(parts))]
         return tuple(_link(c) for c in Category.objects.filter(path__in=prefixes).order_by("depth"))
 
-    return _cached(_path_cache_key("catalog:category-trail", path), compute)
+    return _cached(_path_cache_key(f"{CACHE_PREFIX}:category-trail", path), compute)
 
 
 def category_branch(path: str) -> CategoryBranch | None:
@@ -289,7 +292,7 @@ def category_branch(path: str) -> CategoryBranch | None:
     ``None`` when no category has that path. Two queries when not cached: the trail
     (which includes the category row itself) and the descendants.
     """
-    key = _path_cache_key("catalog:category-branch", path)
+    key = _path_cache_key(f"{CACHE_PREFIX}:category-branch", path)
     branch: CategoryBranch | None = cache.get(key)
     if branch is not None:
         return branch
@@ -403,7 +406,7 @@ def home_shelves() -> list[Shelf]:
     The layout (which ids go where) is cached; the cards themselves are fetched fresh
     in one query for all shelves, so prices and stock are always current.
     """
-    layout = _cached("catalog:home-layout", _home_layout)
+    layout = _cached(f"{CACHE_PREFIX}:home-layout", _home_layout)
     books = {book.pk: book for book in books_in_order([i for shelf in layout for i in shelf.book_ids])}
     return [
         Shelf(
@@ -490,4 +493,4 @@ def related_books(book: Book, *, limit: int = RELATED_BOOKS_LIMIT) -> list[Book]
             ids += [i for i in _ids(in_category, "bestselling", limit) if i not in ids]
         return ids[:limit]
 
-    return books_in_order(_cached(f"catalog:related:{book.pk}", compute))
+    return books_in_order(_cached(f"{CACHE_PREFIX}:related:{book.pk}", compute))

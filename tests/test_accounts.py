@@ -11,12 +11,6 @@ from tests.factories import UserFactory
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    """These tests hash many passwords; the production hasher is deliberately slow."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 PASSWORD = "correct horse battery staple"
 NEW_ACCOUNT = {"username": "carol", "email": "carol@example.com", "password1": "a-Long-pass-phrase-42", "password2": ""}
 NEW_ACCOUNT["password2"] = NEW_ACCOUNT["password1"]

@@ -17,7 +17,7 @@ class SignUpForm(UserCreationForm):
     email = forms.EmailField(
         label="E-mail address",
         max_length=254,
-        help_text="For password resets and order updates. We never share it.",
+        help_text="Only used to reset your password. We never share it.",
         widget=forms.EmailInput(attrs={"autocomplete": "email"}),
     )
 

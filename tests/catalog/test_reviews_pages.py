@@ -11,12 +11,6 @@ from tests.factories import BookFactory, ReviewFactory
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    """These tests hash many passwords; the production hasher is deliberately slow."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 VALID = {"rating": "5", "title": "A classic", "body": "Read it twice."}
 
 

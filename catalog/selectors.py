@@ -20,7 +20,7 @@ import hashlib
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import TypeVar, cast
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -49,7 +49,7 @@ T = TypeVar("T")
 
 def _cached(key: str, compute: Callable[[], T]) -> T:
     """``cache.get_or_set`` with the catalog's lifetime, typed."""
-    return cache.get_or_set(key, compute, CACHE_SECONDS)  # type: ignore[no-any-return]
+    return cast(T, cache.get_or_set(key, compute, CACHE_SECONDS))
 
 
 # --- Sort orders --------------------------------------------------------------------
@@ -465,14 +465,14 @@ def review_by_customer(*, book: Book, user: AbstractBaseUser | AnonymousUser) ->
     """``user``'s review of ``book``, if they wrote one (``None`` for anonymous visitors)."""
     if not user.is_authenticated:
         return None
-    return Review.objects.filter(book=book, user=user).first()
+    return Review.objects.filter(book=book, user_id=user.pk).first()
 
 
 def customer_review(*, review_id: int, user: AbstractBaseUser | AnonymousUser) -> Review | None:
     """The review ``review_id`` only if ``user`` wrote it: the ownership check for edits."""
     if not user.is_authenticated:
         return None
-    return Review.objects.select_related("book").filter(pk=review_id, user=user).first()
+    return Review.objects.select_related("book").filter(pk=review_id, user_id=user.pk).first()
 
 
 def related_books(book: Book, *, limit: int = RELATED_BOOKS_LIMIT) -> list[Book]:
@@ -484,12 +484,13 @@ def related_books(book: Book, *, limit: int = RELATED_BOOKS_LIMIT) -> list[Book]
 
     def compute() -> list[int]:
         author_ids = [link.author_id for link in book.book_authors.all()]
-        by_authors = author_books_by_ids(author_ids).exclude(pk=book.pk)
-        in_category = Book.objects.filter(category_id=book.category_id).exclude(pk=book.pk)
         # Both queries always run (when there is something to ask), so the page's query
         # count does not depend on how many books an author has written.
-        ids = list(_ids(by_authors, "bestselling", limit)) if author_ids else []
+        ids: list[int] = []
+        if author_ids:
+            ids += _ids(author_books_by_ids(author_ids).exclude(pk=book.pk), "bestselling", limit)
         if book.category_id is not None:
+            in_category = Book.objects.filter(category_id=book.category_id).exclude(pk=book.pk)
             ids += [i for i in _ids(in_category, "bestselling", limit) if i not in ids]
         return ids[:limit]
 

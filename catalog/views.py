@@ -8,7 +8,7 @@ render or redirect. Every page passes its SEO fields (``page_title``,
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.contrib import messages
@@ -24,6 +24,9 @@ from catalog import selectors, services
 from catalog.forms import ReviewForm
 from catalog.models import Author, Book, Review
 from catalog.services import CatalogError
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 # Longer page numbers cannot be real pages (CATALOG_MAX_PAGE is far smaller); refusing
 # them early keeps absurd values like 99999999999999999999 away from the database.
@@ -134,44 +137,61 @@ def book_by_isbn(request: HttpRequest, isbn13: str) -> HttpResponse:
     return redirect(book, permanent=True)
 
 
+def _reviews_page_or_404(request: HttpRequest, book: Book) -> selectors.ReviewPage:
+    """The page of reviews named by ``?reviews_page=``; 404 for a malformed or missing page."""
+    number = page_number_or_404(request, "reviews_page")
+    try:
+        return selectors.book_reviews_page(book, number=number, page_size=settings.CATALOG_REVIEWS_PAGE_SIZE)
+    except EmptyPage:
+        raise Http404("No such page of reviews.") from None
+
+
+def _book_seo(book: Book, reviews: selectors.ReviewPage) -> dict[str, str]:
+    """Title, description and canonical path of a book page (``og:type`` ``book``)."""
+    authors = ", ".join(book.author_names)
+    review_query = f"?reviews_page={reviews.page.number}" if reviews.page.has_previous else ""
+    return {
+        "page_title": f"{book.title} by {authors}" if authors else book.title,
+        "meta_description": book.description or f"{book.title}: buy it at {settings.SITE_NAME}.",
+        "canonical_path": book.get_absolute_url() + review_query,
+        "og_type": "book",
+    }
+
+
 @require_GET
 def book_detail(request: HttpRequest, isbn13: str, slug: str) -> HttpResponse:
-    """A book's page: details, price and stock, reviews and related books."""
+    """A book's page: details, price and stock, reviews and related books.
+
+    A wrong or outdated slug answers 301 to the canonical URL, keeping the query string.
+    """
     book = selectors.book_by_isbn(isbn13)
     if book is None:
         raise Http404("No such book.")
     if slug != book.slug:
         query = f"?{request.GET.urlencode()}" if request.GET else ""
         return HttpResponsePermanentRedirect(f"{book.get_absolute_url()}{query}")
-    try:
-        reviews = selectors.book_reviews_page(
-            book, number=page_number_or_404(request, "reviews_page"), page_size=settings.CATALOG_REVIEWS_PAGE_SIZE
-        )
-    except EmptyPage:
-        raise Http404("No such page of reviews.") from None
+    reviews = _reviews_page_or_404(request, book)
     own_review = selectors.review_by_customer(book=book, user=request.user)
     trail = selectors.category_trail(book.category.path) if book.category else ()
-    return render(
-        request,
-        "catalog/book_detail.html",
-        {
-            "book": book,
-            "trail": trail,
-            "nav_section": trail[0].path if trail else "",
-            "reviews": reviews,
-            "own_review": own_review,
-            "review_form": ReviewForm() if request.user.is_authenticated and own_review is None else None,
-            "related_books": selectors.related_books(book),
-            "page_title": f"{book.title} by {', '.join(book.author_names)}" if book.author_names else book.title,
-            "meta_description": book.description or f"{book.title}: buy it at {settings.SITE_NAME}.",
-            "canonical_path": book.get_absolute_url()
-            + (f"?reviews_page={reviews.page.number}" if reviews.page.number > 1 else ""),
-            "og_type": "book",
-        },
-    )
+    context = {
+        "book": book,
+        "trail": trail,
+        "nav_section": trail[0].path if trail else "",
+        "reviews": reviews,
+        "own_review": own_review,
+        "review_form": ReviewForm() if request.user.is_authenticated and own_review is None else None,
+        "related_books": selectors.related_books(book),
+    }
+    return render(request, "catalog/book_detail.html", context | _book_seo(book, reviews))
 
 
-def _own_review_or_404(request: HttpRequest, review_id: int) -> Review:
+class CustomerRequest(HttpRequest):
+    """The request a ``login_required`` view receives: ``user`` is a signed-in customer."""
+
+    user: User
+
+
+def _own_review_or_404(request: CustomerRequest, review_id: int) -> Review:
     """The review ``review_id`` if the signed-in customer wrote it; 404 for anyone else's.
 
     404 rather than 403 so nobody can probe which review ids exist.
@@ -188,7 +208,7 @@ def _review_form_context(form: ReviewForm, book: Book, *, title: str) -> dict[st
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def review_create(request: HttpRequest, isbn13: str) -> HttpResponse:
+def review_create(request: CustomerRequest, isbn13: str) -> HttpResponse:
     """Write a review; the book page posts here and invalid input comes back to this form."""
     book = get_object_or_404(Book.objects.for_listing(), isbn13=isbn13)
     form = ReviewForm(request.POST if request.method == "POST" else None)
@@ -205,7 +225,7 @@ def review_create(request: HttpRequest, isbn13: str) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def review_edit(request: HttpRequest, review_id: int) -> HttpResponse:
+def review_edit(request: CustomerRequest, review_id: int) -> HttpResponse:
     """Edit one's own review; anyone else's review is a 404."""
     review = _own_review_or_404(request, review_id)
     initial = {"rating": review.rating, "title": review.title, "body": review.body}

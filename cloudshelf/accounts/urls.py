@@ -7,26 +7,23 @@ URL names are not namespaced because Django's auth views reverse them by bare na
 from __future__ import annotations
 
 from django.contrib.auth import views as auth_views
-from django.urls import path, reverse_lazy
+from django.urls import path
 
 from cloudshelf.accounts import views
 
 # Account pages are for people, not search engines.
 _PRIVATE = {"robots": "noindex"}
-# settings.LOGIN_REDIRECT_URL names a bare "home" route that does not exist; the home
-# page is "catalog:home", so the auth views are told explicitly where to go.
-_HOME = reverse_lazy("catalog:home")
 
 urlpatterns = [
     path("signup/", views.signup, name="signup"),
     path(
         "login/",
         auth_views.LoginView.as_view(
-            redirect_authenticated_user=True, next_page=_HOME, extra_context=_PRIVATE | {"page_title": "Log in"}
+            redirect_authenticated_user=True, extra_context=_PRIVATE | {"page_title": "Log in"}
         ),
         name="login",
     ),
-    path("logout/", auth_views.LogoutView.as_view(next_page=_HOME), name="logout"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path(
         "password-reset/",
         auth_views.PasswordResetView.as_view(

@@ -35,11 +35,20 @@ def _fast_password_hashing(settings):
 
 
 @pytest.fixture(autouse=True)
-def _empty_cache():
-    """Each test starts and ends with an empty cache (a Redis database of its own)."""
-    cache.clear()
+def _empty_cache(settings):
+    """Each test starts and ends with an empty cache of its own.
+
+    The keys carry this process's id, and only they are deleted (not FLUSHDB), so two test
+    runs sharing the Redis database — two engineers, or pytest-xdist workers — never empty
+    each other's cache halfway through a test.
+    """
+    settings.CACHES = {
+        **settings.CACHES,
+        "default": {**settings.CACHES["default"], "KEY_PREFIX": f"test{os.getpid()}"},
+    }
+    cache.delete_pattern("*")
     yield
-    cache.clear()
+    cache.delete_pattern("*")
 
 
 @pytest.fixture

@@ -820,6 +820,14 @@ def _price(rng: random.Random, pages: int) -> Decimal:
     return Decimal(f"{max(8, min(49, dollars))}.49")
 
 
+def _tidy_title(title: str) -> str:
+    """Mend the start of a generated title: "A Island" → "An Island", "the Marsh…" → "The Marsh…"."""
+    first, _, rest = title.partition(" ")
+    if first == "A" and rest[:1].lower() in "aeiou" and rest:
+        first = "An"
+    return f"{first[:1].upper()}{first[1:]} {rest}" if rest else title[:1].upper() + title[1:]
+
+
 def _title(rng: random.Random, leaf: Leaf) -> tuple[str, str]:
     """A title and (often empty) subtitle in the style of the book's category."""
     adjective, noun, plural = rng.choice(ADJECTIVES), rng.choice(NOUNS), rng.choice(PLURAL_NOUNS)
@@ -847,7 +855,7 @@ def _title(rng: random.Random, leaf: Leaf) -> tuple[str, str]:
             subtitle = "A Novel" if style == "fiction" else "An Adventure"
         else:
             subtitle = ""
-        return title, subtitle
+        return _tidy_title(title), subtitle
     abstract, gerund = rng.choice(ABSTRACT_NOUNS), rng.choice(GERUNDS)
     first_year = rng.randint(10, 19) * 100
     if style in ("history", "science", "arts"):
@@ -872,7 +880,7 @@ def _title(rng: random.Random, leaf: Leaf) -> tuple[str, str]:
                 "",
             )
         )
-        return title, subtitle
+        return _tidy_title(title), subtitle
     # business, technology, lifestyle: practical books
     title = rng.choice(
         (
@@ -896,7 +904,7 @@ def _title(rng: random.Random, leaf: Leaf) -> tuple[str, str]:
             "",
         )
     )
-    return title, subtitle
+    return _tidy_title(title), subtitle
 
 
 def _description(rng: random.Random, leaf: Leaf, author: _AuthorPlan) -> str:

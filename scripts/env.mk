@@ -16,3 +16,7 @@ TEST_ENV := env DATABASE_URL=postgres://cloudshelf:cloudshelf@127.0.0.1:$(PG_POR
 	CELERY_BROKER_URL=redis://127.0.0.1:$(REDIS_PORT)/3 \
 	SECRET_KEY=test-secret-key-not-for-production-0123456789abcdef \
 	PG_PORT=$(PG_PORT) REDIS_PORT=$(REDIS_PORT)
+
+# OpenSearch (scripts/opensearch.sh); the URL to hand the app is http://127.0.0.1:$(OPENSEARCH_PORT).
+OPENSEARCH_PORT ?= 59200
+OPENSEARCH_TRANSPORT_PORT ?= 59300

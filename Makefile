@@ -38,11 +38,13 @@ run: venv ## Serve the shop on the embedded default (SQLite, in-process cache) a
 	env -u DATABASE_URL -u REDIS_URL -u CELERY_BROKER_URL -u OPENSEARCH_URL $(PY) manage.py collectstatic --no-input -v 0
 	env -u DATABASE_URL -u REDIS_URL -u CELERY_BROKER_URL -u OPENSEARCH_URL $(PY) manage.py runserver $(HOST):$(PORT)
 
-services: ## Install (when missing) and start Postgres and Redis on loopback
+services: ## Install (when missing) and start Postgres, Redis and OpenSearch on loopback
 	scripts/postgres.sh start
 	scripts/redis.sh start
+	scripts/opensearch.sh start
 
-services-down: ## Stop Postgres and Redis
+services-down: ## Stop Postgres, Redis and OpenSearch
+	-scripts/opensearch.sh stop
 	-scripts/redis.sh stop
 	-scripts/postgres.sh stop
 

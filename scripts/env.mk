@@ -3,20 +3,21 @@
 PG_PORT ?= 55432
 REDIS_PORT ?= 56379
 GUNICORN_BIND ?= 127.0.0.1:8100
+# OpenSearch (scripts/opensearch.sh); the app reaches it at OPENSEARCH_URL.
+OPENSEARCH_PORT ?= 59200
+OPENSEARCH_TRANSPORT_PORT ?= 59300
 MYPY_TARGETS := catalog/services.py catalog/isbn.py cloudshelf/env.py cloudshelf/health.py
 
 STACK_ENV := env DATABASE_URL=postgres://cloudshelf:cloudshelf@127.0.0.1:$(PG_PORT)/cloudshelf \
 	REDIS_URL=redis://127.0.0.1:$(REDIS_PORT)/0 \
 	CELERY_BROKER_URL=redis://127.0.0.1:$(REDIS_PORT)/2 \
+	OPENSEARCH_URL=http://127.0.0.1:$(OPENSEARCH_PORT) \
 	SECRET_KEY=local-stack-secret-key-not-for-production-0123456789abcdef \
 	GUNICORN_BIND=$(GUNICORN_BIND) PG_PORT=$(PG_PORT) REDIS_PORT=$(REDIS_PORT)
 
 TEST_ENV := env DATABASE_URL=postgres://cloudshelf:cloudshelf@127.0.0.1:$(PG_PORT)/cloudshelf \
 	REDIS_URL=redis://127.0.0.1:$(REDIS_PORT)/1 \
 	CELERY_BROKER_URL=redis://127.0.0.1:$(REDIS_PORT)/3 \
+	OPENSEARCH_URL=http://127.0.0.1:$(OPENSEARCH_PORT) \
 	SECRET_KEY=test-secret-key-not-for-production-0123456789abcdef \
 	PG_PORT=$(PG_PORT) REDIS_PORT=$(REDIS_PORT)
-
-# OpenSearch (scripts/opensearch.sh); the URL to hand the app is http://127.0.0.1:$(OPENSEARCH_PORT).
-OPENSEARCH_PORT ?= 59200
-OPENSEARCH_TRANSPORT_PORT ?= 59300

@@ -72,6 +72,9 @@ worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
 pidfile = str(RUN_DIR / "gunicorn.pid")
 accesslog = str(LOG_DIR / "gunicorn-access.log")
 errorlog = str(LOG_DIR / "gunicorn.log")
+# Django logs to stderr; a daemonized gunicorn would send that to /dev/null, losing every
+# traceback of a 500. Captured, it lands in the error log beside gunicorn's own lines.
+capture_output = True
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
 # Common log format plus the duration in milliseconds, for spotting slow pages.
 access_log_format = '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" %(M)sms'

@@ -1,0 +1,394 @@
+"""Partner API endpoints of the catalog: books, availability, authors, categories, reviews.
+
+Plain DRF views, thin: validate the query with an input serializer, make one read, answer
+with an output serializer. Everything partner-wide — key authentication, plan
+throttling, the error shape, orjson, keyset pagination, ETag/Last-Modified — comes from
+``settings.REST_FRAMEWORK`` and the API middleware (``cloudshelf.api``), so this module
+depends on the catalog and DRF only: ``catalog`` never imports ``cloudshelf.api``.
+
+Lists page with keyset cursors over the sort orders of ``catalog.selectors.SORT_OPTIONS``,
+each of which matches an index in ``Book.Meta.indexes``, so page 4,000 costs what page 1
+does. Catalog answers are the same for every partner and say so: ``Cache-Control:
+public`` with a short ``max-age`` (``API_CACHE_MAX_AGE``), so a CDN in front may serve them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db.models import Q, QuerySet
+from django.utils.cache import patch_cache_control
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.generics import GenericAPIView
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from catalog.models import Author, Book, BookAuthor, Category, Review
+from catalog.selectors import SORT_OPTIONS, author_books_by_ids
+from catalog.serializers import (
+    AuthorDetailSerializer,
+    AuthorSerializer,
+    AvailabilityQuerySerializer,
+    AvailabilityResponseSerializer,
+    BookDetailSerializer,
+    BookListQuerySerializer,
+    BookSerializer,
+    CategoryTreeSerializer,
+    IsbnPathSerializer,
+    ReviewSerializer,
+)
+
+TAG_BOOKS, TAG_AUTHORS, TAG_CATEGORIES = "Books", "Authors", "Categories"
+# Cached category rows are a pickled dataclass list: bump when their shape changes.
+CATEGORY_ROWS_CACHE_KEY = "catalog:api:v1:category-rows"
+CATEGORY_ROWS_CACHE_SECONDS = 5 * 60
+
+
+def public(response: Response, *, max_age: int | None = None) -> Response:
+    """Mark a catalog answer cacheable by browsers and CDNs (it is the same for every partner)."""
+    age = settings.API_CACHE_MAX_AGE if max_age is None else max_age
+    patch_cache_control(response, public=True, max_age=age, stale_while_revalidate=age)
+    return response
+
+
+# --- Reads -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CategoryRow:
+    id: int
+    name: str
+    slug: str
+    path: str
+    depth: int
+    parent_id: int | None
+
+
+def category_rows() -> list[CategoryRow]:
+    """Every category, root first by path (one query, cached: the tree is small and slow to change)."""
+    rows: list[CategoryRow] | None = cache.get(CATEGORY_ROWS_CACHE_KEY)
+    if rows is None:
+        rows = [
+            CategoryRow(*values)
+            for values in Category.objects.order_by("path").values_list(
+                "id", "name", "slug", "path", "depth", "parent_id"
+            )
+        ]
+        cache.set(CATEGORY_ROWS_CACHE_KEY, rows, CATEGORY_ROWS_CACHE_SECONDS)
+    return rows
+
+
+def category_subtree_ids(category_id: int) -> list[int] | None:
+    """The category and all its descendants, or ``None`` when there is no such category."""
+    rows = category_rows()
+    root = next((row for row in rows if row.id == category_id), None)
+    if root is None:
+        return None
+    return [row.id for row in rows if row.path == root.path or row.path.startswith(f"{root.path}/")]
+
+
+def category_tree() -> list[dict[str, Any]]:
+    """The category tree as nested dicts, siblings by name."""
+    nodes: dict[int, dict[str, Any]] = {
+        row.id: {"id": row.id, "name": row.name, "slug": row.slug, "path": row.path, "depth": row.depth, "children": []}
+        for row in category_rows()
+    }
+    roots = []
+    for row in sorted(category_rows(), key=lambda row: (row.name.lower(), row.id)):
+        parent = nodes.get(row.parent_id) if row.parent_id is not None else None
+        (parent["children"] if parent is not None else roots).append(nodes[row.id])
+    return roots
+
+
+def books_matching(
+    *,
+    sort: str,
+    category: int | None = None,
+    author: int | None = None,
+    price_min: Decimal | None = None,
+    price_max: Decimal | None = None,
+    rating_min: Decimal | None = None,
+    in_stock: bool = False,
+    language: str | None = None,
+    published_after: date | None = None,
+    published_before: date | None = None,
+    isbn: list[str] | None = None,
+) -> QuerySet[Book]:
+    """Card-ready books matching the filters, in ``sort`` order (a ``SORT_OPTIONS`` key).
+
+    The order is one of the indexed ones, ending in ``id``, ready for keyset pagination.
+    """
+    conditions = Q()
+    if category is not None:
+        subtree = category_subtree_ids(category)
+        if subtree is None:
+            raise ValidationError({"category": ["There is no category with this id."]})
+        conditions &= Q(category_id=subtree[0]) if len(subtree) == 1 else Q(category_id__in=subtree)
+    if author is not None:
+        conditions &= Q(pk__in=author_books_by_ids([author]).values("pk"))
+    if price_min is not None:
+        conditions &= Q(price__gte=price_min)
+    if price_max is not None:
+        conditions &= Q(price__lte=price_max)
+    if rating_min is not None:
+        conditions &= Q(average_rating__gte=rating_min)
+    if in_stock:
+        conditions &= Q(inventory__stock_on_hand__gt=0)
+    if language:
+        conditions &= Q(language=language)
+    if published_after is not None:
+        conditions &= Q(publication_date__gte=published_after)
+    if published_before is not None:
+        conditions &= Q(publication_date__lte=published_before)
+    if isbn:
+        conditions &= Q(isbn13__in=isbn)
+    return (
+        Book.objects.for_listing().select_related("category").filter(conditions).order_by(*SORT_OPTIONS[sort].order_by)
+    )
+
+
+def book_detail_queryset() -> QuerySet[Book]:
+    return Book.objects.for_listing().select_related("category").prefetch_related("tags")
+
+
+def books_availability(isbns: list[str]) -> tuple[list[Book], list[str]]:
+    """Price and stock for ``isbns`` in one query: the books found (in the order asked) and the rest."""
+    found = {
+        book.isbn13: book
+        for book in Book.objects.filter(isbn13__in=isbns)
+        .select_related("inventory")
+        .only("id", "isbn13", "price", "currency", "inventory__stock_on_hand")
+    }
+    return [found[isbn] for isbn in isbns if isbn in found], [isbn for isbn in isbns if isbn not in found]
+
+
+# --- Examples (they are in the schema; schemathesis also replays them) ------------------------
+
+_BOOK_EXAMPLE = {
+    "id": 4711,
+    "isbn13": "9780306406157",
+    "title": "The Glass Orchard",
+    "subtitle": "A Novel",
+    "authors": [{"id": 12, "name": "Mara Quill"}],
+    "category": {"id": 3, "name": "Fantasy", "path": "fiction/fantasy"},
+    "price": "14.99",
+    "currency": "USD",
+    "language": "en",
+    "publication_date": "2024-03-05",
+    "average_rating": 4.31,
+    "ratings_count": 1288,
+    "review_count": 17,
+    "stock_on_hand": 42,
+    "is_in_stock": True,
+    "cover_url": None,
+    "url": "https://shop.example.com/books/9780306406157/the-glass-orchard/",
+}
+
+
+# --- Views -----------------------------------------------------------------------------------
+
+
+class BookListView(GenericAPIView):
+    @extend_schema(
+        tags=[TAG_BOOKS],
+        operation_id="books_list",
+        summary="List books",
+        description=(
+            "Books matching every filter given, in `sort` order, a page at a time. Follow `next` "
+            "(or pass `next_cursor` as `cursor`) for the next page; deep pages are as fast as the first."
+        ),
+        parameters=[BookListQuerySerializer],
+        responses=BookSerializer(many=True),
+        examples=[
+            # One book; the schema shows it inside a page (results, next_cursor, next).
+            OpenApiExample("A page of books", value=_BOOK_EXAMPLE, response_only=True)
+        ],
+    )
+    def get(self, request: Request) -> Response:
+        query = BookListQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        books = self.paginate_queryset(books_matching(**query.validated_data))
+        return public(self.get_paginated_response(BookSerializer(books, many=True).data))
+
+
+def _book_or_404(queryset: QuerySet[Book]) -> Book:
+    book = queryset.first()
+    if book is None:
+        raise NotFound("There is no book with this id or ISBN.")
+    return book
+
+
+class BookDetailView(GenericAPIView):
+    @extend_schema(
+        tags=[TAG_BOOKS],
+        operation_id="books_retrieve",
+        summary="Get a book by id",
+        responses=BookDetailSerializer,
+        examples=[
+            OpenApiExample(
+                "A book",
+                value=_BOOK_EXAMPLE
+                | {"description": "An orchard of glass.", "page_count": 352, "publisher": "Quill & Co", "tags": []},
+                response_only=True,
+            )
+        ],
+    )
+    def get(self, request: Request, book_id: int) -> Response:
+        book = _book_or_404(book_detail_queryset().filter(pk=book_id))
+        return public(Response(BookDetailSerializer(book).data))
+
+
+class BookByIsbnView(GenericAPIView):
+    @extend_schema(
+        tags=[TAG_BOOKS],
+        operation_id="books_retrieve_by_isbn",
+        summary="Get a book by ISBN-13",
+        parameters=[
+            OpenApiParameter("isbn13", OpenApiTypes.STR, OpenApiParameter.PATH, description="Hyphens allowed.")
+        ],
+        responses=BookDetailSerializer,
+    )
+    def get(self, request: Request, isbn13: str) -> Response:
+        path = IsbnPathSerializer(data={"isbn13": isbn13})
+        path.is_valid(raise_exception=True)
+        book = _book_or_404(book_detail_queryset().filter(isbn13=path.validated_data["isbn13"]))
+        return public(Response(BookDetailSerializer(book).data))
+
+
+class AvailabilityView(GenericAPIView):
+    @extend_schema(
+        tags=[TAG_BOOKS],
+        operation_id="books_availability",
+        summary="Price and stock for up to 100 ISBNs",
+        description="One call for a whole product feed page. Unknown ISBNs are listed in `not_found`.",
+        parameters=[AvailabilityQuerySerializer],
+        responses=AvailabilityResponseSerializer,
+        examples=[
+            OpenApiExample(
+                "Two known ISBNs and an unknown one",
+                value={
+                    "results": [
+                        {
+                            "isbn13": "9780306406157",
+                            "book_id": 4711,
+                            "price": "14.99",
+                            "currency": "USD",
+                            "stock_on_hand": 42,
+                            "is_in_stock": True,
+                        },
+                        {
+                            "isbn13": "9781861972712",
+                            "book_id": 815,
+                            "price": "9.50",
+                            "currency": "USD",
+                            "stock_on_hand": 0,
+                            "is_in_stock": False,
+                        },
+                    ],
+                    "not_found": ["9780000000002"],
+                },
+                response_only=True,
+            )
+        ],
+    )
+    def get(self, request: Request) -> Response:
+        query = AvailabilityQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        books, not_found = books_availability(query.validated_data["isbns"])
+        body = AvailabilityResponseSerializer({"results": books, "not_found": not_found}).data
+        return public(Response(body), max_age=settings.API_AVAILABILITY_MAX_AGE)
+
+
+class AuthorListView(GenericAPIView):
+    @extend_schema(
+        tags=[TAG_AUTHORS],
+        operation_id="authors_list",
+        summary="List authors by name",
+        responses=AuthorSerializer(many=True),
+    )
+    def get(self, request: Request) -> Response:
+        authors = self.paginate_queryset(Author.objects.only("id", "name", "slug").order_by("name", "id"))
+        return public(self.get_paginated_response(AuthorSerializer(authors, many=True).data))
+
+
+class AuthorDetailView(GenericAPIView):
+    @extend_schema(
+        tags=[TAG_AUTHORS],
+        operation_id="authors_retrieve",
+        summary="Get an author",
+        description="Their books: `GET /api/v1/books/?author=<id>`.",
+        responses=AuthorDetailSerializer,
+    )
+    def get(self, request: Request, author_id: int) -> Response:
+        author = Author.objects.filter(pk=author_id).first()
+        if author is None:
+            raise NotFound("There is no author with this id.")
+        author.book_count = BookAuthor.objects.filter(author_id=author.pk).count()
+        return public(Response(AuthorDetailSerializer(author).data))
+
+
+class CategoryTreeView(GenericAPIView):
+    pagination_class = None
+
+    @extend_schema(
+        tags=[TAG_CATEGORIES],
+        operation_id="categories_tree",
+        summary="The category tree",
+        description="Every category, nested. Filter books by one with `GET /api/v1/books/?category=<id>`.",
+        responses=CategoryTreeSerializer,
+        examples=[
+            OpenApiExample(
+                "A small tree",
+                value={
+                    "results": [
+                        {
+                            "id": 1,
+                            "name": "Fiction",
+                            "slug": "fiction",
+                            "path": "fiction",
+                            "depth": 0,
+                            "children": [
+                                {
+                                    "id": 3,
+                                    "name": "Fantasy",
+                                    "slug": "fantasy",
+                                    "path": "fiction/fantasy",
+                                    "depth": 1,
+                                    "children": [],
+                                }
+                            ],
+                        }
+                    ]
+                },
+                response_only=True,
+            )
+        ],
+    )
+    def get(self, request: Request) -> Response:
+        return public(Response(CategoryTreeSerializer({"results": category_tree()}).data))
+
+
+class BookReviewListView(GenericAPIView):
+    @extend_schema(
+        tags=[TAG_BOOKS],
+        operation_id="books_reviews_list",
+        summary="A book's reviews, newest first",
+        responses=ReviewSerializer(many=True),
+    )
+    def get(self, request: Request, book_id: int) -> Response:
+        if not Book.objects.filter(pk=book_id).exists():
+            raise NotFound("There is no book with this id.")
+        reviews = (
+            Review.objects.filter(book_id=book_id)
+            .select_related("user")
+            .only("id", "rating", "title", "body", "created_at", "updated_at", "book_id", "user__username")
+            .order_by("-created_at", "-id")
+        )
+        return public(self.get_paginated_response(ReviewSerializer(self.paginate_queryset(reviews), many=True).data))

@@ -1,0 +1,236 @@
+"""Partner API serializers for the catalog: what a request may ask, what an answer holds.
+
+Input serializers validate query strings into plain values (and never let a value reach
+the database that the database would refuse: ISBNs are checked, numbers are bounded,
+strings are short). Output serializers declare every field explicitly, which is what the
+OpenAPI schema is generated from; they read only what ``Book.objects.for_listing()``
+and the views' ``select_related`` already fetched, so serializing is never a query.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from catalog.isbn import is_valid_isbn13, normalize_isbn13
+from catalog.models import Author, Book
+from catalog.selectors import DEFAULT_SORT, SORT_OPTIONS
+
+MAX_DATABASE_ID = 2**63 - 1
+MAX_ISBNS = 100
+
+
+def absolute_site_url(path: str) -> str:
+    return f"{settings.SITE_URL}{path}"
+
+
+# --- Input ---------------------------------------------------------------------------------
+
+
+@extend_schema_field(OpenApiTypes.STR)
+class IsbnListField(serializers.Field):
+    """A comma-separated list of ISBN-13s (hyphens allowed), validated, deduplicated, in order."""
+
+    default_error_messages = {
+        "not_a_list": "A comma-separated list of ISBN-13s.",
+        "empty": "Give at least one ISBN-13.",
+        "too_many": "At most {maximum} ISBNs per request (got {count}).",
+        "invalid": "Not valid ISBN-13s: {isbns}.",
+    }
+
+    def __init__(self, *, max_items: int = MAX_ISBNS, **kwargs: Any) -> None:
+        self.max_items = max_items
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> list[str]:
+        if not isinstance(data, str) or len(data) > self.max_items * 20 + 1000:
+            self.fail("not_a_list")
+        raw_items = [item.strip() for item in data.split(",") if item.strip()]
+        if not raw_items:
+            self.fail("empty")
+        if len(raw_items) > self.max_items:
+            self.fail("too_many", maximum=self.max_items, count=len(raw_items))
+        isbns = [normalize_isbn13(item) for item in raw_items]
+        invalid = [raw for raw, isbn in zip(raw_items, isbns, strict=True) if not is_valid_isbn13(isbn)]
+        if invalid:
+            shown = ", ".join(item[:20] for item in invalid[:10]) + (" …" if len(invalid) > 10 else "")
+            self.fail("invalid", isbns=shown)
+        return list(dict.fromkeys(isbns))
+
+    def to_representation(self, value: list[str]) -> str:
+        return ",".join(value)
+
+
+def _id_field(help_text: str) -> serializers.IntegerField:
+    return serializers.IntegerField(required=False, min_value=1, max_value=MAX_DATABASE_ID, help_text=help_text)
+
+
+class BookListQuerySerializer(serializers.Serializer):
+    """Filters and sort of ``GET /api/v1/books/``; every filter is optional and they combine (AND)."""
+
+    sort = serializers.ChoiceField(
+        choices=list(SORT_OPTIONS), default=DEFAULT_SORT, help_text="Order of the list (each has an index)."
+    )
+    category = _id_field("A category id; books in its sub-categories are included.")
+    author = _id_field("An author id.")
+    price_min = serializers.DecimalField(
+        required=False, max_digits=10, decimal_places=2, min_value=0, help_text="Lowest price, inclusive."
+    )
+    price_max = serializers.DecimalField(
+        required=False, max_digits=10, decimal_places=2, min_value=0, help_text="Highest price, inclusive."
+    )
+    rating_min = serializers.DecimalField(
+        required=False, max_digits=3, decimal_places=2, min_value=0, max_value=5, help_text="Lowest average rating."
+    )
+    in_stock = serializers.BooleanField(required=False, help_text="true: only books in stock.")
+    language = serializers.RegexField(
+        r"^[a-z]{2,3}$", required=False, max_length=3, help_text="ISO 639-1 code, e.g. `en`."
+    )
+    published_after = serializers.DateField(required=False, help_text="Published on or after this date.")
+    published_before = serializers.DateField(required=False, help_text="Published on or before this date.")
+    isbn = IsbnListField(required=False, help_text="Up to 100 ISBN-13s, comma-separated.")
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        low, high = attrs.get("price_min"), attrs.get("price_max")
+        if low is not None and high is not None and low > high:
+            raise serializers.ValidationError({"price_max": ["Must not be below price_min."]})
+        after, before = attrs.get("published_after"), attrs.get("published_before")
+        if after is not None and before is not None and after > before:
+            raise serializers.ValidationError({"published_before": ["Must not be before published_after."]})
+        return attrs
+
+
+class AvailabilityQuerySerializer(serializers.Serializer):
+    isbns = IsbnListField(help_text="1 to 100 ISBN-13s, comma-separated (hyphens allowed).")
+
+
+class IsbnPathSerializer(serializers.Serializer):
+    isbn13 = serializers.CharField(max_length=40)
+
+    def validate_isbn13(self, value: str) -> str:
+        isbn = normalize_isbn13(value)
+        if not is_valid_isbn13(isbn):
+            raise serializers.ValidationError("Not a valid ISBN-13.")
+        return isbn
+
+
+# --- Output --------------------------------------------------------------------------------
+
+
+class BookAuthorSerializer(serializers.Serializer):
+    id = serializers.IntegerField(source="author_id")
+    name = serializers.CharField(source="author.name")
+
+
+class CategoryRefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    path = serializers.CharField(help_text="Slash-joined slugs from the root, e.g. `fiction/fantasy`.")
+
+
+class BookSerializer(serializers.Serializer):
+    """A book as listed: everything a partner's product card needs."""
+
+    id = serializers.IntegerField()
+    isbn13 = serializers.CharField()
+    title = serializers.CharField()
+    subtitle = serializers.CharField()
+    authors = BookAuthorSerializer(source="book_authors.all", many=True, help_text="In credit order.")
+    category = CategoryRefSerializer(allow_null=True)
+    price = serializers.DecimalField(max_digits=10, decimal_places=2)
+    currency = serializers.CharField()
+    language = serializers.CharField()
+    publication_date = serializers.DateField(allow_null=True)
+    average_rating = serializers.FloatField()
+    ratings_count = serializers.IntegerField()
+    review_count = serializers.IntegerField()
+    stock_on_hand = serializers.IntegerField()
+    is_in_stock = serializers.BooleanField()
+    cover_url = serializers.SerializerMethodField()
+    url = serializers.SerializerMethodField(help_text="The book's page on the shop.")
+
+    @extend_schema_field(OpenApiTypes.URI)
+    def get_url(self, book: Book) -> str:
+        return absolute_site_url(book.get_absolute_url())
+
+    @extend_schema_field({"type": "string", "format": "uri", "nullable": True})
+    def get_cover_url(self, book: Book) -> str | None:
+        if book.cover_image:
+            return absolute_site_url(book.cover_image.url)
+        return book.cover_url or None
+
+
+class BookDetailSerializer(BookSerializer):
+    """A book with its description and details."""
+
+    description = serializers.CharField()
+    page_count = serializers.IntegerField(allow_null=True)
+    publisher = serializers.CharField()
+    tags = serializers.SerializerMethodField()
+
+    @extend_schema_field({"type": "array", "items": {"type": "string"}})
+    def get_tags(self, book: Book) -> list[str]:
+        return [tag.name for tag in book.tags.all()]
+
+
+class AvailabilitySerializer(serializers.Serializer):
+    isbn13 = serializers.CharField()
+    book_id = serializers.IntegerField(source="id")
+    price = serializers.DecimalField(max_digits=10, decimal_places=2)
+    currency = serializers.CharField()
+    stock_on_hand = serializers.IntegerField()
+    is_in_stock = serializers.BooleanField()
+
+
+class AvailabilityResponseSerializer(serializers.Serializer):
+    results = AvailabilitySerializer(many=True, help_text="One entry per known ISBN, in the order asked.")
+    not_found = serializers.ListField(child=serializers.CharField(), help_text="ISBNs the catalog does not have.")
+
+
+class AuthorSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    slug = serializers.CharField()
+    url = serializers.SerializerMethodField(help_text="The author's page on the shop.")
+
+    @extend_schema_field(OpenApiTypes.URI)
+    def get_url(self, author: Author) -> str:
+        return absolute_site_url(author.get_absolute_url())
+
+
+class AuthorDetailSerializer(AuthorSerializer):
+    bio = serializers.CharField()
+    book_count = serializers.IntegerField()
+
+
+class CategoryNodeSerializer(serializers.Serializer):
+    """A category and, recursively, its sub-categories (``children``, by name)."""
+
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    slug = serializers.CharField()
+    path = serializers.CharField()
+    depth = serializers.IntegerField(help_text="0 for a root category.")
+    children = serializers.SerializerMethodField()
+
+    @extend_schema_field({"type": "array", "items": {"$ref": "#/components/schemas/CategoryNode"}})
+    def get_children(self, node: dict[str, Any]) -> list[dict[str, Any]]:
+        return CategoryNodeSerializer(node["children"], many=True).data
+
+
+class CategoryTreeSerializer(serializers.Serializer):
+    results = CategoryNodeSerializer(many=True, help_text="The root categories, each with its sub-tree.")
+
+
+class ReviewSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    rating = serializers.IntegerField(min_value=1, max_value=5)
+    title = serializers.CharField()
+    body = serializers.CharField()
+    reviewer = serializers.CharField(source="user.get_username", help_text="The reviewer's public user name.")
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()

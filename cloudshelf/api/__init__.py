@@ -1,0 +1,8 @@
+"""The partner REST API: partners and their keys, and the HTTP machinery every endpoint shares.
+
+The endpoints themselves live in the app that owns each concept (``catalog/api.py``,
+``cart/api.py``, ``search/api.py``) and are plain DRF views. Everything partner-wide is
+wired in here and through ``settings.REST_FRAMEWORK``, so those modules never import this
+package: key authentication, plan throttling in Redis, the one error shape, orjson,
+keyset pagination, conditional GET and the OpenAPI schema.
+"""

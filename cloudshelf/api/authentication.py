@@ -1,0 +1,118 @@
+"""Who is calling: API keys in ``Authorization: Bearer <key>`` or ``X-API-Key: <key>``.
+
+The key is resolved once per request by ``request_credential`` and remembered on the
+Django request: the API middleware needs it first (to pick the partner's rate-limit
+bucket), then DRF's authentication asks again and gets the same answer without a second
+query.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from django.http import HttpRequest
+from rest_framework import authentication, exceptions, permissions
+from rest_framework.request import Request
+
+from cloudshelf.api.models import ApiKey, Partner
+from cloudshelf.api.services import KEY_PREFIX, api_key_record_use, hash_raw_key
+
+if TYPE_CHECKING:
+    from rest_framework.views import APIView
+
+# Longer than any key we issue (8 + 8 + 1 + 43 characters), short enough to refuse junk unhashed.
+MAX_KEY_LENGTH = 128
+_ATTRIBUTE = "_cloudshelf_api_credential"
+
+
+@dataclass(frozen=True)
+class Credential:
+    """What the request presented: no key, a key we do not honour, or a live key."""
+
+    api_key: ApiKey | None
+    was_presented: bool
+
+    @property
+    def partner(self) -> Partner | None:
+        return self.api_key.partner if self.api_key is not None else None
+
+
+def presented_key(request: HttpRequest) -> str | None:
+    """The raw key from the headers (``Authorization: Bearer`` first), or ``None`` when absent."""
+    header = request.META.get("HTTP_AUTHORIZATION", "")
+    if header:
+        scheme, _, value = header.partition(" ")
+        return value.strip() if scheme.lower() == "bearer" else header
+    api_key_header = request.META.get("HTTP_X_API_KEY")
+    return api_key_header.strip() if api_key_header is not None else None
+
+
+def api_key_for_raw_key(raw_key: str) -> ApiKey | None:
+    """The unrevoked key whose hash matches ``raw_key``, with its partner, or ``None``.
+
+    Keys that cannot be ours (wrong prefix, absurd length) are refused without a query.
+    """
+    if not raw_key.startswith(KEY_PREFIX) or len(raw_key) > MAX_KEY_LENGTH:
+        return None
+    return (
+        ApiKey.objects.select_related("partner").filter(key_hash=hash_raw_key(raw_key), revoked_at__isnull=True).first()
+    )
+
+
+def request_credential(request: HttpRequest) -> Credential:
+    """Resolve (once) the key the request presents, and note its use."""
+    credential: Credential | None = getattr(request, _ATTRIBUTE, None)
+    if credential is None:
+        raw_key = presented_key(request)
+        api_key = api_key_for_raw_key(raw_key) if raw_key else None
+        if api_key is not None:
+            api_key_record_use(api_key=api_key)
+        credential = Credential(api_key=api_key, was_presented=raw_key is not None)
+        setattr(request, _ATTRIBUTE, credential)
+    return credential
+
+
+@dataclass(frozen=True)
+class PartnerPrincipal:
+    """``request.user`` for API calls: the partner behind the key (``request.auth`` is the key)."""
+
+    partner: Partner
+    is_authenticated: bool = True
+    is_anonymous: bool = False
+
+    @property
+    def pk(self) -> int:
+        return self.partner.pk
+
+    def __str__(self) -> str:
+        return f"partner:{self.partner.pk}"
+
+
+class ApiKeyAuthentication(authentication.BaseAuthentication):
+    """DRF authentication by partner API key; ``request.auth`` is the ``ApiKey``."""
+
+    def authenticate(self, request: Request) -> tuple[PartnerPrincipal, ApiKey] | None:
+        credential = request_credential(request._request)
+        if credential.api_key is not None:
+            return PartnerPrincipal(partner=credential.api_key.partner), credential.api_key
+        if credential.was_presented:
+            raise exceptions.AuthenticationFailed("The API key is not valid or has been revoked.")
+        return None  # no key at all: the permission check answers 401 "not_authenticated"
+
+    def authenticate_header(self, request: Request) -> str:
+        return 'Bearer realm="CloudShelf Partner API"'
+
+
+class IsActivePartner(permissions.BasePermission):
+    """A live key of an active partner; writes also need a key that ``can_write``."""
+
+    def has_permission(self, request: Request, view: APIView) -> bool:
+        api_key = request.auth
+        if not isinstance(api_key, ApiKey):
+            return False  # DRF turns this into 401, since authentication did not succeed
+        if not api_key.partner.is_active:
+            raise exceptions.PermissionDenied("This partner account is suspended.", code="partner_suspended")
+        if request.method not in permissions.SAFE_METHODS and not api_key.can_write:
+            raise exceptions.PermissionDenied("This API key is read-only.", code="read_only_key")
+        return True

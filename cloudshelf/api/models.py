@@ -1,0 +1,87 @@
+"""Partners and their API keys.
+
+A key is shown to the partner once, when it is issued; only its SHA-256 hash is stored.
+Keys are 256 bits of randomness, so a plain hash is as good as a slow password hash here
+(nobody can guess a preimage) and lets every request find its key with one indexed
+lookup. The short ``prefix`` (``cs_live_ab12cd34``) is kept in clear so a key can be
+named in logs, in the admin and in a support conversation without revealing it.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.db.models import Q
+
+from cloudshelf.api.plans import PLAN_LIMITS, Plan, RateLimit
+
+
+class Partner(models.Model):
+    """A third party (affiliate site, library, reseller) that integrates through the API."""
+
+    name = models.CharField(max_length=200, unique=True)
+    contact_email = models.EmailField(blank=True)
+    plan = models.CharField(max_length=20, choices=Plan.choices, default=Plan.STARTER)
+    # A bespoke contract overrides the plan's bucket; both or neither must be set.
+    custom_rate_per_second = models.DecimalField(
+        max_digits=9,
+        decimal_places=3,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0.001"))],
+        help_text="Overrides the plan's sustained rate (requests per second).",
+    )
+    custom_burst = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1)], help_text="Overrides the plan's burst size."
+    )
+    is_active = models.BooleanField(default=True, help_text="Suspended partners get 403 on every call.")
+    notes = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(custom_rate_per_second__isnull=True, custom_burst__isnull=True)
+                | Q(custom_rate_per_second__isnull=False, custom_burst__isnull=False),
+                name="partner_custom_limit_complete",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def rate_limit(self) -> RateLimit:
+        """The partner's bucket: the custom contract when there is one, else the plan's."""
+        if self.custom_rate_per_second is not None and self.custom_burst is not None:
+            return RateLimit(rate=float(self.custom_rate_per_second), burst=self.custom_burst)
+        return PLAN_LIMITS[self.plan]
+
+
+class ApiKey(models.Model):
+    """One credential of a partner. Issued and revoked through ``cloudshelf.api.services``."""
+
+    partner = models.ForeignKey(Partner, related_name="api_keys", on_delete=models.CASCADE)
+    name = models.CharField(max_length=100, help_text="What the partner uses this key for, e.g. 'production'.")
+    prefix = models.CharField(max_length=32, unique=True, editable=False)
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    can_write = models.BooleanField(
+        default=True, help_text="Read-only keys may browse the catalog but not create carts or orders."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["partner", "-created_at"]
+        verbose_name = "API key"
+
+    def __str__(self) -> str:
+        return f"{self.prefix} ({self.name})"
+
+    @property
+    def is_revoked(self) -> bool:
+        return self.revoked_at is not None

@@ -1,0 +1,85 @@
+"""Writes for partners' API keys: issue, revoke, record use.
+
+Keyword-only functions named ``<entity>_<action>``, called by the admin, by tests and by
+the authentication step; nothing else writes ``ApiKey`` rows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import string
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from cloudshelf.api.models import ApiKey, Partner
+
+KEY_PREFIX = "cs_live_"
+_PREFIX_ALPHABET = string.ascii_lowercase + string.digits
+_PREFIX_LENGTH = 8
+_SECRET_BYTES = 32  # 256 bits: a hash of it needs no salt or stretching
+
+
+@dataclass(frozen=True)
+class IssuedApiKey:
+    """A freshly issued key. ``raw_key`` exists only here: show it once, never store it."""
+
+    api_key: ApiKey
+    raw_key: str
+
+
+def hash_raw_key(raw_key: str) -> str:
+    """The stored form of a key: hex SHA-256 of the whole key string."""
+    return hashlib.sha256(raw_key.encode()).hexdigest()
+
+
+def _new_prefix() -> str:
+    return KEY_PREFIX + "".join(secrets.choice(_PREFIX_ALPHABET) for _ in range(_PREFIX_LENGTH))
+
+
+def api_key_create(*, partner: Partner, name: str, can_write: bool = True) -> IssuedApiKey:
+    """Issue a new key for ``partner``: ``cs_live_<8 chars>.<43 chars of secret>``.
+
+    The prefix is random too, and unique; on the one-in-trillions clash with an existing
+    prefix the insert fails on the unique index and a new prefix is drawn.
+    """
+    for _ in range(5):
+        prefix = _new_prefix()
+        raw_key = f"{prefix}.{secrets.token_urlsafe(_SECRET_BYTES)}"
+        try:
+            with transaction.atomic():
+                api_key = ApiKey.objects.create(
+                    partner=partner, name=name, prefix=prefix, key_hash=hash_raw_key(raw_key), can_write=can_write
+                )
+        except IntegrityError:
+            continue
+        return IssuedApiKey(api_key=api_key, raw_key=raw_key)
+    raise RuntimeError("could not draw a unique API key prefix")  # pragma: no cover - 36**8 prefixes
+
+
+def api_key_revoke(*, api_key: ApiKey) -> ApiKey:
+    """Revoke a key for good; the next request made with it gets 401. Revoking twice keeps the first time."""
+    now = timezone.now()
+    ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(revoked_at=now)
+    api_key.refresh_from_db(fields=["revoked_at"])
+    return api_key
+
+
+def api_key_record_use(*, api_key: ApiKey) -> bool:
+    """Move ``last_used_at`` to now, at most once per ``API_KEY_LAST_USED_INTERVAL`` per key.
+
+    Every request calls this, so it must cost one cache round trip, not a row write: the
+    ``cache.add`` succeeds for the first request of each interval only (atomically, across
+    every worker), and only that one writes the row. Returns whether it wrote.
+    """
+    interval = settings.API_KEY_LAST_USED_INTERVAL
+    if not cache.add(f"api:key-used:{api_key.pk}", 1, interval):
+        return False
+    now = timezone.now()
+    ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
+    api_key.last_used_at = now
+    return True

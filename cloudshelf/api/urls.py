@@ -1,0 +1,32 @@
+"""``/api/``: version 1 of the partner API, its OpenAPI schema and its documentation.
+
+Each app's endpoints are listed here under ``/api/v1/``; a breaking change would get a
+``v2`` list beside this one while ``v1`` keeps answering.
+"""
+
+from __future__ import annotations
+
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+
+from catalog import api as catalog_api
+
+app_name = "api"
+
+v1 = [
+    path("books/", catalog_api.BookListView.as_view(), name="book-list"),
+    path("books/availability/", catalog_api.AvailabilityView.as_view(), name="book-availability"),
+    path("books/isbn/<str:isbn13>/", catalog_api.BookByIsbnView.as_view(), name="book-by-isbn"),
+    path("books/<int:book_id>/", catalog_api.BookDetailView.as_view(), name="book-detail"),
+    path("books/<int:book_id>/reviews/", catalog_api.BookReviewListView.as_view(), name="book-reviews"),
+    path("authors/", catalog_api.AuthorListView.as_view(), name="author-list"),
+    path("authors/<int:author_id>/", catalog_api.AuthorDetailView.as_view(), name="author-detail"),
+    path("categories/", catalog_api.CategoryTreeView.as_view(), name="category-tree"),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+]
+
+urlpatterns = [
+    path("v1/", include(v1)),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    path("docs/redoc/", SpectacularRedocView.as_view(url_name="api:schema"), name="redoc"),
+]

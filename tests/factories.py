@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import uuid
 from decimal import Decimal
 
 import factory
@@ -104,3 +105,38 @@ class ReviewFactory(factory.django.DjangoModelFactory):
     rating = 4
     title = "Worth reading"
     body = "I enjoyed it."
+
+
+# --- Orders (cart app) -----------------------------------------------------------------------
+
+
+class OrderFactory(factory.django.DjangoModelFactory):
+    """A paid order with a shipping address; add lines with ``OrderLineFactory(order=...)``."""
+
+    class Meta:
+        model = "cart.Order"
+
+    user = factory.SubFactory(UserFactory)
+    status = "paid"
+    idempotency_key = factory.LazyFunction(uuid.uuid4)
+    currency = "USD"
+    total = Decimal("0")
+    shipping_name = "Alice Reader"
+    shipping_line1 = "1 Library Lane"
+    shipping_city = "Booktown"
+    shipping_postal_code = "12345"
+    shipping_country = "GB"
+    payment_provider = "test"
+    card_last4 = "4242"
+
+
+class OrderLineFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "cart.OrderLine"
+
+    order = factory.SubFactory(OrderFactory)
+    book = factory.SubFactory(BookFactory)
+    title = factory.LazyAttribute(lambda line: line.book.title)
+    isbn13 = factory.LazyAttribute(lambda line: line.book.isbn13)
+    unit_price = factory.LazyAttribute(lambda line: line.book.price)
+    quantity = 1

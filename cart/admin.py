@@ -1,0 +1,120 @@
+"""Orders in the Django admin. Status changes go through ``cart.services`` like every other writer:
+cancelling puts the stock back (exactly once), shipping is allowed only for paid orders."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from cart import services
+from cart.models import Order, OrderLine
+
+
+class OrderLineInline(admin.TabularInline):
+    model = OrderLine
+    extra = 0
+    can_delete = False
+    fields = ["book", "isbn13", "title", "unit_price", "quantity"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest, obj: Order | None = None) -> bool:
+        return False
+
+
+class OrderStatusForm(forms.ModelForm):
+    """Staff may move an order to shipped or cancelled; the services decide whether that is allowed."""
+
+    class Meta:
+        model = Order
+        fields = ["status"]
+
+
+@admin.register(Order)
+class OrderAdmin(admin.ModelAdmin):
+    form = OrderStatusForm
+    list_display = ["__str__", "user", "status", "total", "currency", "created_at", "paid_at"]
+    list_filter = ["status", "payment_declined", "created_at"]
+    search_fields = ["=id", "user__username", "user__email", "shipping_name", "payment_reference"]
+    list_select_related = ["user"]
+    date_hierarchy = "created_at"
+    inlines = [OrderLineInline]
+    actions = ["mark_shipped", "cancel_orders"]
+    readonly_fields = [
+        "user",
+        "total",
+        "currency",
+        "shipping_name",
+        "shipping_line1",
+        "shipping_line2",
+        "shipping_city",
+        "shipping_region",
+        "shipping_postal_code",
+        "shipping_country",
+        "payment_provider",
+        "payment_reference",
+        "card_last4",
+        "payment_declined",
+        "payment_message",
+        "created_at",
+        "paid_at",
+        "shipped_at",
+        "cancelled_at",
+    ]
+    fieldsets = [
+        (None, {"fields": ["user", "status", "total", "currency"]}),
+        (
+            "Shipping address",
+            {
+                "fields": [
+                    "shipping_name",
+                    "shipping_line1",
+                    "shipping_line2",
+                    "shipping_city",
+                    "shipping_region",
+                    "shipping_postal_code",
+                    "shipping_country",
+                ]
+            },
+        ),
+        (
+            "Payment",
+            {"fields": ["payment_provider", "payment_reference", "card_last4", "payment_declined", "payment_message"]},
+        ),
+        ("Timeline", {"fields": ["created_at", "paid_at", "shipped_at", "cancelled_at"]}),
+    ]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # orders come from checkout
+
+    def has_delete_permission(self, request: HttpRequest, obj: Order | None = None) -> bool:
+        return False  # financial records: cancel instead
+
+    def save_model(self, request: HttpRequest, obj: Order, form: forms.ModelForm, change: bool) -> None:
+        """Apply a status change through the services; anything they refuse is reported, not saved."""
+        wanted, previous = obj.status, form.initial.get("status")
+        if wanted == previous:
+            return
+        obj.status = previous
+        changed = False
+        if wanted == Order.Status.CANCELLED:
+            changed = services.order_cancel(order=obj)
+        elif wanted == Order.Status.SHIPPED:
+            changed = services.order_mark_shipped(order=obj)
+        if not changed:
+            messages.error(request, f"{obj} cannot go from “{previous}” to “{wanted}”; its status is unchanged.")
+
+    @admin.action(description="Mark selected paid orders as shipped")
+    def mark_shipped(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
+        shipped = sum(services.order_mark_shipped(order=order) for order in queryset.order_by("pk"))
+        skipped = queryset.count() - shipped
+        messages.success(request, f"Marked {shipped} order(s) as shipped; {skipped} were not paid and were skipped.")
+
+    @admin.action(description="Cancel selected orders and put their stock back")
+    def cancel_orders(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
+        cancelled = sum(services.order_cancel(order=order) for order in queryset.order_by("pk"))
+        skipped = queryset.count() - cancelled
+        messages.success(
+            request, f"Cancelled {cancelled} order(s) and restocked their books; {skipped} could not be cancelled."
+        )

@@ -1,0 +1,485 @@
+"""Partner API endpoints for carts and orders placed on behalf of a partner's customers.
+
+Thin DRF views over ``cloudshelf.api.carts`` (ownership, idempotency) and the cart app's
+own services and selectors (lines in Redis, orders in Postgres). Every cart or order is
+fetched through an ownership helper that filters on the calling partner, so another
+partner's cart or order is a 404 however its id was obtained. Answers are private to
+the partner (``Cache-Control: private``).
+
+Refusals of the cart services keep their ``code`` and message: 400 when the input is at
+fault, 404 for a line that is not in the cart, 409 when the cart's state or the stock
+is, 503 when the cart store is down (there is no fallback for a cart).
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+)
+from rest_framework import serializers, status
+from rest_framework.exceptions import APIException, NotFound, ValidationError
+from rest_framework.generics import GenericAPIView
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from cart.models import Order
+from cart.selectors import CartContents, cart_contents
+from cart.services import CartError, ShippingAddress, cart_add_item, cart_remove_item, cart_set_quantity
+from cart.store import CartStoreUnavailable
+from catalog.serializers import MAX_DATABASE_ID
+from cloudshelf.api.carts import (
+    PartnerCartError,
+    partner_cart,
+    partner_cart_check_open,
+    partner_cart_create,
+    partner_cart_ref,
+    partner_order,
+    partner_order_place,
+    partner_orders,
+)
+from cloudshelf.api.models import Partner, PartnerCart
+
+TAG_CARTS, TAG_ORDERS = "Carts", "Orders"
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+
+# CartError codes that blame one input field; the rest are conflicts with the cart or stock.
+_FIELD_ERRORS = {"unknown_book": "book_id", "invalid_quantity": "quantity"}
+
+
+class CartConflict(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "conflict"
+
+
+class CartUnavailable(APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "The cart service is unavailable; retry shortly."
+    default_code = "service_unavailable"
+
+
+def _raise_for_cart_error(error: CartError, *, book_in_path: bool = False) -> None:
+    if error.code == "unavailable":
+        raise CartUnavailable() from error
+    if error.code in ("not_in_cart", "unknown_book") and book_in_path:
+        raise NotFound(error.message, code=error.code) from error
+    if error.code in _FIELD_ERRORS:
+        raise ValidationError({_FIELD_ERRORS[error.code]: [error.message]}) from error
+    raise CartConflict(error.message, code=error.code) from error
+
+
+def _partner(request: Request) -> Partner:
+    partner: Partner = request.auth.partner
+    return partner
+
+
+def _owned_cart(request: Request, cart_id: uuid.UUID) -> PartnerCart:
+    cart = partner_cart(partner=_partner(request), cart_id=cart_id)
+    if cart is None:
+        raise NotFound("There is no cart with this id.")
+    return cart
+
+
+def _private(response: Response) -> Response:
+    response["Cache-Control"] = "private, no-cache"
+    return response
+
+
+# --- Serializers -------------------------------------------------------------------------------
+
+
+class CartCreateSerializer(serializers.Serializer):
+    customer_reference = serializers.CharField(
+        max_length=100, required=False, allow_blank=True, default="", help_text="Your id for the customer."
+    )
+
+
+class CartLineAddSerializer(serializers.Serializer):
+    book_id = serializers.IntegerField(min_value=1, max_value=MAX_DATABASE_ID)
+    quantity = serializers.IntegerField(min_value=1, max_value=1_000_000, default=1)
+
+
+class CartLineSetSerializer(serializers.Serializer):
+    quantity = serializers.IntegerField(min_value=1, max_value=1_000_000)
+
+
+class CartLineSerializer(serializers.Serializer):
+    book_id = serializers.IntegerField(source="book.id")
+    isbn13 = serializers.CharField(source="book.isbn13")
+    title = serializers.CharField(source="book.title")
+    quantity = serializers.IntegerField()
+    unit_price = serializers.DecimalField(max_digits=10, decimal_places=2, help_text="Today's price.")
+    price_seen = serializers.DecimalField(
+        max_digits=10, decimal_places=2, allow_null=True, help_text="The price when the line was last changed."
+    )
+    line_total = serializers.DecimalField(max_digits=12, decimal_places=2)
+    stock_on_hand = serializers.IntegerField(source="book.stock_on_hand")
+    is_out_of_stock = serializers.BooleanField()
+    is_short = serializers.BooleanField(help_text="Fewer in stock than the quantity.")
+
+
+class CartSerializer(serializers.Serializer):
+    id = serializers.UUIDField(source="cart.id")
+    customer_reference = serializers.CharField(source="cart.customer_reference")
+    created_at = serializers.DateTimeField(source="cart.created_at")
+    order_id = serializers.IntegerField(source="cart.order_id", allow_null=True)
+    lines = CartLineSerializer(source="contents.items", many=True)
+    item_count = serializers.IntegerField(source="contents.count")
+    currency = serializers.CharField(source="contents.currency")
+    total = serializers.DecimalField(source="contents.total", max_digits=12, decimal_places=2)
+    can_order = serializers.BooleanField(source="contents.can_check_out")
+
+
+class ShippingAddressSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+    line1 = serializers.CharField(max_length=200)
+    line2 = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    city = serializers.CharField(max_length=100)
+    region = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+    postal_code = serializers.CharField(max_length=20)
+    country = serializers.RegexField(r"^[A-Z]{2}\Z", help_text="ISO 3166-1 alpha-2, e.g. `GB`.")
+
+
+class OrderCreateSerializer(serializers.Serializer):
+    shipping_address = ShippingAddressSerializer()
+    expected_total = serializers.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        min_value=0,
+        required=False,
+        help_text="The total you showed your customer; if prices moved since, the order is refused (409).",
+    )
+
+
+class OrderLineSerializer(serializers.Serializer):
+    book_id = serializers.IntegerField(allow_null=True)
+    isbn13 = serializers.CharField()
+    title = serializers.CharField()
+    unit_price = serializers.DecimalField(max_digits=10, decimal_places=2)
+    quantity = serializers.IntegerField()
+    line_total = serializers.DecimalField(max_digits=12, decimal_places=2)
+
+
+class OrderShippingSerializer(serializers.Serializer):
+    name = serializers.CharField(source="shipping_name")
+    line1 = serializers.CharField(source="shipping_line1")
+    line2 = serializers.CharField(source="shipping_line2")
+    city = serializers.CharField(source="shipping_city")
+    region = serializers.CharField(source="shipping_region")
+    postal_code = serializers.CharField(source="shipping_postal_code")
+    country = serializers.CharField(source="shipping_country")
+
+
+class OrderSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=Order.Status.choices)
+    cart_id = serializers.SerializerMethodField()
+    customer_reference = serializers.SerializerMethodField()
+    currency = serializers.CharField()
+    total = serializers.DecimalField(max_digits=12, decimal_places=2)
+    lines = OrderLineSerializer(source="lines.all", many=True)
+    shipping_address = OrderShippingSerializer(source="*")
+    created_at = serializers.DateTimeField()
+    paid_at = serializers.DateTimeField(allow_null=True)
+    shipped_at = serializers.DateTimeField(allow_null=True)
+    cancelled_at = serializers.DateTimeField(allow_null=True)
+
+    @extend_schema_field({"type": "string", "format": "uuid", "nullable": True})
+    def get_cart_id(self, order: Order) -> str | None:
+        cart = getattr(order, "partner_cart", None)
+        return str(cart.pk) if cart is not None else None
+
+    @extend_schema_field(OpenApiTypes.STR)
+    def get_customer_reference(self, order: Order) -> str:
+        cart = getattr(order, "partner_cart", None)
+        return cart.customer_reference if cart is not None else ""
+
+
+def _cart_body(cart: PartnerCart) -> dict[str, Any]:
+    try:
+        contents: CartContents = cart_contents(cart=partner_cart_ref(cart))
+    except CartStoreUnavailable as error:
+        raise CartUnavailable() from error
+    return CartSerializer({"cart": cart, "contents": contents}).data
+
+
+# --- Examples ----------------------------------------------------------------------------------
+
+_CART_EXAMPLE = {
+    "id": "6f1c3a52-1d8e-4a3b-9d7e-0c2b5e8f4a61",
+    "customer_reference": "customer-8812",
+    "created_at": "2026-11-26T10:15:00Z",
+    "order_id": None,
+    "lines": [
+        {
+            "book_id": 4711,
+            "isbn13": "9780306406157",
+            "title": "The Glass Orchard",
+            "quantity": 2,
+            "unit_price": "14.99",
+            "price_seen": "14.99",
+            "line_total": "29.98",
+            "stock_on_hand": 42,
+            "is_out_of_stock": False,
+            "is_short": False,
+        }
+    ],
+    "item_count": 2,
+    "currency": "USD",
+    "total": "29.98",
+    "can_order": True,
+}
+_ORDER_EXAMPLE = {
+    "id": 1024,
+    "status": "paid",
+    "cart_id": "6f1c3a52-1d8e-4a3b-9d7e-0c2b5e8f4a61",
+    "customer_reference": "customer-8812",
+    "currency": "USD",
+    "total": "29.98",
+    "lines": [
+        {
+            "book_id": 4711,
+            "isbn13": "9780306406157",
+            "title": "The Glass Orchard",
+            "unit_price": "14.99",
+            "quantity": 2,
+            "line_total": "29.98",
+        }
+    ],
+    "shipping_address": {
+        "name": "Ada Lovelace",
+        "line1": "12 St James's Square",
+        "line2": "",
+        "city": "London",
+        "region": "",
+        "postal_code": "SW1Y 4JH",
+        "country": "GB",
+    },
+    "created_at": "2026-11-26T10:16:00Z",
+    "paid_at": "2026-11-26T10:16:00Z",
+    "shipped_at": None,
+    "cancelled_at": None,
+}
+_CART_ID = OpenApiParameter("cart_id", OpenApiTypes.UUID, OpenApiParameter.PATH)
+_BOOK_ID = OpenApiParameter("book_id", OpenApiTypes.INT, OpenApiParameter.PATH)
+_CONFLICT = OpenApiResponse(
+    description="The cart's state or the stock does not allow it (`code` says why: `not_enough_stock`, "
+    "`line_limit`, `cart_ordered`, `insufficient_stock`, `price_changed`, `idempotency_key_reused`…).",
+    response={"$ref": "#/components/schemas/Error"},
+)
+
+
+# --- Views -------------------------------------------------------------------------------------
+
+
+class CartCreateView(GenericAPIView):
+    pagination_class = None
+
+    @extend_schema(
+        tags=[TAG_CARTS],
+        operation_id="carts_create",
+        summary="Open a cart for one of your customers",
+        request=CartCreateSerializer,
+        responses={201: CartSerializer},
+        examples=[
+            OpenApiExample("New cart", value={"customer_reference": "customer-8812"}, request_only=True),
+            OpenApiExample(
+                "Created",
+                value=_CART_EXAMPLE | {"lines": [], "item_count": 0, "total": "0"},
+                response_only=True,
+                status_codes=["201"],
+            ),
+        ],
+    )
+    def post(self, request: Request) -> Response:
+        body = CartCreateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        cart = partner_cart_create(partner=_partner(request), **body.validated_data)
+        return _private(Response(_cart_body(cart), status=status.HTTP_201_CREATED))
+
+
+class CartDetailView(GenericAPIView):
+    pagination_class = None
+
+    @extend_schema(
+        tags=[TAG_CARTS],
+        operation_id="carts_retrieve",
+        summary="A cart with today's prices and stock",
+        parameters=[_CART_ID],
+        responses=CartSerializer,
+        examples=[OpenApiExample("A cart", value=_CART_EXAMPLE, response_only=True)],
+    )
+    def get(self, request: Request, cart_id: uuid.UUID) -> Response:
+        return _private(Response(_cart_body(_owned_cart(request, cart_id))))
+
+
+class CartLineAddView(GenericAPIView):
+    pagination_class = None
+
+    @extend_schema(
+        tags=[TAG_CARTS],
+        operation_id="carts_lines_add",
+        summary="Add copies of a book to a cart",
+        description="Adds to the line's quantity (creating the line). Answers the whole cart.",
+        parameters=[_CART_ID],
+        request=CartLineAddSerializer,
+        responses={200: CartSerializer, 409: _CONFLICT},
+        examples=[OpenApiExample("Two copies", value={"book_id": 4711, "quantity": 2}, request_only=True)],
+    )
+    def post(self, request: Request, cart_id: uuid.UUID) -> Response:
+        cart = _owned_cart(request, cart_id)
+        body = CartLineAddSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        _check_open(cart)
+        try:
+            cart_add_item(cart=partner_cart_ref(cart), **body.validated_data)
+        except CartError as error:
+            _raise_for_cart_error(error)
+        return _private(Response(_cart_body(cart)))
+
+
+class CartLineView(GenericAPIView):
+    pagination_class = None
+
+    @extend_schema(
+        tags=[TAG_CARTS],
+        operation_id="carts_lines_set",
+        summary="Set the quantity of a line",
+        parameters=[_CART_ID, _BOOK_ID],
+        request=CartLineSetSerializer,
+        responses={200: CartSerializer, 409: _CONFLICT},
+        examples=[OpenApiExample("Three copies", value={"quantity": 3}, request_only=True)],
+    )
+    def put(self, request: Request, cart_id: uuid.UUID, book_id: int) -> Response:
+        cart = _owned_cart(request, cart_id)
+        body = CartLineSetSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        _check_open(cart)
+        try:
+            cart_set_quantity(cart=partner_cart_ref(cart), book_id=book_id, **body.validated_data)
+        except CartError as error:
+            _raise_for_cart_error(error, book_in_path=True)
+        return _private(Response(_cart_body(cart)))
+
+    @extend_schema(
+        tags=[TAG_CARTS],
+        operation_id="carts_lines_remove",
+        summary="Remove a line",
+        description="Removing a line that is not there succeeds, so a retried remove is harmless.",
+        parameters=[_CART_ID, _BOOK_ID],
+        responses={200: CartSerializer, 409: _CONFLICT},
+    )
+    def delete(self, request: Request, cart_id: uuid.UUID, book_id: int) -> Response:
+        cart = _owned_cart(request, cart_id)
+        _check_open(cart)
+        try:
+            cart_remove_item(cart=partner_cart_ref(cart), book_id=book_id)
+        except CartError as error:
+            _raise_for_cart_error(error, book_in_path=True)
+        return _private(Response(_cart_body(cart)))
+
+
+def _check_open(cart: PartnerCart) -> None:
+    try:
+        partner_cart_check_open(cart=cart)
+    except PartnerCartError as error:
+        raise CartConflict(error.message, code=error.code) from error
+
+
+def _idempotency_key(request: Request) -> str:
+    key = request.headers.get(IDEMPOTENCY_HEADER, "")
+    if not 1 <= len(key) <= 255 or not key.isascii() or not key.isprintable():
+        raise ValidationError(
+            {IDEMPOTENCY_HEADER: ["Required: 1 to 255 printable ASCII characters, unique per order (a UUID is ideal)."]}
+        )
+    return key
+
+
+class CartOrderView(GenericAPIView):
+    pagination_class = None
+
+    @extend_schema(
+        tags=[TAG_ORDERS],
+        operation_id="carts_order_place",
+        summary="Place the cart's order (idempotent)",
+        description=(
+            "Turns the cart into a paid order, invoiced to you. Send a unique `Idempotency-Key` per order: "
+            "a retry with the same key returns the same order (200) instead of a second one (201)."
+        ),
+        parameters=[
+            _CART_ID,
+            OpenApiParameter(IDEMPOTENCY_HEADER, OpenApiTypes.STR, OpenApiParameter.HEADER, required=True),
+        ],
+        request=OrderCreateSerializer,
+        responses={
+            201: OrderSerializer,
+            200: OpenApiResponse(OrderSerializer, description="A replay: this key already placed this order."),
+            409: _CONFLICT,
+        },
+        examples=[
+            OpenApiExample(
+                "Ship to the customer",
+                value={
+                    "shipping_address": _ORDER_EXAMPLE["shipping_address"],
+                    "expected_total": "29.98",
+                },
+                request_only=True,
+            ),
+            OpenApiExample("Placed", value=_ORDER_EXAMPLE, response_only=True, status_codes=["201", "200"]),
+        ],
+    )
+    def post(self, request: Request, cart_id: uuid.UUID) -> Response:
+        cart = _owned_cart(request, cart_id)
+        key = _idempotency_key(request)
+        body = OrderCreateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            placed = partner_order_place(
+                cart=cart,
+                address=ShippingAddress(**body.validated_data["shipping_address"]),
+                idempotency_key=key,
+                expected_total=body.validated_data.get("expected_total"),
+            )
+        except PartnerCartError as error:
+            raise CartConflict(error.message, code=error.code) from error
+        except CartError as error:
+            _raise_for_cart_error(error)
+        order = partner_order(partner=_partner(request), order_id=placed.order.pk)
+        status_code = status.HTTP_200_OK if placed.is_replay else status.HTTP_201_CREATED
+        return _private(Response(OrderSerializer(order).data, status=status_code))
+
+
+class OrderListView(GenericAPIView):
+    @extend_schema(
+        tags=[TAG_ORDERS],
+        operation_id="orders_list",
+        summary="Your orders, newest first",
+        responses=OrderSerializer(many=True),
+    )
+    def get(self, request: Request) -> Response:
+        orders = self.paginate_queryset(partner_orders(partner=_partner(request)))
+        return _private(self.get_paginated_response(OrderSerializer(orders, many=True).data))
+
+
+class OrderDetailView(GenericAPIView):
+    pagination_class = None
+
+    @extend_schema(
+        tags=[TAG_ORDERS],
+        operation_id="orders_retrieve",
+        summary="One of your orders",
+        responses=OrderSerializer,
+        examples=[OpenApiExample("An order", value=_ORDER_EXAMPLE, response_only=True)],
+    )
+    def get(self, request: Request, order_id: int) -> Response:
+        order = partner_order(partner=_partner(request), order_id=order_id)
+        if order is None:
+            raise NotFound("There is no order with this id.")
+        return _private(Response(OrderSerializer(order).data))

@@ -1,0 +1,104 @@
+"""Orders: what a checkout creates. Carts are not models; they live in Redis (``cart.store``).
+
+An order keeps everything it needs to be read years later — titles, ISBNs and prices are
+copied onto its lines at the moment it was placed — and no card data beyond the last four
+digits and the payment provider's reference.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from django.urls import reverse
+
+from catalog.models import Book
+
+
+class Order(models.Model):
+    class Status(models.TextChoices):
+        # Stock is reserved and the order exists; the payment is being taken.
+        PLACED = "placed", "Placed"
+        PAID = "paid", "Paid"
+        SHIPPED = "shipped", "Shipped"
+        CANCELLED = "cancelled", "Cancelled"
+
+    # PROTECT: an order is a financial record; a customer with orders is deactivated, not deleted.
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, related_name="orders", on_delete=models.PROTECT)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PLACED)
+    # Generated when the review page renders and sent back with "Place order": a retried or
+    # double-clicked submit finds this order instead of creating a second one.
+    idempotency_key = models.UUIDField(editable=False)
+    currency = models.CharField(max_length=3)
+    total = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal("0"))
+
+    shipping_name = models.CharField("full name", max_length=200)
+    shipping_line1 = models.CharField("address", max_length=200)
+    shipping_line2 = models.CharField("address (line 2)", max_length=200, blank=True)
+    shipping_city = models.CharField("city", max_length=100)
+    shipping_region = models.CharField("state, county or region", max_length=100, blank=True)
+    shipping_postal_code = models.CharField("postal code", max_length=20)
+    shipping_country = models.CharField("country", max_length=2)
+
+    payment_provider = models.CharField(max_length=50, blank=True)
+    payment_reference = models.CharField(max_length=100, blank=True)
+    card_last4 = models.CharField(max_length=4, blank=True)
+    # Set when the provider refused the card: the order was cancelled before it was ever paid.
+    payment_declined = models.BooleanField(default=False)
+    payment_message = models.CharField(max_length=200, blank=True)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    paid_at = models.DateTimeField(null=True, blank=True)
+    shipped_at = models.DateTimeField(null=True, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "idempotency_key"], name="order_one_per_idempotency_key"),
+            models.CheckConstraint(condition=Q(total__gte=0), name="order_total_not_negative"),
+        ]
+        indexes = [models.Index(F("user"), F("created_at").desc(), F("id").desc(), name="order_by_customer_newest")]
+
+    def __str__(self) -> str:
+        return f"Order #{self.pk}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("cart:order", kwargs={"order_id": self.pk})
+
+    @property
+    def is_cancellable(self) -> bool:
+        return self.status in (self.Status.PLACED, self.Status.PAID)
+
+    @property
+    def shipping_lines(self) -> list[str]:
+        """The address as printed on a label, one line each."""
+        city = " ".join(part for part in (self.shipping_city, self.shipping_region, self.shipping_postal_code) if part)
+        lines = [self.shipping_name, self.shipping_line1, self.shipping_line2, city, self.shipping_country]
+        return [line for line in lines if line]
+
+
+class OrderLine(models.Model):
+    order = models.ForeignKey(Order, related_name="lines", on_delete=models.CASCADE)
+    # SET_NULL: the catalog may drop a book; the order still says what was bought.
+    book = models.ForeignKey(Book, null=True, blank=True, related_name="+", on_delete=models.SET_NULL)
+    title = models.CharField(max_length=300)
+    isbn13 = models.CharField("ISBN-13", max_length=13)
+    unit_price = models.DecimalField(max_digits=10, decimal_places=2)
+    quantity = models.PositiveIntegerField()
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(quantity__gte=1), name="order_line_quantity_positive"),
+            models.UniqueConstraint(fields=["order", "book"], name="order_line_one_per_book"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} x {self.title}"
+
+    @property
+    def line_total(self) -> Decimal:
+        return self.unit_price * self.quantity

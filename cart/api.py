@@ -451,7 +451,8 @@ class CartOrderView(GenericAPIView):
             raise CartConflict(error.message, code=error.code) from error
         except CartError as error:
             _raise_for_cart_error(error)
-        order = partner_order(partner=_partner(request), order_id=placed.order.pk)
+        # The cart's partner: the one whose account the placement may just have created.
+        order = partner_order(partner=cart.partner, order_id=placed.order.pk)
         status_code = status.HTTP_200_OK if placed.is_replay else status.HTTP_201_CREATED
         return _private(Response(OrderSerializer(order).data, status=status_code))
 

@@ -9,8 +9,10 @@ named in logs, in the admin and in a support conversation without revealing it.
 
 from __future__ import annotations
 
+import uuid
 from decimal import Decimal
 
+from django.conf import settings
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
@@ -38,6 +40,17 @@ class Partner(models.Model):
     )
     is_active = models.BooleanField(default=True, help_text="Suspended partners get 403 on every call.")
     notes = models.TextField(blank=True)
+    # The user that owns the partner's orders (``cart.Order.user``), made on the first order.
+    # It cannot log in: it is inactive, has no usable password, and its name has a colon,
+    # which sign-up refuses, so no customer can ever hold it.
+    account = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="api_partner",
+        on_delete=models.PROTECT,
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -85,3 +98,32 @@ class ApiKey(models.Model):
     @property
     def is_revoked(self) -> bool:
         return self.revoked_at is not None
+
+
+class PartnerCart(models.Model):
+    """A cart a partner opened for one of its customers.
+
+    The lines live in the cart store (Redis) under a key that includes the partner, like
+    every other cart; this row records that the cart exists, whose it is and which order
+    it became. Ids are random UUIDs, and every lookup also filters on the partner, so
+    another partner's cart answers 404 whether its id was guessed or stolen.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    partner = models.ForeignKey(Partner, related_name="carts", on_delete=models.CASCADE)
+    customer_reference = models.CharField(
+        max_length=100, blank=True, help_text="The partner's own id for the customer, echoed back on the order."
+    )
+    order = models.OneToOneField(
+        "cart.Order", null=True, blank=True, related_name="partner_cart", on_delete=models.PROTECT
+    )
+    # The partner's Idempotency-Key the order was placed with, as sent.
+    order_idempotency_key = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["partner", "-created_at"], name="partner_cart_by_partner")]
+
+    def __str__(self) -> str:
+        return f"cart {self.pk} of {self.partner_id}"

@@ -9,6 +9,7 @@ from __future__ import annotations
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+from cart import api as cart_api
 from catalog import api as catalog_api
 
 app_name = "api"
@@ -22,6 +23,13 @@ v1 = [
     path("authors/", catalog_api.AuthorListView.as_view(), name="author-list"),
     path("authors/<int:author_id>/", catalog_api.AuthorDetailView.as_view(), name="author-detail"),
     path("categories/", catalog_api.CategoryTreeView.as_view(), name="category-tree"),
+    path("carts/", cart_api.CartCreateView.as_view(), name="cart-create"),
+    path("carts/<uuid:cart_id>/", cart_api.CartDetailView.as_view(), name="cart-detail"),
+    path("carts/<uuid:cart_id>/lines/", cart_api.CartLineAddView.as_view(), name="cart-lines"),
+    path("carts/<uuid:cart_id>/lines/<int:book_id>/", cart_api.CartLineView.as_view(), name="cart-line"),
+    path("carts/<uuid:cart_id>/order/", cart_api.CartOrderView.as_view(), name="cart-order"),
+    path("orders/", cart_api.OrderListView.as_view(), name="order-list"),
+    path("orders/<int:order_id>/", cart_api.OrderDetailView.as_view(), name="order-detail"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
 ]
 

@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import pytest
+import redis
 from django.test import Client
 
 from cloudshelf.api.models import Partner
 from cloudshelf.api.services import IssuedApiKey
 from tests.api.factories import PartnerFactory, issue_key
+
+
+def dead_redis() -> redis.Redis:
+    """A client for a port where nothing listens, built like django-redis builds its clients
+    (a pool from a URL), so it fails at once instead of retrying with backoff."""
+    pool = redis.ConnectionPool.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.2, socket_timeout=0.2)
+    return redis.Redis(connection_pool=pool)
 
 
 def key_client(raw_key: str) -> Client:

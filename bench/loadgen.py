@@ -24,6 +24,9 @@ class Request:
     method: str = "GET"
     body: bytes = b""
     headers: tuple[tuple[str, str], ...] = ()
+    # Optional: latencies of labelled requests are also kept per label (``Result.by_label``),
+    # so one mixed run at a total rate reports each kind of request on its own.
+    label: str = ""
 
 
 @dataclass
@@ -34,6 +37,7 @@ class Result:
     errors: int = 0
     elapsed_s: float = 0.0
     target_rate: float = 0.0
+    by_label: dict[str, Result] = field(default_factory=dict)
 
     def percentile(self, fraction: float) -> float:
         if not self.latencies_ms:
@@ -143,19 +147,25 @@ async def _run(
     pending: set[asyncio.Task[None]] = set()
 
     async def one(index: int, scheduled: float) -> None:
+        request = next_request(index)
+        measured = [result]
+        if request.label and scheduled >= measure_from:
+            measured.append(result.by_label.setdefault(request.label, Result(name=f"{name}: {request.label}")))
         connection = await pool.get()
         try:
-            status, _ = await connection.request(next_request(index), extra_headers)
+            status, _ = await connection.request(request, extra_headers)
         except (OSError, ConnectionError, asyncio.IncompleteReadError, ValueError):
             connection.close()
             if scheduled >= measure_from:
-                result.errors += 1
+                for target in measured:
+                    target.errors += 1
             return
         finally:
             pool.put_nowait(connection)
         if scheduled >= measure_from:
-            result.latencies_ms.append((loop.time() - scheduled) * 1000)
-            result.statuses[status] = result.statuses.get(status, 0) + 1
+            for target in measured:
+                target.latencies_ms.append((loop.time() - scheduled) * 1000)
+                target.statuses[status] = target.statuses.get(status, 0) + 1
 
     index = 0
     while True:
@@ -192,4 +202,7 @@ def run_load(
     started = time.perf_counter()
     result = asyncio.run(_run(name, base_url, next_request, rate, duration_s, connections, warmup_s, extra_headers))
     result.elapsed_s = min(result.elapsed_s, time.perf_counter() - started)
+    for labelled in result.by_label.values():
+        labelled.elapsed_s = result.elapsed_s
+        labelled.target_rate = rate * len(labelled.latencies_ms) / max(1, len(result.latencies_ms))
     return result

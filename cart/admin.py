@@ -17,7 +17,7 @@ class OrderLineInline(admin.TabularInline):
     extra = 0
     can_delete = False
     fields = ["book", "isbn13", "title", "unit_price", "quantity"]
-    readonly_fields = fields
+    readonly_fields = ["book", "isbn13", "title", "unit_price", "quantity"]
 
     def has_add_permission(self, request: HttpRequest, obj: Order | None = None) -> bool:
         return False
@@ -93,7 +93,7 @@ class OrderAdmin(admin.ModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: Order, form: forms.ModelForm, change: bool) -> None:
         """Apply a status change through the services; anything they refuse is reported, not saved."""
-        wanted, previous = obj.status, form.initial.get("status")
+        wanted, previous = obj.status, str(form.initial.get("status", ""))
         if wanted == previous:
             return
         obj.status = previous

@@ -131,7 +131,7 @@ class PlaceOrderForm(forms.Form):
         # was tampered with or is stale, which the customer can only fix by reviewing again.
         if {"idempotency_key", "expected_total"} & set(self.errors):
             raise forms.ValidationError("This page is out of date. Please check your order and place it again.")
-        return super().clean()
+        return self.cleaned_data
 
     def card(self) -> CardDetails:
         month, year = self.cleaned_data["card_expiry"]

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, User
 from django.core.paginator import Page, Paginator
 from django.db.models import Sum
 
@@ -133,7 +133,7 @@ def cart_count(*, cart: CartRef | None) -> int | None:
         return None
 
 
-def customer_orders_page(*, user: AbstractBaseUser | AnonymousUser, number: int) -> Page:
+def customer_orders_page(*, user: User, number: int) -> Page:
     """A page of the customer's order history, newest first, with each order's item count.
 
     Orders whose card was declined are left out: they were never orders to the customer.
@@ -154,7 +154,7 @@ def customer_order(*, user: AbstractBaseUser | AnonymousUser, order_id: int) -> 
     return Order.objects.prefetch_related("lines").filter(pk=order_id, user_id=user.pk).first()
 
 
-def latest_shipping_address(*, user: AbstractBaseUser | AnonymousUser) -> dict[str, str]:
+def latest_shipping_address(*, user: User) -> dict[str, str]:
     """The address of the customer's most recent order, to pre-fill checkout (``{}`` if none)."""
     fields = ["name", "line1", "line2", "city", "region", "postal_code", "country"]
     row = (

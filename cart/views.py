@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -131,7 +131,7 @@ def _contents_or_message(request: HttpRequest) -> selectors.CartContents | None:
 def cart_detail(request: HttpRequest) -> HttpResponse:
     """The cart page: lines with today's prices and stock, and what changed since they were added."""
     contents = _contents_or_message(request)
-    context = {"contents": contents, "page_title": "Your cart", **_PRIVATE}
+    context: dict[str, Any] = {"contents": contents, "page_title": "Your cart", **_PRIVATE}
     if contents is not None:
         context["cart_count"] = contents.count  # the header's count, without a second Redis call
     return render(request, "cart/cart_detail.html", context, status=200 if contents is not None else 503)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from django.conf import settings
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiExample,
@@ -101,13 +102,17 @@ class CartCreateSerializer(serializers.Serializer):
     )
 
 
+def _quantity_field(**kwargs: Any) -> serializers.IntegerField:
+    return serializers.IntegerField(min_value=1, max_value=settings.CART_MAX_QUANTITY_PER_LINE, **kwargs)
+
+
 class CartLineAddSerializer(serializers.Serializer):
     book_id = serializers.IntegerField(min_value=1, max_value=MAX_DATABASE_ID)
-    quantity = serializers.IntegerField(min_value=1, max_value=1_000_000, default=1)
+    quantity = _quantity_field(default=1)
 
 
 class CartLineSetSerializer(serializers.Serializer):
-    quantity = serializers.IntegerField(min_value=1, max_value=1_000_000)
+    quantity = _quantity_field()
 
 
 class CartLineSerializer(serializers.Serializer):
@@ -484,3 +489,38 @@ class OrderDetailView(GenericAPIView):
         if order is None:
             raise NotFound("There is no order with this id.")
         return _private(Response(OrderSerializer(order).data))
+
+
+# --- Schema links: how one answer feeds the next call (docs, and schemathesis' stateful phase) ---
+
+_LINKS = {
+    ("carts_create", "201"): {
+        "GetCart": {"operationId": "carts_retrieve", "parameters": {"cart_id": "$response.body#/id"}},
+        "AddLine": {"operationId": "carts_lines_add", "parameters": {"cart_id": "$response.body#/id"}},
+        "PlaceOrder": {"operationId": "carts_order_place", "parameters": {"cart_id": "$response.body#/id"}},
+    },
+    ("carts_lines_add", "200"): {
+        "SetLine": {
+            "operationId": "carts_lines_set",
+            "parameters": {"cart_id": "$response.body#/id", "book_id": "$response.body#/lines/0/book_id"},
+        },
+        "RemoveLine": {
+            "operationId": "carts_lines_remove",
+            "parameters": {"cart_id": "$response.body#/id", "book_id": "$response.body#/lines/0/book_id"},
+        },
+        "PlaceOrder": {"operationId": "carts_order_place", "parameters": {"cart_id": "$response.body#/id"}},
+    },
+    ("carts_order_place", "201"): {
+        "GetOrder": {"operationId": "orders_retrieve", "parameters": {"order_id": "$response.body#/id"}},
+    },
+}
+
+
+def add_cart_links(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:
+    """drf-spectacular postprocessing hook: OpenAPI links between the cart operations."""
+    for path_item in result.get("paths", {}).values():
+        for operation in path_item.values():
+            for (operation_id, status_code), links in _LINKS.items():
+                if operation.get("operationId") == operation_id and status_code in operation.get("responses", {}):
+                    operation["responses"][status_code]["links"] = links
+    return result

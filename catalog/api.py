@@ -23,7 +23,6 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db.models import Q, QuerySet
 from django.utils.cache import patch_cache_control
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.generics import GenericAPIView
@@ -251,7 +250,12 @@ class BookByIsbnView(GenericAPIView):
         operation_id="books_retrieve_by_isbn",
         summary="Get a book by ISBN-13",
         parameters=[
-            OpenApiParameter("isbn13", OpenApiTypes.STR, OpenApiParameter.PATH, description="Hyphens allowed.")
+            OpenApiParameter(
+                "isbn13",
+                {"type": "string", "pattern": "^97[89][0-9-]{10,16}$", "maxLength": 19},
+                OpenApiParameter.PATH,
+                description="ISBN-13; hyphens allowed.",
+            )
         ],
         responses=BookDetailSerializer,
     )

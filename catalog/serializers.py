@@ -31,7 +31,7 @@ def absolute_site_url(path: str) -> str:
 # --- Input ---------------------------------------------------------------------------------
 
 
-@extend_schema_field(OpenApiTypes.STR)
+@extend_schema_field({"type": "string", "minLength": 13, "maxLength": 3000, "pattern": "^[0-9, -]+$"})
 class IsbnListField(serializers.Field):
     """A comma-separated list of ISBN-13s (hyphens allowed), validated, deduplicated, in order."""
 

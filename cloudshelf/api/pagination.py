@@ -38,7 +38,8 @@ from rest_framework.response import Response
 if TYPE_CHECKING:
     from rest_framework.views import APIView
 
-MAX_CURSOR_LENGTH = 2048
+# Real cursors are well under 200 characters; the cap keeps request lines far below server limits.
+MAX_CURSOR_LENGTH = 512
 EXAMPLE_CURSOR = "eyJvIjoiMWI2ZTdmYjQ1MmQzIiwidiI6WyIxNyIsNDcxMV19"
 
 
@@ -209,7 +210,7 @@ class KeysetPagination(BasePagination):
                 "in": "query",
                 "required": False,
                 "description": "Opaque position from a previous page's `next_cursor`.",
-                "schema": {"type": "string", "maxLength": MAX_CURSOR_LENGTH},
+                "schema": {"type": "string", "maxLength": MAX_CURSOR_LENGTH, "pattern": "^[A-Za-z0-9_-]+$"},
             },
             {
                 "name": self.page_size_query_param,

@@ -6,11 +6,13 @@ Each app's endpoints are listed here under ``/api/v1/``; a breaking change would
 
 from __future__ import annotations
 
-from django.urls import include, path
+from django.http import HttpRequest, HttpResponse
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from cart import api as cart_api
 from catalog import api as catalog_api
+from cloudshelf.api.errors import error_response
 
 app_name = "api"
 
@@ -33,8 +35,15 @@ v1 = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
 ]
 
+
+def no_such_endpoint(request: HttpRequest) -> HttpResponse:
+    """Any other URL under /api/: a JSON 404 here, rather than the site's HTML page."""
+    return error_response(404, "not_found", "There is no API endpoint at this URL.")
+
+
 urlpatterns = [
     path("v1/", include(v1)),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
     path("docs/redoc/", SpectacularRedocView.as_view(url_name="api:schema"), name="redoc"),
+    re_path(r"^", no_such_endpoint),  # last: matches whatever is left, newlines included
 ]

@@ -19,6 +19,8 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from search.health import probe_search
+
 
 @dataclass(frozen=True)
 class ReadinessCheck:
@@ -60,6 +62,8 @@ READINESS_CHECKS: list[ReadinessCheck] = [
     ReadinessCheck("database", probe_database, required=True),
     ReadinessCheck("cache", probe_cache, required=True),
     ReadinessCheck("broker", probe_broker, required=False),
+    # Degraded, not down: the database fallback answers searches while OpenSearch is away.
+    ReadinessCheck("search", probe_search, required=False),
 ]
 
 

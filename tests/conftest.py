@@ -35,6 +35,17 @@ def _fast_password_hashing(settings):
 
 
 @pytest.fixture(autouse=True)
+def _search_index_of_this_run(settings):
+    """Every test, in any app, uses an OpenSearch index and Redis keys of this test process.
+
+    Global because any test that commits a book change queues a search sync: with the
+    default prefix it would write into the dev/benchmark index, or into another engineer's
+    concurrent test run. Search tests build and delete their own indices (tests/search).
+    """
+    settings.SEARCH_INDEX_PREFIX = f"test{os.getpid()}-"
+
+
+@pytest.fixture(autouse=True)
 def _empty_cache(settings):
     """Each test starts and ends with an empty cache of its own.
 

@@ -30,7 +30,7 @@ def test_readiness_reports_each_dependency_with_timings(client):
     assert response.status_code == 200
     body = response.json()
     assert body["status"] == "ok"
-    assert set(body["checks"]) == {"database", "cache", "broker"}
+    assert set(body["checks"]) == {"database", "cache", "broker", "search"}
     for result in body["checks"].values():
         assert result["status"] == "ok"
         assert isinstance(result["ms"], float)

@@ -1,0 +1,23 @@
+"""Search logs are read-only in the admin: what customers searched for and what found nothing."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.http import HttpRequest
+
+from analytics.models import SearchLog
+
+
+@admin.register(SearchLog)
+class SearchLogAdmin(admin.ModelAdmin):
+    list_display = ["query", "result_count", "is_zero_result", "latency_ms", "backend", "searched_at"]
+    list_filter = ["is_zero_result", "backend", "searched_at"]
+    search_fields = ["query"]
+    date_hierarchy = "searched_at"
+    show_full_result_count = False
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: SearchLog | None = None) -> bool:
+        return False

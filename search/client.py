@@ -1,0 +1,56 @@
+"""OpenSearch clients: a quick one for customers' searches, a patient one for indexing.
+
+``OPENSEARCH_URL`` may carry basic-auth credentials (``https://user:pass@host``), which is
+how an Amazon OpenSearch Service domain with fine-grained access control is reached.
+Clients are cached per process (each holds a connection pool) and rebuilt when the
+settings they come from change, as they do in tests.
+"""
+
+from __future__ import annotations
+
+import functools
+
+from django.conf import settings
+from opensearchpy import OpenSearch
+from opensearchpy.exceptions import RequestError, TransportError
+
+
+def is_configured() -> bool:
+    """True when an OpenSearch endpoint is set (else every search uses the database)."""
+    return bool(settings.OPENSEARCH_URL)
+
+
+@functools.lru_cache(maxsize=8)
+def _client(url: str, timeout: float, retries: int) -> OpenSearch:
+    return OpenSearch(
+        hosts=[url],
+        timeout=timeout,
+        max_retries=retries,
+        retry_on_timeout=retries > 0,
+        # Enough pooled connections for every gunicorn thread of a worker.
+        pool_maxsize=16,
+    )
+
+
+def search_client() -> OpenSearch:
+    """For a customer waiting on a page: short timeout (``OPENSEARCH_TIMEOUT``), no retries.
+
+    A slow answer is worse than the fallback's answer, so a timeout counts as a failure
+    for the circuit breaker instead of being retried.
+    """
+    return _client(settings.OPENSEARCH_URL, settings.OPENSEARCH_TIMEOUT, 0)
+
+
+def bulk_client() -> OpenSearch:
+    """For background work (index builds, sync tasks, checks): a long timeout and two retries."""
+    return _client(settings.OPENSEARCH_URL, settings.OPENSEARCH_BULK_TIMEOUT, 2)
+
+
+def is_outage(error: Exception) -> bool:
+    """Whether an error means "OpenSearch cannot serve now" (count it) rather than "our query is wrong".
+
+    Connection errors, timeouts, 5xx, 429 (overloaded), 401/403 (credentials) and 404
+    (no index yet) all mean the fallback should answer; a 400 is a bug in our query,
+    which the breaker must not hide by opening.
+    """
+    return isinstance(error, TransportError) and not isinstance(error, RequestError)

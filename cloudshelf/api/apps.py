@@ -7,5 +7,6 @@ class PartnerApiConfig(AppConfig):
     verbose_name = "Partner API"
 
     def ready(self) -> None:
-        # Registers the OpenAPI description of the key authentication with drf-spectacular.
-        from cloudshelf.api import schema  # noqa: F401
+        # Registers the OpenAPI description of the key authentication with drf-spectacular,
+        # and the receivers that keep cached keys true.
+        from cloudshelf.api import receivers, schema  # noqa: F401

@@ -11,12 +11,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from django.core.cache import cache
 from django.http import HttpRequest
 from rest_framework import authentication, exceptions, permissions
 from rest_framework.request import Request
 
 from cloudshelf.api.models import ApiKey, Partner
-from cloudshelf.api.services import KEY_PREFIX, api_key_record_use, hash_raw_key
+from cloudshelf.api.services import (
+    KEY_CACHE_SECONDS,
+    KEY_PREFIX,
+    api_key_record_use,
+    hash_raw_key,
+    key_cache_key,
+)
 
 if TYPE_CHECKING:
     from rest_framework.views import APIView
@@ -52,12 +59,19 @@ def api_key_for_raw_key(raw_key: str) -> ApiKey | None:
     """The unrevoked key whose hash matches ``raw_key``, with its partner, or ``None``.
 
     Keys that cannot be ours (wrong prefix, absurd length) are refused without a query.
+    A live key is remembered in the cache for ``KEY_CACHE_SECONDS`` (one cache read instead
+    of a query on every request); revoking a key or saving it or its partner forgets it at
+    once (``forget_api_keys``). Unknown keys are never cached, so guessing cannot fill it.
     """
     if not raw_key.startswith(KEY_PREFIX) or len(raw_key) > MAX_KEY_LENGTH:
         return None
-    return (
-        ApiKey.objects.select_related("partner").filter(key_hash=hash_raw_key(raw_key), revoked_at__isnull=True).first()
-    )
+    key_hash = hash_raw_key(raw_key)
+    api_key: ApiKey | None = cache.get(key_cache_key(key_hash))
+    if api_key is None:
+        api_key = ApiKey.objects.select_related("partner").filter(key_hash=key_hash, revoked_at__isnull=True).first()
+        if api_key is not None:
+            cache.set(key_cache_key(key_hash), api_key, KEY_CACHE_SECONDS)
+    return api_key
 
 
 def request_credential(request: HttpRequest) -> Credential:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any
@@ -106,8 +106,15 @@ def _json_value(value: Any) -> str | int:
     return str(value)  # Decimal: the exact digits
 
 
-def encode_cursor(columns: Sequence[KeyColumn], row: Model) -> str:
-    values = [_json_value(getattr(row, column.field.attname)) for column in columns]
+def _row_value(row: Model | Mapping[str, Any], column: KeyColumn) -> Any:
+    """A sort value of a row, whether the queryset yields model instances or ``values()`` dicts."""
+    if isinstance(row, Mapping):
+        return row[column.name]
+    return getattr(row, column.field.attname)
+
+
+def encode_cursor(columns: Sequence[KeyColumn], row: Model | Mapping[str, Any]) -> str:
+    values = [_json_value(_row_value(row, column)) for column in columns]
     payload = orjson.dumps({"o": _fingerprint(columns), "v": values})
     return base64.urlsafe_b64encode(payload).rstrip(b"=").decode()
 

@@ -22,6 +22,9 @@ KEY_PREFIX = "cs_live_"
 _PREFIX_ALPHABET = string.ascii_lowercase + string.digits
 _PREFIX_LENGTH = 8
 _SECRET_BYTES = 32  # 256 bits: a hash of it needs no salt or stretching
+# How long a live key (with its partner) is remembered instead of queried; edits made
+# through the services and the admin forget it at once, anything else within this time.
+KEY_CACHE_SECONDS = 60
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,15 @@ class IssuedApiKey:
 def hash_raw_key(raw_key: str) -> str:
     """The stored form of a key: hex SHA-256 of the whole key string."""
     return hashlib.sha256(raw_key.encode()).hexdigest()
+
+
+def key_cache_key(key_hash: str) -> str:
+    return f"api:key:v1:{key_hash}"
+
+
+def forget_api_keys(*, key_hashes: list[str]) -> None:
+    """Drop cached keys, so a revocation or a partner change applies to the very next request."""
+    cache.delete_many([key_cache_key(key_hash) for key_hash in key_hashes])
 
 
 def _new_prefix() -> str:
@@ -65,7 +77,8 @@ def api_key_revoke(*, api_key: ApiKey) -> ApiKey:
     """Revoke a key for good; the next request made with it gets 401. Revoking twice keeps the first time."""
     now = timezone.now()
     ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(revoked_at=now)
-    api_key.refresh_from_db(fields=["revoked_at"])
+    api_key.refresh_from_db(fields=["revoked_at", "key_hash"])
+    forget_api_keys(key_hashes=[api_key.key_hash])
     return api_key
 
 

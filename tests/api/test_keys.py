@@ -117,6 +117,31 @@ def test_last_use_is_written_at_most_once_per_interval(partner_key, django_asser
         assert api_key_record_use(api_key=partner_key.api_key) is False
 
 
+def test_a_key_is_looked_up_once_then_served_from_the_cache(partner_key, api, django_assert_num_queries):
+    with django_assert_num_queries(3):  # the key (+ partner), recording its first use, the category tree
+        api.get("/api/v1/categories/")
+    with django_assert_num_queries(0):
+        api.get("/api/v1/categories/")
+
+
+def test_suspending_a_partner_applies_to_the_next_request_despite_the_cache(partner, api):
+    assert api.get("/api/v1/categories/").status_code == 200
+
+    partner.is_active = False
+    partner.save()  # as the admin's change form does
+
+    assert api.get("/api/v1/categories/").status_code == 403
+
+
+def test_making_a_key_read_only_applies_to_the_next_request(partner_key, api):
+    assert api.post("/api/v1/carts/", {}, content_type="application/json").status_code == 201
+
+    partner_key.api_key.can_write = False
+    partner_key.api_key.save()
+
+    assert api.post("/api/v1/carts/", {}, content_type="application/json").status_code == 403
+
+
 def test_a_read_only_key_may_read_but_not_write(partner):
     read_only = key_client(issue_key(partner, can_write=False).raw_key)
 

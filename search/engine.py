@@ -26,6 +26,7 @@ facet's aggregation applies every *other* facet's filter, and the hits get all f
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 import unicodedata
@@ -34,6 +35,7 @@ from dataclasses import replace
 from typing import Any, TypeVar
 
 from django.conf import settings
+from django.core.cache import cache
 from django.urls import reverse
 from opensearchpy import A, Q, Search
 from opensearchpy.exceptions import TransportError
@@ -73,12 +75,16 @@ __all__ = [
 from search.results import (
     MARK_END,
     MARK_START,
+    SNIPPET_LENGTH,
     AuthorSuggestion,
     AutocompleteResult,
     SearchHit,
     SearchResult,
     TitleSuggestion,
+    highlight,
+    highlight_words,
     safe_highlight,
+    snippet,
     strip_marks,
 )
 from search.signals import search_performed
@@ -90,6 +96,7 @@ MAX_PAGE_SIZE = 100
 AUTOCOMPLETE_MIN_LENGTH = 2
 AUTOCOMPLETE_MAX_LENGTH = 100
 AUTOCOMPLETE_AUTHORS = 3
+AUTOCOMPLETE_CACHE_SECONDS = 60
 # Fuzziness for words of 4+ letters: none below 4, one edit up to 6, two from 7.
 FUZZINESS = "AUTO:4,7"
 TEXT_FIELDS = ["title^3", "subtitle^1.5", "authors^2.5", "tags", "category_names", "description^0.5"]
@@ -162,10 +169,20 @@ def autocomplete(*, prefix: str, limit: int = 6) -> AutocompleteResult:
     limit = min(max(limit, 1), 20)
     if len(text.replace(" ", "")) < AUTOCOMPLETE_MIN_LENGTH:
         return AutocompleteResult(prefix=text, titles=[], authors=[], backend="database")
-    return _dispatch(
+    # Everyone types the same first letters: answers are shared for a minute (as long as
+    # browsers and CDNs may keep them anyway). Fallback answers are not kept, so the
+    # suggestions improve as soon as OpenSearch is back.
+    key = f"search:autocomplete:v1:{limit}:{hashlib.sha256(text.lower().encode()).hexdigest()[:32]}"
+    cached: AutocompleteResult | None = cache.get(key)
+    if cached is not None:
+        return replace(cached, prefix=text)
+    result = _dispatch(
         lambda: _opensearch_autocomplete(text, limit),
         lambda: fallback.autocomplete(prefix=text, limit=limit, authors_limit=AUTOCOMPLETE_AUTHORS),
     )
+    if result.backend == "opensearch":
+        cache.set(key, result, AUTOCOMPLETE_CACHE_SECONDS)
+    return result
 
 
 def is_opensearch_in_use() -> bool:
@@ -303,16 +320,15 @@ def _hits_search(spec: SearchSpec, *, fuzzy: bool) -> Search:
     search = search.sort(*_sort_clauses(spec))
     search = search.extra(from_=spec.offset, size=spec.page_size, track_total_hits=True)
     search = search.source(False)
-    if spec.query:
-        # Strict matches are highlighted from their own fields (cheap, with indexed
-        # offsets); a fuzzy or partial match is highlighted from whichever clause found it.
+    if spec.query and fuzzy:
+        # A typo-tolerant or partial match: only OpenSearch knows which words matched.
+        # (Strict matches are highlighted in Python, see search.results.)
         search = search.highlight_options(
-            pre_tags=[MARK_START], post_tags=[MARK_END], require_field_match=not fuzzy, encoder="default"
+            pre_tags=[MARK_START], post_tags=[MARK_END], require_field_match=False, encoder="default"
         )
         search = search.highlight("title", number_of_fragments=0)
-        if fuzzy:
-            search = search.highlight("title.autocomplete", number_of_fragments=0)
-        search = search.highlight("description", fragment_size=160, number_of_fragments=1)
+        search = search.highlight("title.autocomplete", number_of_fragments=0)
+        search = search.highlight("description", fragment_size=SNIPPET_LENGTH, number_of_fragments=1)
     return search
 
 
@@ -381,15 +397,23 @@ def _opensearch_search(spec: SearchSpec) -> SearchResult:
     page = page_info(spec, total)
     raw_hits = response["hits"]["hits"]
     books = {book.pk: book for book in books_in_order([int(hit["_id"]) for hit in raw_hits])}
+    words = highlight_words(spec.variants)
     hits = []
     for hit in raw_hits:
         book = books.get(int(hit["_id"]))
         if book is None:
             continue  # deleted since it was indexed; the sync removes it shortly
-        highlight = hit.get("highlight", {})
-        title = (highlight.get("title") or highlight.get("title.autocomplete") or [book.title])[0]
-        snippet = (highlight.get("description") or [""])[0]
-        hits.append(SearchHit(book=book, title_html=safe_highlight(title), snippet_html=safe_highlight(snippet)))
+        marked = hit.get("highlight")
+        if marked is None:
+            hits.append(
+                SearchHit(
+                    book=book, title_html=highlight(book.title, words), snippet_html=snippet(book.description, words)
+                )
+            )
+            continue
+        title = (marked.get("title") or marked.get("title.autocomplete") or [book.title])[0]
+        description = (marked.get("description") or [""])[0]
+        hits.append(SearchHit(book=book, title_html=safe_highlight(title), snippet_html=safe_highlight(description)))
     return SearchResult(
         query=spec.query,
         filters=spec.filters,

@@ -8,6 +8,7 @@ facet are taken with every *other* facet's filters applied but not its own, so p
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 from django.core.cache import cache
@@ -35,8 +36,18 @@ class CategoryNode:
         return self.path.rsplit("/", 1)[0] if "/" in self.path else None
 
 
+# Each process also keeps the tree this long: a results page consults it several times.
+TREE_MEMO_SECONDS = 5.0
+_tree_memo: tuple[float, dict[str, CategoryNode]] | None = None
+
+
 def category_tree() -> dict[str, CategoryNode]:
-    """Every category by path (cached; a few hundred small rows)."""
+    """Every category by path: process memo (5 s), then the shared cache (5 min), then the database."""
+    global _tree_memo
+    memo = _tree_memo
+    now = time.monotonic()
+    if memo is not None and memo[0] > now:
+        return memo[1]
     tree: dict[str, CategoryNode] | None = cache.get(CATEGORY_CACHE_KEY)
     if tree is None:
         tree = {
@@ -44,7 +55,15 @@ def category_tree() -> dict[str, CategoryNode]:
             for pk, name, path, depth in Category.objects.values_list("id", "name", "path", "depth")
         }
         cache.set(CATEGORY_CACHE_KEY, tree, CATEGORY_CACHE_SECONDS)
+    _tree_memo = (now + TREE_MEMO_SECONDS, tree)
     return tree
+
+
+def category_tree_changed() -> None:
+    """Forget the tree in the shared cache and in this process (a category was saved)."""
+    global _tree_memo
+    cache.delete(CATEGORY_CACHE_KEY)
+    _tree_memo = None
 
 
 def subtree_ids(path: str) -> list[int]:

@@ -46,19 +46,17 @@ from search.params import (
     page_info,
 )
 from search.results import (
-    MARK_END,
-    MARK_START,
     AuthorSuggestion,
     AutocompleteResult,
     SearchHit,
     SearchResult,
     TitleSuggestion,
-    safe_highlight,
-    strip_marks,
+    highlight,
+    highlight_words,
+    snippet,
 )
 
 MAX_QUERY_WORDS = 8
-SNIPPET_LENGTH = 160
 AUTHOR_FACET_SIZE = 10
 _WORD = re.compile(r"\w+", re.UNICODE)
 
@@ -84,13 +82,9 @@ def search(spec: SearchSpec) -> SearchResult:
         ordered = filtered.order_by(*spec.sort.order_by)
     page = page_info(spec, total)
     ids = list(ordered.values_list("id", flat=True)[spec.offset : spec.offset + spec.page_size])
-    words = _highlight_words(spec)
+    words = highlight_words(spec.variants)
     hits = [
-        SearchHit(
-            book=book,
-            title_html=safe_highlight(_mark(book.title, words)),
-            snippet_html=safe_highlight(_snippet(book.description, words)),
-        )
+        SearchHit(book=book, title_html=highlight(book.title, words), snippet_html=snippet(book.description, words))
         for book in books_in_order(ids)
     ]
     suggestion = _did_you_mean(spec) if total == 0 and spec.query and _is_postgres() else None
@@ -300,38 +294,6 @@ def _did_you_mean(spec: SearchSpec) -> str | None:
             .first()
         )
     return title.lower() if title and title.lower() != text else None
-
-
-# --- Highlights -------------------------------------------------------------------------
-
-
-def _highlight_words(spec: SearchSpec) -> list[str]:
-    words = {word.lower() for variant in spec.variants for word in _WORD.findall(variant) if len(word) >= 2}
-    return sorted(words, key=len, reverse=True)
-
-
-def _mark(text: str, words: list[str]) -> str:
-    """``text`` with every word that starts with a query word wrapped in highlight markers."""
-    text = strip_marks(text)
-    if not words:
-        return text
-    pattern = re.compile(r"\b(?:" + "|".join(re.escape(word) for word in words) + r")\w*", re.IGNORECASE)
-    return pattern.sub(lambda match: f"{MARK_START}{match.group(0)}{MARK_END}", text)
-
-
-def _snippet(description: str, words: list[str]) -> str:
-    """About ``SNIPPET_LENGTH`` characters of the description around its first match, marked."""
-    if not description or not words:
-        return ""
-    lowered = description.lower()
-    positions = [lowered.find(word) for word in words if lowered.find(word) >= 0]
-    if not positions:
-        return ""
-    start = max(0, min(positions) - SNIPPET_LENGTH // 3)
-    if start:
-        start = description.find(" ", start) + 1 or start
-    fragment = description[start : start + SNIPPET_LENGTH].rsplit(" ", 1)[0]
-    return ("…" if start else "") + _mark(fragment, words) + "…"
 
 
 # --- Autocomplete -----------------------------------------------------------------------

@@ -18,7 +18,7 @@ from django.dispatch import receiver
 from catalog.models import Author, Book, BookAuthor, Category
 from catalog.signals import books_changed
 from search import synonyms
-from search.facets import CATEGORY_CACHE_KEY
+from search.facets import category_tree_changed
 from search.models import Synonym
 from search.services import search_queue_books
 
@@ -51,9 +51,7 @@ def queue_book_of_removed_author(sender: Any, instance: BookAuthor, **kwargs: An
 
 @receiver(post_save, sender=Category, dispatch_uid="search.category_saved")
 def queue_books_of_category(sender: Any, instance: Category, created: bool, **kwargs: Any) -> None:
-    from django.core.cache import cache
-
-    cache.delete(CATEGORY_CACHE_KEY)
+    category_tree_changed()
     if not created:
         _queue_on_commit(list(Book.objects.filter(category=instance).values_list("pk", flat=True)))
 

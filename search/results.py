@@ -6,6 +6,7 @@ and neither needs to know which backend answered (``backend`` says, for logs and
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -51,6 +52,53 @@ def safe_highlight(marked: str) -> SafeString:
     if is_open:
         parts.append("</mark>")
     return mark_safe("".join(parts))  # every piece of text above went through escape()
+
+
+# --- Highlighting in Python ------------------------------------------------------------------
+# Used for every strict match, from either backend: the cards already hold each book's
+# title and description, and marking the query's words here costs microseconds, where
+# OpenSearch's highlighter cost more than the rest of the query. A typo-tolerant match
+# (whose words differ from the query's) is highlighted by OpenSearch instead.
+
+SNIPPET_LENGTH = 160
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+def highlight_words(variants: list[str]) -> list[str]:
+    """The words to mark: every word of the query and its synonym variants, longest first."""
+    words = {word.lower() for variant in variants for word in _WORD.findall(variant) if len(word) >= 2}
+    return sorted(words, key=len, reverse=True)
+
+
+def _mark(text: str, words: list[str]) -> str:
+    """``text`` with every word that starts with one of ``words`` wrapped in highlight markers."""
+    text = strip_marks(text)
+    if not words:
+        return text
+    pattern = re.compile(r"\b(?:" + "|".join(re.escape(word) for word in words) + r")\w*", re.IGNORECASE)
+    return pattern.sub(lambda match: f"{MARK_START}{match.group(0)}{MARK_END}", text)
+
+
+def highlight(text: str, words: list[str]) -> SafeString:
+    """``text`` as safe HTML with the matched words in ``<mark>``."""
+    return safe_highlight(_mark(text, words))
+
+
+def snippet(description: str, words: list[str]) -> SafeString:
+    """About ``SNIPPET_LENGTH`` characters of ``description`` around its first match, highlighted; "" without one."""
+    if not description or not words:
+        return mark_safe("")
+    lowered = description.lower()
+    positions = [found for found in (lowered.find(word) for word in words) if found >= 0]
+    if not positions:
+        return mark_safe("")
+    start = max(0, min(positions) - SNIPPET_LENGTH // 3)
+    if start:
+        start = description.find(" ", start) + 1 or start
+    fragment = description[start : start + SNIPPET_LENGTH]
+    if start + SNIPPET_LENGTH < len(description):
+        fragment = fragment.rsplit(" ", 1)[0] + "…"
+    return safe_highlight(("…" if start else "") + _mark(fragment, words))
 
 
 @dataclass(frozen=True)

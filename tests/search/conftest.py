@@ -24,6 +24,7 @@ from search import synonyms
 from search.breaker import opensearch_breaker
 from search.client import bulk_client
 from search.documents import alias_name
+from search.facets import category_tree_changed
 from search.services import search_index_rebuild
 from tests.factories import AuthorFactory, BookFactory, CategoryFactory
 
@@ -46,6 +47,7 @@ def _fresh_search_state(settings):
     def clean() -> None:
         opensearch_breaker.reset()
         synonyms.synonyms_changed()
+        category_tree_changed()
         redis = get_redis_connection("default")
         keys = list(redis.scan_iter(f"{settings.SEARCH_INDEX_PREFIX}*"))
         if keys:

@@ -1,0 +1,138 @@
+"""Search on the production-shaped stack (gunicorn, Postgres, Redis, OpenSearch) with 100,000 books.
+
+Targets (issue 4): the results page with facets p95 < 50 ms and autocomplete p95 < 20 ms
+at 100 searches per second; the database fallback's results page p95 < 300 ms.
+
+Queries are drawn from the catalog itself (title words, author names, categories), a
+quarter of them with facet filters or another sort, some misspelled, a few that find
+nothing, so the figures include the typo retry, "did you mean" and the shard request
+cache's misses. The fallback run opens the circuit breaker in Redis (as an outage would)
+for its duration, so gunicorn needs no restart, and closes it afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from urllib.parse import urlencode
+
+import django
+
+from bench.loadgen import Request, Result, run_load
+
+RATE = float(os.environ.get("BENCH_SEARCH_RATE", "100"))
+FALLBACK_RATE = float(os.environ.get("BENCH_FALLBACK_RATE", "25"))
+DURATION = float(os.environ.get("BENCH_DURATION", "20"))
+MIN_BOOKS = int(os.environ.get("BENCH_MIN_BOOKS", "100000"))
+SORTS = ["price", "price-desc", "rating", "newest"]
+
+
+def _misspell(rng: random.Random, word: str) -> str:
+    if len(word) < 5:
+        return word
+    index = rng.randrange(1, len(word) - 1)
+    return word[:index] + word[index + 1 :]  # one letter dropped
+
+
+def _sample() -> tuple[list[str], list[str]]:
+    """(results-page URLs, autocomplete URLs), drawn from the stack's catalog."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cloudshelf.settings")
+    django.setup()
+    from catalog.models import Author, Book, Category
+
+    total = Book.objects.count()
+    if total < MIN_BOOKS:
+        raise SystemExit(f"the benchmark needs {MIN_BOOKS:,} books and the stack has {total:,}: run `make seed`")
+    rng = random.Random(4)
+    titles = list(Book.objects.order_by("?").values_list("title", flat=True)[:800])
+    authors = list(Author.objects.order_by("?").values_list("name", flat=True)[:300])
+    roots = list(Category.objects.filter(depth=0).values_list("path", flat=True))
+    leaves = list(Category.objects.filter(depth__gt=0).values_list("path", flat=True))
+
+    def query() -> str:
+        kind = rng.random()
+        title_words = [word for word in rng.choice(titles).split() if len(word) > 3] or ["history"]
+        if kind < 0.45:
+            return " ".join(title_words[: rng.choice([1, 2])])
+        if kind < 0.70:
+            return rng.choice(authors).split()[-1]
+        if kind < 0.80:
+            return rng.choice(titles)
+        if kind < 0.92:
+            return _misspell(rng, rng.choice(title_words))
+        if kind < 0.97:
+            return rng.choice(["python", "history", "cooking", "science", "love", "art of"])
+        return f"zzq{rng.randint(0, 999)}"  # finds nothing: suggester path
+
+    pages = []
+    for _ in range(1500):
+        params: list[tuple[str, str]] = [("q", query())]
+        if rng.random() < 0.25:
+            params.append(("category", rng.choice(roots + leaves)))
+        if rng.random() < 0.10:
+            params.append(("price", rng.choice(["0-10", "10-20", "20-30"])))
+        if rng.random() < 0.10:
+            params.append(("rating", "4"))
+        if rng.random() < 0.10:
+            params.append(("in_stock", "1"))
+        if rng.random() < 0.15:
+            params.append(("sort", rng.choice(SORTS)))
+        if rng.random() < 0.08:
+            params.append(("page", str(rng.randint(2, 4))))
+        pages.append("/search/?" + urlencode(params))
+
+    prefixes = []
+    for _ in range(1500):
+        text = rng.choice(titles) if rng.random() < 0.7 else rng.choice(authors)
+        prefixes.append("/search/autocomplete?" + urlencode({"q": text[: rng.randint(2, 9)].strip() or text[:2]}))
+    return pages, prefixes
+
+
+def run(base_url: str) -> list[Result]:
+    pages, prefixes = _sample()
+    from search.breaker import opensearch_breaker
+
+    results = []
+    rng = random.Random("pages")
+    results.append(
+        run_load(
+            "search: results page + facets",
+            base_url,
+            lambda _i: Request(rng.choice(pages)),
+            rate=RATE,
+            duration_s=DURATION,
+            connections=32,
+        )
+    )
+    rng_ac = random.Random("autocomplete")
+    results.append(
+        run_load(
+            "search: autocomplete",
+            base_url,
+            lambda _i: Request(rng_ac.choice(prefixes)),
+            rate=RATE,
+            duration_s=DURATION,
+            connections=32,
+        )
+    )
+    # The fallback: open the breaker for every process of the stack (it lives in Redis),
+    # long enough for the run, then close it again.
+    from django.conf import settings
+
+    settings.SEARCH_BREAKER_COOLDOWN = DURATION + 60
+    opensearch_breaker.trip()
+    try:
+        rng_fb = random.Random("fallback")
+        results.append(
+            run_load(
+                "search: fallback results page",
+                base_url,
+                lambda _i: Request(rng_fb.choice(pages)),
+                rate=FALLBACK_RATE,
+                duration_s=DURATION,
+                connections=32,
+            )
+        )
+    finally:
+        opensearch_breaker.reset()
+    return results

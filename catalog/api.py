@@ -98,12 +98,13 @@ def category_subtree_ids(category_id: int) -> list[int] | None:
 
 def category_tree() -> list[dict[str, Any]]:
     """The category tree as nested dicts, siblings by name."""
+    rows = category_rows()
     nodes: dict[int, dict[str, Any]] = {
         row.id: {"id": row.id, "name": row.name, "slug": row.slug, "path": row.path, "depth": row.depth, "children": []}
-        for row in category_rows()
+        for row in rows
     }
     roots = []
-    for row in sorted(category_rows(), key=lambda row: (row.name.lower(), row.id)):
+    for row in sorted(rows, key=lambda row: (row.name.lower(), row.id)):
         parent = nodes.get(row.parent_id) if row.parent_id is not None else None
         (parent["children"] if parent is not None else roots).append(nodes[row.id])
     return roots

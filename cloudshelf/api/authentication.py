@@ -20,7 +20,6 @@ from cloudshelf.api.models import ApiKey, Partner
 from cloudshelf.api.services import (
     KEY_CACHE_SECONDS,
     KEY_PREFIX,
-    api_key_record_use,
     hash_raw_key,
     key_cache_key,
 )
@@ -66,22 +65,53 @@ def api_key_for_raw_key(raw_key: str) -> ApiKey | None:
     if not raw_key.startswith(KEY_PREFIX) or len(raw_key) > MAX_KEY_LENGTH:
         return None
     key_hash = hash_raw_key(raw_key)
-    api_key: ApiKey | None = cache.get(key_cache_key(key_hash))
-    if api_key is None:
-        api_key = ApiKey.objects.select_related("partner").filter(key_hash=key_hash, revoked_at__isnull=True).first()
-        if api_key is not None:
-            cache.set(key_cache_key(key_hash), api_key, KEY_CACHE_SECONDS)
+    cached = cache.get(key_cache_key(key_hash))
+    if cached is not None:
+        return _key_from_cache(cached)
+    api_key = ApiKey.objects.select_related("partner").filter(key_hash=key_hash, revoked_at__isnull=True).first()
+    if api_key is not None:
+        cache.set(key_cache_key(key_hash), _key_for_cache(api_key), KEY_CACHE_SECONDS)
+    return api_key
+
+
+# Cached as a tuple of plain values: unpickling model instances costs several times more.
+_KEY_FIELDS = ("id", "name", "prefix", "key_hash", "can_write", "created_at", "last_used_at", "revoked_at")
+_PARTNER_FIELDS = (
+    "id",
+    "name",
+    "contact_email",
+    "plan",
+    "custom_rate_per_second",
+    "custom_burst",
+    "is_active",
+    "account_id",
+    "created_at",
+)
+
+
+def _key_for_cache(api_key: ApiKey) -> tuple[tuple[object, ...], tuple[object, ...]]:
+    partner = api_key.partner
+    return (
+        tuple(getattr(api_key, name) for name in _KEY_FIELDS),
+        tuple(getattr(partner, name) for name in _PARTNER_FIELDS),
+    )
+
+
+def _key_from_cache(cached: tuple[tuple[object, ...], tuple[object, ...]]) -> ApiKey:
+    key_values, partner_values = cached
+    partner = Partner(**dict(zip(_PARTNER_FIELDS, partner_values, strict=True)))
+    partner._state.adding, partner._state.db = False, "default"
+    api_key = ApiKey(partner=partner, **dict(zip(_KEY_FIELDS, key_values, strict=True)))
+    api_key._state.adding, api_key._state.db = False, "default"
     return api_key
 
 
 def request_credential(request: HttpRequest) -> Credential:
-    """Resolve (once) the key the request presents, and note its use."""
+    """Resolve (once) the key the request presents."""
     credential: Credential | None = getattr(request, _ATTRIBUTE, None)
     if credential is None:
         raw_key = presented_key(request)
         api_key = api_key_for_raw_key(raw_key) if raw_key else None
-        if api_key is not None:
-            api_key_record_use(api_key=api_key)
         credential = Credential(api_key=api_key, was_presented=raw_key is not None)
         setattr(request, _ATTRIBUTE, credential)
     return credential

@@ -33,7 +33,8 @@ from django.utils.http import http_date
 from cloudshelf.api.authentication import request_credential
 from cloudshelf.api.errors import DEPENDENCY_ERRORS, DEPENDENCY_RETRY_AFTER_SECONDS, error_response
 from cloudshelf.api.plans import RateLimit
-from cloudshelf.api.ratelimit import RateLimitDecision, rate_limit_hit
+from cloudshelf.api.ratelimit import RateLimitDecision, UseMarker, rate_limit_hit
+from cloudshelf.api.services import api_key_record_use, api_key_use_marker
 
 logger = logging.getLogger("cloudshelf.api")
 
@@ -49,8 +50,14 @@ def _throttle(request: HttpRequest) -> RateLimitDecision | None:
     from django.conf import settings
 
     credential = request_credential(request)
-    if credential.partner is not None:
-        return rate_limit_hit(bucket=f"partner:{credential.partner.pk}", limit=credential.partner.rate_limit)
+    if credential.api_key is not None and credential.partner is not None:
+        marker = UseMarker(api_key_use_marker(api_key=credential.api_key), settings.API_KEY_LAST_USED_INTERVAL)
+        decision = rate_limit_hit(
+            bucket=f"partner:{credential.partner.pk}", limit=credential.partner.rate_limit, marker=marker
+        )
+        if decision is not None and decision.is_first_use:
+            api_key_record_use(api_key=credential.api_key)
+        return decision
     anonymous = RateLimit(rate=settings.API_ANONYMOUS_RATE_PER_SECOND, burst=settings.API_ANONYMOUS_BURST)
     return rate_limit_hit(bucket=f"address:{_client_address(request)}", limit=anonymous)
 

@@ -8,11 +8,12 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.messages import get_messages
+from django.core.cache import cache
 from django.test import Client
 from django.utils import timezone
 
 from cloudshelf.api.models import ApiKey
-from cloudshelf.api.services import api_key_record_use, api_key_revoke
+from cloudshelf.api.services import api_key_revoke, api_key_use_marker
 from tests.api.conftest import key_client
 from tests.api.factories import PartnerFactory, issue_key
 
@@ -110,18 +111,45 @@ def test_a_request_records_when_the_key_was_last_used(partner_key, api):
     assert before <= partner_key.api_key.last_used_at <= timezone.now()
 
 
-def test_last_use_is_written_at_most_once_per_interval(partner_key, django_assert_num_queries):
-    assert api_key_record_use(api_key=partner_key.api_key) is True
-
-    with django_assert_num_queries(0):
-        assert api_key_record_use(api_key=partner_key.api_key) is False
-
-
-def test_a_key_is_looked_up_once_then_served_from_the_cache(partner_key, api, django_assert_num_queries):
-    with django_assert_num_queries(3):  # the key (+ partner), recording its first use, the category tree
+def test_last_use_is_written_once_per_interval_however_many_requests(partner_key, api, django_assert_num_queries):
+    with django_assert_num_queries(3):  # the key (+ partner), the last-use UPDATE, the category tree
         api.get("/api/v1/categories/")
-    with django_assert_num_queries(0):
-        api.get("/api/v1/categories/")
+    first_use = ApiKey.objects.get(pk=partner_key.api_key.pk).last_used_at
+
+    with django_assert_num_queries(0):  # key and tree cached; the use was already written this minute
+        for _ in range(5):
+            api.get("/api/v1/categories/")
+
+    assert ApiKey.objects.get(pk=partner_key.api_key.pk).last_used_at == first_use
+
+
+def test_last_use_is_written_again_in_the_next_interval(partner_key, api):
+    api.get("/api/v1/categories/")
+    cache.delete(api_key_use_marker(api_key=partner_key.api_key))  # as when the interval's marker expires
+    ApiKey.objects.filter(pk=partner_key.api_key.pk).update(last_used_at=timezone.now() - timedelta(hours=1))
+
+    api.get("/api/v1/categories/")
+
+    assert timezone.now() - ApiKey.objects.get(pk=partner_key.api_key.pk).last_used_at < timedelta(seconds=5)
+
+
+def test_a_cached_key_is_the_same_key_with_the_same_partner(partner_key, partner):
+    from cloudshelf.api.authentication import api_key_for_raw_key
+
+    from_database = api_key_for_raw_key(partner_key.raw_key)
+    from_cache = api_key_for_raw_key(partner_key.raw_key)
+
+    assert from_cache is not from_database
+    assert (from_cache.pk, from_cache.prefix, from_cache.can_write) == (
+        from_database.pk,
+        from_database.prefix,
+        from_database.can_write,
+    )
+    assert (from_cache.partner.pk, from_cache.partner.rate_limit, from_cache.partner.is_active) == (
+        partner.pk,
+        partner.rate_limit,
+        True,
+    )
 
 
 def test_suspending_a_partner_applies_to_the_next_request_despite_the_cache(partner, api):

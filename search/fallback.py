@@ -4,23 +4,28 @@ Used when OpenSearch is not configured (the embedded default), forced off, or fa
 (the circuit breaker is open). It is a degraded mode, not a second engine, so it keeps to
 what SQL does well:
 
-* **Postgres**: the query (and its synonym variants) as ``websearch_to_tsquery`` against
-  ``BookSearchDocument.search_vector`` (title A > authors B > description/category/tags
-  C, GIN index), OR'd with pg_trgm word similarity on title and authors (trigram GIN
-  index) so a typo still finds the book. Ranked by ``ts_rank`` with those weights plus
-  trigram similarity, an exact title or ISBN first, mildly boosted by popularity and
-  rating like the OpenSearch query. "Did you mean" is the most similar title.
-* **SQLite**: every word must appear (``icontains``) in the title, subtitle or an
-  author's name; exact and leading title matches first, then popularity.
+* **Postgres**: the query and its synonym variants as ``websearch_to_tsquery`` against
+  ``BookSearchDocument.search_vector`` (title A > subtitle and authors B > description,
+  category and tags C; GIN index), ranked by ``ts_rank`` with those weights, an exact
+  title or ISBN first, mildly boosted by popularity and rating like the OpenSearch query.
+  Only when that finds nothing does it retry word by word with pg_trgm word similarity
+  (trigram GIN index), which forgives typos — the same two-step as OpenSearch. "Did you
+  mean" is then the most similar title. The page of ids, the total and every facet come
+  from **one statement**: the match runs once into a ``MATERIALIZED`` CTE, and each facet
+  is counted from it with every other facet's filters. A broad match (thousands of books)
+  keeps its ids and counts in the cache for a minute; cards are always read fresh.
+* **SQLite** (the embedded default): every word must appear (``icontains``) in the
+  title, subtitle or an author's name; exact and leading title matches first, then
+  popularity; facets from Django querysets, one ``GROUP BY`` per facet group.
 
-Facet counts come from the same filtered querysets with ``GROUP BY`` and conditional
-counts, each facet counted with every other facet's filters but not its own, exactly as
-the OpenSearch aggregations do. Hits and cards are the same dataclasses.
+Hits and facets come back in the same dataclasses as OpenSearch's.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import hashlib
 import operator
 import re
 from datetime import date
@@ -28,14 +33,16 @@ from typing import Any
 
 from django.contrib.postgres.lookups import TrigramWordSimilar
 from django.contrib.postgres.search import SearchQuery, SearchRank, TrigramWordSimilarity
+from django.core.cache import cache
 from django.db import connection, transaction
 from django.db.models import Case, Count, ExpressionWrapper, F, FloatField, Q, QuerySet, Value, When
 from django.db.models.functions import Cast, ExtractYear, Ln
 from django.urls import reverse
 
-from catalog.models import Author, Book, BookAuthor
+from catalog.models import Author, Book, BookAuthor, Inventory
 from catalog.selectors import SORT_OPTIONS, books_in_order
 from search.facets import FacetCounts, build_facets, category_tree, subtree_ids
+from search.models import BookSearchDocument
 from search.params import (
     FACET_NAMES,
     PRICE_RANGES,
@@ -58,6 +65,11 @@ from search.results import (
 
 MAX_QUERY_WORDS = 8
 AUTHOR_FACET_SIZE = 10
+# A fallback search matching this many books (a common word, or browsing with no query)
+# costs a few hundred milliseconds on 100,000 books; its ids and counts are kept this long.
+BROAD_MATCH = 5000
+BROAD_MATCH_CACHE_SECONDS = 60
+TYPO_SIMILARITY = 0.5
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 
@@ -70,18 +82,21 @@ def _is_postgres() -> bool:
 
 def search(spec: SearchSpec) -> SearchResult:
     """One page of results, facets and highlights for ``spec`` (see the module docstring)."""
-    matching, score = _matching_books(spec)
-    counts, total = _facet_counts(matching, spec.filters)
-    filtered = _apply_filters(matching, spec.filters)
-    ordered: QuerySet[Book]
-    if score is not None and spec.sort.key == "relevance":
-        ordered = filtered.annotate(score=score).order_by("-score", "-popularity", "id")
-    elif spec.sort.key == "relevance":
-        ordered = filtered.order_by(*SORT_OPTIONS["bestselling"].order_by)
+    if _is_postgres():
+        key = _broad_search_key(spec)
+        cached = cache.get(key)
+        if cached is not None:
+            ids, counts, total = cached
+        else:
+            ids, counts, total = _postgres_search(spec, typo_tolerant=False)
+            if total == 0 and spec.query:
+                # Nothing has every word: try again with trigram similarity, word by word.
+                ids, counts, total = _postgres_search(spec, typo_tolerant=True)
+            if total >= BROAD_MATCH:
+                cache.set(key, (ids, counts, total), BROAD_MATCH_CACHE_SECONDS)
     else:
-        ordered = filtered.order_by(*spec.sort.order_by)
+        ids, counts, total = _orm_search(spec)
     page = page_info(spec, total)
-    ids = list(ordered.values_list("id", flat=True)[spec.offset : spec.offset + spec.page_size])
     words = highlight_words(spec.variants)
     hits = [
         SearchHit(book=book, title_html=highlight(book.title, words), snippet_html=snippet(book.description, words))
@@ -98,6 +113,232 @@ def search(spec: SearchSpec) -> SearchResult:
         backend="database",
         suggestion=suggestion,
     )
+
+
+def _broad_search_key(spec: SearchSpec) -> str:
+    """The cache key of a fallback search's ids and counts (not its cards: prices and stock stay live)."""
+    state = repr((spec.variants, spec.isbn, spec.filters, spec.sort.key, spec.page, spec.page_size))
+    return f"search:fallback:v1:{hashlib.sha256(state.encode()).hexdigest()[:32]}"
+
+
+def _orm_search(spec: SearchSpec) -> tuple[list[int], FacetCounts, int]:
+    """The portable path (SQLite): Django querysets, one query per group of facets."""
+    matching, score = _matching_books(spec)
+    counts, total = _facet_counts(matching, spec.filters)
+    filtered = _apply_filters(matching, spec.filters)
+    ordered: QuerySet[Book]
+    if score is not None and spec.sort.key == "relevance":
+        ordered = filtered.annotate(score=score).order_by("-score", "-popularity", "id")
+    elif spec.sort.key == "relevance":
+        ordered = filtered.order_by(*SORT_OPTIONS["bestselling"].order_by)
+    else:
+        ordered = filtered.order_by(*spec.sort.order_by)
+    page_info(spec, total)  # raises for a page past the end before fetching it
+    return list(ordered.values_list("id", flat=True)[spec.offset : spec.offset + spec.page_size]), counts, total
+
+
+# --- Postgres: everything in one statement ----------------------------------------------------
+
+# The ORDER BY of each sort over the matched rows (the same orders as the catalog's indexes).
+_PG_ORDER = {
+    "price": "m.price, m.id",
+    "price-desc": "m.price DESC, m.id DESC",
+    "rating": "m.average_rating DESC, m.ratings_count DESC, m.id",
+    "newest": "m.publication_sort_date DESC, m.id",
+}
+
+
+def _pg_match(spec: SearchSpec, *, typo_tolerant: bool) -> tuple[str, list[Any], str, list[Any]]:
+    """``(WHERE sql, params, score sql, params)`` of the text match over ``b`` (book) and ``d`` (search row)."""
+    if not spec.query:
+        return "TRUE", [], "0.0", []
+    if typo_tolerant:
+        words = [word.lower() for word in _WORD.findall(spec.query)][:MAX_QUERY_WORDS] or [spec.query.lower()]
+        # Words of 4+ letters may be misspelt (trigram word similarity, GIN-indexed);
+        # shorter ones must start a word.
+        parts = ["d.search_text %%> %s" if len(word) >= 4 else "d.search_text ~ %s" for word in words]
+        where, where_params = " AND ".join(parts), [w if len(w) >= 4 else rf"\m{w}" for w in words]
+        score, score_params = "word_similarity(%s, d.search_text)", [spec.query.lower()]
+    else:
+        tsquery = " || ".join(["websearch_to_tsquery('english', %s)"] * len(spec.variants))
+        where, where_params = f"d.search_vector @@ ({tsquery})", list(spec.variants)
+        # Normalisation 1 (divide by 1 + log length) keeps the rank from saturating at 1.0,
+        # where every book mentioning the words in several places would tie.
+        score = f"ts_rank('{{0.1,0.2,0.4,1.0}}', d.search_vector, ({tsquery}), 1)"
+        score_params = list(spec.variants)
+    score += " + CASE WHEN LOWER(b.title) = LOWER(%s) THEN 10 ELSE 0 END"
+    score_params.append(spec.query)
+    if spec.isbn:
+        where = f"(({where}) OR b.isbn13 = %s)"
+        where_params.append(spec.isbn)
+        score += " + CASE WHEN b.isbn13 = %s THEN 100 ELSE 0 END"
+        score_params.append(spec.isbn)
+    boost = "(1 + 0.02 * LN(b.popularity + 1) + 0.04 * b.average_rating)"
+    return where, where_params, f"({score}) * {boost}", score_params
+
+
+def _pg_filters(filters: SearchFilters, *, without: str | None = None) -> tuple[str, list[Any]]:
+    """The facet filters over the matched rows ``m``, except the facet named ``without``."""
+    quote = connection.ops.quote_name
+    clauses: list[str] = []
+    params: list[Any] = []
+    if filters.category and without != "category":
+        clauses.append("m.category_id = ANY(%s)")
+        params.append(subtree_ids(filters.category))
+    if filters.authors and without != "author":
+        link, author = quote(BookAuthor._meta.db_table), quote(Author._meta.db_table)
+        clauses.append(
+            f"m.id IN (SELECT ba.book_id FROM {link} ba JOIN {author} a ON a.id = ba.author_id WHERE a.name = ANY(%s))"
+        )
+        params.append(list(filters.authors))
+    if filters.prices and without != "price":
+        ranges = []
+        for key in filters.prices:
+            bounds = PRICE_RANGES_BY_KEY[key]
+            limits = []
+            if bounds.low is not None:
+                limits.append("m.price >= %s")
+                params.append(bounds.low)
+            if bounds.high is not None:
+                limits.append("m.price < %s")
+                params.append(bounds.high)
+            ranges.append(f"({' AND '.join(limits)})")
+        clauses.append(f"({' OR '.join(ranges)})")
+    if filters.min_rating and without != "rating":
+        clauses.append("m.average_rating >= %s")
+        params.append(filters.min_rating)
+    if filters.in_stock and without != "in_stock":
+        clauses.append("m.in_stock")
+    if filters.languages and without != "language":
+        clauses.append("m.language = ANY(%s)")
+        params.append(list(filters.languages))
+    if filters.decades and without != "decade":
+        decade_range = "(m.publication_date >= %s AND m.publication_date < %s)"
+        clauses.append(f"({' OR '.join([decade_range] * len(filters.decades))})")
+        for decade in filters.decades:
+            params += [date(decade, 1, 1), date(decade + 10, 1, 1)]
+    return " AND ".join(clauses) or "TRUE", params
+
+
+def _postgres_search(spec: SearchSpec, *, typo_tolerant: bool) -> tuple[list[int], FacetCounts, int]:
+    """The page of ids, every facet count and the total from one statement.
+
+    The text match runs once, into a ``MATERIALIZED`` CTE of the matched books' facet
+    columns; the hits, the total and each facet (with every other facet's filters) are
+    then computed from those rows. Counting facets with one query each would repeat the
+    match seven times, which costs seconds for a common word on 100,000 books.
+    """
+    quote = connection.ops.quote_name
+    book, inventory = quote(Book._meta.db_table), quote(Inventory._meta.db_table)
+    rows, link, author = (
+        quote(BookSearchDocument._meta.db_table),
+        quote(BookAuthor._meta.db_table),
+        quote(Author._meta.db_table),
+    )
+    where, where_params, score, score_params = _pg_match(spec, typo_tolerant=typo_tolerant)
+    join = f"JOIN {rows} d ON d.book_id = b.id" if spec.query else ""
+    if spec.sort.key == "relevance":
+        order = "m.score DESC, m.popularity DESC, m.id" if spec.query else "m.popularity DESC, m.id"
+    else:
+        order = _PG_ORDER[spec.sort.key]
+    params: list[Any] = [*score_params, *where_params]
+    sql = [
+        f"""WITH m AS MATERIALIZED (
+            SELECT b.id, b.category_id, b.price, b.average_rating, b.ratings_count, b.popularity, b.language,
+                   b.publication_date, b.publication_sort_date, COALESCE(i.stock_on_hand, 0) > 0 AS in_stock,
+                   {score} AS score
+            FROM {book} b {join} LEFT JOIN {inventory} i ON i.book_id = b.id
+            WHERE {where})"""
+    ]
+    every, every_params = _pg_filters(spec.filters)
+    sql.append(
+        f"(SELECT 'hit', m.id::text, ROW_NUMBER() OVER (ORDER BY {order}) FROM m WHERE {every} "
+        f"ORDER BY {order} LIMIT %s OFFSET %s)"
+    )
+    params += [*every_params, spec.page_size, spec.offset]
+    sql.append(f"(SELECT 'total', '', COUNT(*) FROM m WHERE {every})")
+    params += every_params
+    prices = ", ".join(["(%s, %s::numeric, %s::numeric)"] * len(PRICE_RANGES))
+    ratings = ", ".join(["(%s, %s::numeric)"] * len(RATING_THRESHOLDS))
+    facet_sql = {
+        "category": "SELECT 'category', m.category_id::text, COUNT(*) FROM m WHERE {w} GROUP BY m.category_id",
+        "author": (
+            f"SELECT 'author', a.name, COUNT(*) FROM m JOIN {link} ba ON ba.book_id = m.id "
+            f"JOIN {author} a ON a.id = ba.author_id WHERE {{w}} GROUP BY a.name "
+            f"ORDER BY COUNT(*) DESC, a.name LIMIT {AUTHOR_FACET_SIZE}"
+        ),
+        "price": (
+            f"SELECT 'price', r.key, COUNT(*) FROM m JOIN (VALUES {prices}) AS r(key, low, high) "
+            "ON (r.low IS NULL OR m.price >= r.low) AND (r.high IS NULL OR m.price < r.high) WHERE {w} GROUP BY r.key"
+        ),
+        "rating": (
+            f"SELECT 'rating', r.key, COUNT(*) FROM m JOIN (VALUES {ratings}) AS r(key, low) "
+            "ON m.average_rating >= r.low WHERE {w} GROUP BY r.key"
+        ),
+        "in_stock": "SELECT 'in_stock', '1', COUNT(*) FROM m WHERE {w} AND m.in_stock",
+        "language": "SELECT 'language', m.language, COUNT(*) FROM m WHERE {w} GROUP BY m.language",
+        "decade": (
+            "SELECT 'decade', (EXTRACT(YEAR FROM m.publication_date)::int / 10 * 10)::text, COUNT(*) FROM m "
+            "WHERE {w} AND m.publication_date IS NOT NULL GROUP BY 2"
+        ),
+    }
+    for name in FACET_NAMES:
+        condition, condition_params = _pg_filters(spec.filters, without=name)
+        if name == "price":
+            params += [value for r in PRICE_RANGES for value in (r.key, r.low, r.high)]
+        elif name == "rating":
+            params += [value for t in RATING_THRESHOLDS for value in (str(t), t)]
+        sql.append(f"({facet_sql[name].format(w=condition)})")
+        params += condition_params
+    # A transaction only where SET LOCAL needs one.
+    with transaction.atomic() if typo_tolerant else contextlib.nullcontext(), connection.cursor() as cursor:
+        if typo_tolerant:
+            # A little looser than pg_trgm's default 0.6, for this statement only: one
+            # dropped letter in a six-letter word ("physcs") scores 0.57.
+            cursor.execute(f"SET LOCAL pg_trgm.word_similarity_threshold = {TYPO_SIMILARITY}")
+        cursor.execute(sql[0] + "\n" + "\nUNION ALL ".join(sql[1:]), params)
+        results = cursor.fetchall()
+    hits = sorted((int(position), int(key)) for facet, key, position in results if facet == "hit")
+    counts = FacetCounts()
+    total = 0
+    categories: dict[int, int] = {}
+    for facet, key, count in results:
+        if facet == "total":
+            total = int(count)
+        elif facet == "category" and key is not None:
+            categories[int(key)] = int(count)
+        elif facet == "author":
+            counts.author.append((key, int(count)))
+        elif facet == "price":
+            counts.price[key] = int(count)
+        elif facet == "rating":
+            counts.rating[int(key)] = int(count)
+        elif facet == "in_stock":
+            counts.in_stock = int(count)
+        elif facet == "language":
+            counts.language[key] = int(count)
+        elif facet == "decade":
+            counts.decade[int(key)] = int(count)
+    counts.category = _roll_up_categories(categories)
+    return [book_id for _, book_id in hits], counts, total
+
+
+def _roll_up_categories(per_category: dict[int, int]) -> dict[str, int]:
+    """Books per category path, each category counting its whole subtree."""
+    paths = {node.id: node.path for node in category_tree().values()}
+    totals: dict[str, int] = {}
+    for category_id, count in per_category.items():
+        path = paths.get(category_id)
+        if path is None:
+            continue
+        parts = path.split("/")
+        for depth in range(len(parts)):
+            prefix = "/".join(parts[: depth + 1])
+            totals[prefix] = totals.get(prefix, 0) + count
+    return totals
+
+
+# --- The portable path (SQLite) ---------------------------------------------------------------
 
 
 def _matching_books(spec: SearchSpec) -> tuple[QuerySet[Book], Any]:
@@ -263,25 +504,12 @@ def _facet_counts(matching: QuerySet[Book], filters: SearchFilters) -> tuple[Fac
 
 def _category_counts(books: QuerySet[Book]) -> dict[str, int]:
     """Books per category path, each category counting its whole subtree."""
-    paths = {node.id: node.path for node in category_tree().values()}
-    totals: dict[str, int] = {}
-    for category_id, count in (
-        books.exclude(category=None).order_by().values_list("category_id").annotate(n=Count("id"))
-    ):
-        path = paths.get(category_id)
-        if path is None:
-            continue
-        parts = path.split("/")
-        for depth in range(len(parts)):
-            prefix = "/".join(parts[: depth + 1])
-            totals[prefix] = totals.get(prefix, 0) + count
-    return totals
+    per_category = books.exclude(category=None).order_by().values_list("category_id").annotate(n=Count("id"))
+    return _roll_up_categories(dict(per_category))
 
 
 def _did_you_mean(spec: SearchSpec) -> str | None:
     """The title most similar to the query (trigram word similarity ≥ 0.3), or None."""
-    from search.models import BookSearchDocument
-
     text = spec.query.lower()
     with transaction.atomic(), connection.cursor() as cursor:
         # Looser than the 0.6 the search itself used, for this one statement only.

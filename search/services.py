@@ -75,8 +75,8 @@ def _search_rows_sql(where: str) -> str:
     return f"""
         INSERT INTO {rows} (book_id, search_vector, search_text, updated_at)
         SELECT b.id,
-               setweight(to_tsvector('english', b.title || ' ' || b.subtitle), 'A')
-               || setweight(to_tsvector('english', COALESCE(a.names, '')), 'B')
+               setweight(to_tsvector('english', b.title), 'A')
+               || setweight(to_tsvector('english', b.subtitle || ' ' || COALESCE(a.names, '')), 'B')
                || setweight(to_tsvector('english', b.description || ' '
                             || COALESCE(REPLACE(c.name_path, ' > ', ' '), '') || ' ' || COALESCE(t.names, '')), 'C'),
                LOWER(b.title || ' ' || COALESCE(a.names, '')),

@@ -77,7 +77,8 @@ def test_customers_keep_getting_results_while_opensearch_is_down(client, shelf, 
         during = client.get("/search/", {"q": "dune"})
         assert during.status_code == 200
         assert during.context["result"].backend == "database"
-        assert titles(during) == ["Dune", "Dune Messiah", "Children of Dune"]
+        assert titles(during)[0] == "Dune"
+        assert set(titles(during)) == {"Dune", "Dune Messiah", "Children of Dune"}
     assert opensearch_breaker.state() == OPEN
     assert client.get("/search/autocomplete", {"q": "dun"}).json()["titles"][0]["title"] == "Dune"
     ready = client.get("/health/ready")

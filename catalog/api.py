@@ -245,6 +245,47 @@ def _authors_of(book_ids: list[int]) -> dict[int, list[AuthorRef]]:
     return authors
 
 
+def cards_of_books(books: list[Book]) -> list[BookCard]:
+    """Cards for books already loaded with ``Book.objects.for_listing()`` (search results): no query.
+
+    Authors come from the listing's prefetch, categories from the cached category rows.
+    """
+    categories = {row.id: CategoryRef(row.id, row.name, row.path) for row in category_rows()}
+    cards = []
+    for book in books:
+        row = {field: getattr(book, field) for field in _CARD_MODEL_FIELDS}
+        row |= {
+            "cover_image": book.cover_image.name if book.cover_image else "",
+            "category__name": None,
+            "category__path": None,
+            "inventory__stock_on_hand": book.stock_on_hand,
+        }
+        card = _card_fields(
+            row, {book.pk: [AuthorRef(link.author_id, link.author.name) for link in book.book_authors.all()]}
+        )
+        card["category"] = categories.get(book.category_id) if book.category_id is not None else None
+        cards.append(BookCard(**card))
+    return cards
+
+
+_CARD_MODEL_FIELDS = (
+    "id",
+    "isbn13",
+    "title",
+    "subtitle",
+    "slug",
+    "price",
+    "currency",
+    "language",
+    "publication_date",
+    "average_rating",
+    "ratings_count",
+    "review_count",
+    "cover_url",
+    "category_id",
+)
+
+
 def book_cards(rows: list[dict[str, Any]]) -> list[BookCard]:
     """Cards for rows of ``books_matching`` (in their order), with their authors (one query)."""
     if not rows:

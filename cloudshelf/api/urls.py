@@ -13,6 +13,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 from cart import api as cart_api
 from catalog import api as catalog_api
 from cloudshelf.api.errors import error_response
+from search import api as search_api
 
 app_name = "api"
 
@@ -25,6 +26,8 @@ v1 = [
     path("authors/", catalog_api.AuthorListView.as_view(), name="author-list"),
     path("authors/<int:author_id>/", catalog_api.AuthorDetailView.as_view(), name="author-detail"),
     path("categories/", catalog_api.CategoryTreeView.as_view(), name="category-tree"),
+    path("search/", search_api.SearchView.as_view(), name="search"),
+    path("search/autocomplete/", search_api.AutocompleteView.as_view(), name="search-autocomplete"),
     path("carts/", cart_api.CartCreateView.as_view(), name="cart-create"),
     path("carts/<uuid:cart_id>/", cart_api.CartDetailView.as_view(), name="cart-detail"),
     path("carts/<uuid:cart_id>/lines/", cart_api.CartLineAddView.as_view(), name="cart-lines"),

@@ -22,6 +22,7 @@ from django.core.management import call_command
 from django.db import connection
 from django.test import Client
 
+from catalog.models import Book
 from cloudshelf.api.plans import Plan
 from tests.api.factories import PartnerFactory, issue_key
 from tests.factories import AuthorFactory, BookFactory, CategoryFactory, ReviewFactory
@@ -98,6 +99,8 @@ def live_server_url(transactional_db, settings, tmp_path):
         "DATABASE_URL": f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
         "CACHE_KEY_PREFIX": settings.CACHES["default"]["KEY_PREFIX"],
         "ALLOWED_HOSTS": "127.0.0.1",
+        # This test's search index (built by the test), not the stack's.
+        "SEARCH_INDEX_PREFIX": settings.SEARCH_INDEX_PREFIX,
         "DEBUG": "0",
     }
     log = (tmp_path / "gunicorn.log").open("w")
@@ -152,9 +155,32 @@ def _catalog_for_schemathesis() -> None:
             ReviewFactory(book=book)
 
 
-@pytest.mark.slow
-def test_schemathesis_finds_no_server_errors_and_no_schema_violations(live_server_url, tmp_path):
+@pytest.fixture
+def search_index(settings):
+    """This test's books index in OpenSearch (when there is one), deleted afterwards."""
+    if os.environ.get("OPENSEARCH_URL"):
+        from search.services import search_index_rebuild, search_rows_refresh
+
+        search_rows_refresh(book_ids=list(Book.objects.values_list("pk", flat=True)))
+        search_index_rebuild()
+    yield
+    if os.environ.get("OPENSEARCH_URL"):
+        from opensearchpy import OpenSearch
+
+        OpenSearch(hosts=[os.environ["OPENSEARCH_URL"]], timeout=30).indices.delete(
+            index=f"{settings.SEARCH_INDEX_PREFIX}books*", ignore_unavailable=True
+        )
+
+
+@pytest.fixture
+def catalog_for_schemathesis(transactional_db):
     _catalog_for_schemathesis()
+
+
+@pytest.mark.slow
+def test_schemathesis_finds_no_server_errors_and_no_schema_violations(
+    catalog_for_schemathesis, search_index, live_server_url, tmp_path
+):
     raw_key = issue_key(PartnerFactory(plan=Plan.INTERNAL)).raw_key
 
     run = subprocess.run(

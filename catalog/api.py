@@ -23,7 +23,7 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import cache
 from django.core.files.storage import default_storage
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.urls import reverse
 from django.utils.cache import patch_cache_control
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
@@ -103,7 +103,7 @@ def category_tree() -> list[dict[str, Any]]:
         row.id: {"id": row.id, "name": row.name, "slug": row.slug, "path": row.path, "depth": row.depth, "children": []}
         for row in rows
     }
-    roots = []
+    roots: list[dict[str, Any]] = []
     for row in sorted(rows, key=lambda row: (row.name.lower(), row.id)):
         parent = nodes.get(row.parent_id) if row.parent_id is not None else None
         (parent["children"] if parent is not None else roots).append(nodes[row.id])
@@ -544,10 +544,9 @@ class AuthorDetailView(GenericAPIView):
         responses=AuthorDetailSerializer,
     )
     def get(self, request: Request, author_id: int) -> Response:
-        author = Author.objects.filter(pk=author_id).first()
+        author = Author.objects.filter(pk=author_id).annotate(book_count=Count("author_books")).first()
         if author is None:
             raise NotFound("There is no author with this id.")
-        author.book_count = BookAuthor.objects.filter(author_id=author.pk).count()
         return public(Response(AuthorDetailSerializer(author).data))
 
 

@@ -30,13 +30,16 @@ def _announce_new_key(request: HttpRequest, issued: services.IssuedApiKey) -> No
     )
 
 
+_KEY_COLUMNS = ("prefix", "name", "can_write", "created_at", "last_used_at", "revoked_at")
+
+
 class ApiKeyInline(admin.TabularInline):
     model = ApiKey
     extra = 0
     can_delete = False
     show_change_link = True
-    fields = ["prefix", "name", "can_write", "created_at", "last_used_at", "revoked_at"]
-    readonly_fields = fields
+    fields = _KEY_COLUMNS
+    readonly_fields = _KEY_COLUMNS
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # keys are issued with the "Issue a new API key" action, which shows the key once
@@ -69,7 +72,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
     autocomplete_fields = ["partner"]
     actions = ["revoke"]
 
-    def get_fields(self, request: HttpRequest, obj: ApiKey | None = None) -> list[str]:
+    def get_fields(self, request: HttpRequest, obj: ApiKey | None = None) -> list[str]:  # type: ignore[override]
         if obj is None:
             return ["partner", "name", "can_write"]
         return ["partner", "prefix", "name", "can_write", "created_at", "last_used_at", "revoked_at"]

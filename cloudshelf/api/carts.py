@@ -71,6 +71,7 @@ def partner_account(*, partner: Partner) -> User:
             account.save()
             locked.account = account
             locked.save(update_fields=["account"])
+    assert locked.account_id is not None
     partner.account_id = locked.account_id
     return User.objects.get(pk=locked.account_id)
 

@@ -90,7 +90,7 @@ def _conditional(request: HttpRequest, response: HttpResponse) -> HttpResponseBa
     last_modified = representation_last_modified(scope, etag)
     response["ETag"] = etag
     response["Last-Modified"] = http_date(last_modified)
-    return get_conditional_response(request, etag=etag, last_modified=last_modified, response=response)
+    return get_conditional_response(request, etag=etag, last_modified=last_modified, response=response) or response
 
 
 class PartnerApiMiddleware:

@@ -51,6 +51,11 @@ class KeyColumn:
     value_field: Field  # what checks a value from a cursor (a generated column's output field)
 
 
+def _f_name(expression: F) -> str:
+    name: str = expression.name  # type: ignore[attr-defined]  # set by F.__init__; missing from the stubs
+    return name
+
+
 def _key_columns(queryset: QuerySet[Any]) -> list[KeyColumn]:
     """The keyset of ``queryset``: its ``ORDER BY`` as (column, direction, model field)."""
     model: type[Model] = queryset.model
@@ -59,9 +64,9 @@ def _key_columns(queryset: QuerySet[Any]) -> list[KeyColumn]:
         if isinstance(item, str):
             name, is_descending = item.lstrip("-"), item.startswith("-")
         elif isinstance(item, OrderBy) and isinstance(item.expression, F):
-            name, is_descending = item.expression.name, item.descending
+            name, is_descending = _f_name(item.expression), item.descending
         elif isinstance(item, F):
-            name, is_descending = item.name, False
+            name, is_descending = _f_name(item), False
         else:
             raise TypeError(f"keyset pagination cannot order by {item!r}")
         if name == "pk":
@@ -69,7 +74,9 @@ def _key_columns(queryset: QuerySet[Any]) -> list[KeyColumn]:
         try:
             field = model._meta.get_field(name)
         except FieldDoesNotExist:
-            raise TypeError(f"keyset pagination orders by model columns only, not {name!r}") from None
+            field = None
+        if not isinstance(field, Field):
+            raise TypeError(f"keyset pagination orders by model columns only, not {name!r}")
         value_field = getattr(field, "output_field", None) or field
         columns.append(KeyColumn(name, is_descending, field, value_field))
     if not columns or not columns[-1].field.unique:

@@ -185,11 +185,6 @@ def autocomplete(*, prefix: str, limit: int = 6) -> AutocompleteResult:
     return result
 
 
-def is_opensearch_in_use() -> bool:
-    """Whether searches are meant to go to OpenSearch now (configured, not forced off, breaker closed)."""
-    return is_configured() and not settings.SEARCH_FORCE_FALLBACK and opensearch_breaker.state() != "open"
-
-
 def _dispatch(opensearch_call: Callable[[], T], fallback_call: Callable[[], T]) -> T:
     """Run ``opensearch_call`` under the circuit breaker; on an outage, answer with ``fallback_call``."""
     if not is_configured() or settings.SEARCH_FORCE_FALLBACK:

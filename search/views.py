@@ -72,6 +72,9 @@ def results(request: HttpRequest) -> HttpResponse:
         context |= {"page_error": str(error), "last_page_query": state.query_string(page=error.last_page)}
         return render(request, "search/results.html", context, status=404)
     context["result"] = result
+    if result.suggestion:
+        # The suggestion was checked with these filters, so the link keeps them.
+        context["suggestion_query"] = state.query_string(query=result.suggestion, page=1)
     return render(request, "search/results.html", context)
 
 

@@ -87,6 +87,7 @@ def test_a_query_that_finds_nothing_offers_a_correction_that_does(client, indexe
     assert "Did you mean" in html
     suggestion = response.context["result"].suggestion
     assert suggestion == "the hobbit"
+    assert 'href="/search/?q=the+hobbit"' in html
     assert search_books(query=suggestion).total == 1
 
 

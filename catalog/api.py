@@ -14,6 +14,7 @@ public`` with a short ``max-age`` (``API_CACHE_MAX_AGE``), so a CDN in front may
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -23,6 +24,7 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import cache
 from django.core.files.storage import default_storage
+from django.db import connection
 from django.db.models import Count, Q, QuerySet
 from django.urls import reverse
 from django.utils.cache import patch_cache_control
@@ -294,6 +296,44 @@ def book_cards(rows: list[dict[str, Any]]) -> list[BookCard]:
     return [BookCard(**_card_fields(row, authors)) for row in rows]
 
 
+class CategoryTreeBooks:
+    """The books of a category and its sub-categories in one sort order, read category by category.
+
+    ``category_id IN (…) ORDER BY title LIMIT 25`` makes Postgres walk the whole-catalog title
+    index and skip every book of other categories (10+ ms for a mid-sized subtree). Here
+    each category's own ``book_cat_by_*`` index yields its first rows after the cursor
+    (``CROSS JOIN LATERAL``) and the few dozen candidates are merged: about 1 ms, whatever
+    the subtree. The keyset pagination asks for pages through ``keyset_rows``.
+    """
+
+    def __init__(self, queryset: QuerySet[Book, dict[str, Any]], category_ids: list[int]) -> None:
+        self.queryset = queryset  # ordered, with the card columns; its category filter is the plain fallback
+        self.category_ids = category_ids
+        self.model = queryset.model
+        self.query = queryset.query
+
+    def keyset_rows(
+        self, *, order: Sequence[tuple[str, bool]], after: tuple[str, list[Any]] | None, limit: int
+    ) -> list[dict[str, Any]]:
+        """The next ``limit`` card rows; ``order``: (column, is_descending) pairs; ``after``: the cursor's condition."""
+        quote = connection.ops.quote_name
+        names = [quote(column) for column, _ in order]
+        directions = ["DESC" if is_descending else "ASC" for _, is_descending in order]
+        where, params = after if after is not None else ("TRUE", [])
+        sql = (
+            f"SELECT b.id FROM unnest(%s::bigint[]) AS c(category_id) CROSS JOIN LATERAL ("
+            f"SELECT {', '.join(names)} FROM {quote(Book._meta.db_table)} "
+            f"WHERE category_id = c.category_id AND {where} "
+            f"ORDER BY {', '.join(f'{n} {d}' for n, d in zip(names, directions, strict=True))} LIMIT %s) AS b "
+            f"ORDER BY {', '.join(f'b.{n} {d}' for n, d in zip(names, directions, strict=True))} LIMIT %s"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [self.category_ids, *params, limit, limit])
+            ids = [row[0] for row in cursor.fetchall()]
+        rows = {row["id"]: row for row in self.queryset.filter(pk__in=ids).order_by()}
+        return [rows[book_id] for book_id in ids if book_id in rows]
+
+
 def books_matching(
     *,
     sort: str,
@@ -307,18 +347,20 @@ def books_matching(
     published_after: date | None = None,
     published_before: date | None = None,
     isbn: list[str] | None = None,
-) -> QuerySet[Book, dict[str, Any]]:
+) -> QuerySet[Book, dict[str, Any]] | CategoryTreeBooks:
     """Card rows (values) of the books matching the filters, in ``sort`` order (a ``SORT_OPTIONS`` key).
 
     The order is one of the indexed ones, ending in ``id``, ready for keyset pagination;
     ``book_cards`` turns a page of rows into cards.
     """
     conditions = Q()
+    subtree: list[int] = []
     if category is not None:
-        subtree = category_subtree_ids(category)
-        if subtree is None:
+        subtree = category_subtree_ids(category) or []
+        if not subtree:
             raise ValidationError({"category": ["There is no category with this id."]})
         conditions &= Q(category_id=subtree[0]) if len(subtree) == 1 else Q(category_id__in=subtree)
+    only_category = len(subtree) > 1 and conditions == Q(category_id__in=subtree)
     if author is not None:
         conditions &= Q(pk__in=author_books_by_ids([author]).values("pk"))
     if price_min is not None:
@@ -337,7 +379,8 @@ def books_matching(
         conditions &= Q(publication_date__lte=published_before)
     if isbn:
         conditions &= Q(isbn13__in=isbn)
-    return Book.objects.filter(conditions).order_by(*SORT_OPTIONS[sort].order_by).values(*_CARD_COLUMNS)
+    rows = Book.objects.filter(conditions).order_by(*SORT_OPTIONS[sort].order_by).values(*_CARD_COLUMNS)
+    return CategoryTreeBooks(rows, subtree) if only_category else rows
 
 
 def book_details(**lookup: Any) -> BookDetails | None:

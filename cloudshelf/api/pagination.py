@@ -22,12 +22,13 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 from django.conf import settings
 from django.core.exceptions import FieldDoesNotExist
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import connection
 from django.db.models import F, Field, Model, OrderBy, Q, QuerySet
 from django.utils.http import urlencode
 from rest_framework.exceptions import ValidationError
@@ -50,13 +51,17 @@ class KeyColumn:
     field: Field  # the model field (``attname`` reads the row)
     value_field: Field  # what checks a value from a cursor (a generated column's output field)
 
+    @property
+    def db_column(self) -> str:
+        return str(self.field.column)
+
 
 def _f_name(expression: F) -> str:
     name: str = expression.name  # type: ignore[attr-defined]  # set by F.__init__; missing from the stubs
     return name
 
 
-def _key_columns(queryset: QuerySet[Any]) -> list[KeyColumn]:
+def _key_columns(queryset: QuerySet[Any] | KeysetSource) -> list[KeyColumn]:
     """The keyset of ``queryset``: its ``ORDER BY`` as (column, direction, model field)."""
     model: type[Model] = queryset.model
     columns = []
@@ -120,6 +125,41 @@ def _row_value(row: Model | Mapping[str, Any], column: KeyColumn) -> Any:
     return getattr(row, column.field.attname)
 
 
+def keyset_where_sql(columns: Sequence[KeyColumn], values: Sequence[Any]) -> tuple[str, list[Any]]:
+    """``keyset_filter`` as SQL (``<where>``, params) for hand-written queries over the model's table."""
+    quote = connection.ops.quote_name
+
+    def after(index: int) -> tuple[str, list[Any]]:
+        column, value = columns[index], values[index]
+        name = quote(column.db_column)
+        beyond = f"{name} {'<' if column.is_descending else '>'} %s"
+        if index == len(columns) - 1:
+            return beyond, [value]
+        rest, rest_params = after(index + 1)
+        return f"({beyond} OR ({name} = %s AND {rest}))", [value, value, *rest_params]
+
+    leading = columns[0]
+    start = f"{quote(leading.db_column)} {'<=' if leading.is_descending else '>='} %s"
+    rest, params = after(0)
+    return f"{start} AND {rest}", [values[0], *params]
+
+
+class KeysetSource(Protocol):
+    """A source of rows that pages itself (instead of ``filter`` + slice on a queryset).
+
+    ``keyset_rows`` gets the order as ``(database column, is_descending)`` pairs, the rows to
+    skip as a SQL condition with its parameters (``None`` on the first page) and the number
+    of rows wanted; plain values only, so a source needs nothing from this module.
+    """
+
+    model: type[Model]
+    query: Any
+
+    def keyset_rows(
+        self, *, order: Sequence[tuple[str, bool]], after: tuple[str, list[Any]] | None, limit: int
+    ) -> list[Any]: ...
+
+
 def encode_cursor(columns: Sequence[KeyColumn], row: Model | Mapping[str, Any]) -> str:
     values = [_json_value(_row_value(row, column)) for column in columns]
     payload = orjson.dumps({"o": _fingerprint(columns), "v": values})
@@ -173,14 +213,24 @@ class KeysetPagination(BasePagination):
             raise ValidationError({self.page_size_query_param: [f"A whole number from 1 to {maximum}."]})
         return int(raw)
 
-    def paginate_queryset(self, queryset: QuerySet[Any], request: Request, view: APIView | None = None) -> list[Any]:
+    def paginate_queryset(
+        self, queryset: QuerySet[Any] | KeysetSource, request: Request, view: APIView | None = None
+    ) -> list[Any]:
         self.request = request
         page_size = self._page_size(request)
         columns = _key_columns(queryset)
         cursor = request.query_params.get(self.cursor_query_param)
-        if cursor is not None:
-            queryset = queryset.filter(keyset_filter(columns, decode_cursor(columns, cursor)))
-        rows = list(queryset[: page_size + 1])
+        values = decode_cursor(columns, cursor) if cursor is not None else None
+        if hasattr(queryset, "keyset_rows"):
+            rows = queryset.keyset_rows(
+                order=[(column.db_column, column.is_descending) for column in columns],
+                after=keyset_where_sql(columns, values) if values is not None else None,
+                limit=page_size + 1,
+            )
+        else:
+            if values is not None:
+                queryset = queryset.filter(keyset_filter(columns, values))
+            rows = list(queryset[: page_size + 1])
         if len(rows) > page_size:
             rows = rows[:page_size]
             self.next_cursor = encode_cursor(columns, rows[-1])

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 
+from catalog.models import Book
 from catalog.selectors import SORT_OPTIONS
 from tests.factories import AuthorFactory, BookFactory, CategoryFactory, TagFactory
 
@@ -125,6 +126,42 @@ def test_every_sort_pages_through_all_books_once_in_order(api, five_books, ficti
     walked = walk(api, f"/api/v1/books/?category={fiction.pk}&sort={sort}&page_size=2")
 
     assert walked == [five_books[title].pk for title in expected]
+
+
+@pytest.mark.parametrize("sort", list(SORT_OPTIONS))
+def test_a_category_with_sub_categories_pages_in_the_same_order_as_one_query(api, fiction, fantasy, sort):
+    """Books of a subtree are read per category and merged; the order must be exactly the plain query's."""
+    epic = CategoryFactory(name="Epic", slug="epic", parent=fantasy)
+    categories = [fiction, fantasy, epic]
+    for index in range(14):
+        BookFactory(
+            category=categories[index % 3],
+            title=f"Title {index % 4}",  # ties on every sort column, broken by id
+            price=Decimal(5 + index % 3),
+            popularity=index % 2,
+            average_rating=Decimal("4.00") if index % 2 else Decimal("3.50"),
+            ratings_count=index % 3,
+            publication_date=date(2020, 1, 1 + index % 2) if index % 5 else None,
+        )
+    expected = list(
+        Book.objects.filter(category__in=categories).order_by(*SORT_OPTIONS[sort].order_by).values_list("id", flat=True)
+    )
+
+    walked = walk(api, f"/api/v1/books/?category={fiction.pk}&sort={sort}&page_size=3")
+
+    assert walked == expected
+
+
+def test_a_category_with_sub_categories_pages_in_three_queries(api, fiction, fantasy, django_assert_num_queries):
+    """The merged ids, their card rows, their authors."""
+    for index in range(6):
+        BookFactory(category=fantasy if index % 2 else fiction)
+    api.get(f"/api/v1/books/?category={fiction.pk}")
+
+    with django_assert_num_queries(3):
+        first = api.get(f"/api/v1/books/?category={fiction.pk}&page_size=4").json()
+    with django_assert_num_queries(3):
+        assert len(api.get(first["next"]).json()["results"]) == 2
 
 
 def test_sorts_offered_are_the_indexed_browse_orders():

@@ -65,11 +65,18 @@ INSTALLED_APPS = [
     "cart",
     "search",
     "analytics",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "cloudshelf.api",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # /api/ only: keys, per-partner throttling, rate-limit and caching headers, JSON errors.
+    # Early, so a throttled request costs nothing below it.
+    "cloudshelf.api.middleware.PartnerApiMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -92,6 +99,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "cloudshelf.context_processors.site",
+                "cloudshelf.context_processors.cart",
             ],
         },
     },
@@ -228,6 +236,101 @@ CATALOG_HOME_CATEGORY_ROWS = env_int("CATALOG_HOME_CATEGORY_ROWS", 4, minimum=0)
 CATALOG_MAX_PAGE = env_int("CATALOG_MAX_PAGE", 2000, minimum=1)
 CATALOG_LOW_STOCK_THRESHOLD = env_int("CATALOG_LOW_STOCK_THRESHOLD", 5, minimum=0)
 
+# --- Cart -----------------------------------------------------------------------------
+# Carts live in Redis (the cache's Redis, raw connection) or, on the embedded default, in
+# Django's cache. Limits keep one cart from growing without bound; see docs/cart.md.
+CART_MAX_LINES = env_int("CART_MAX_LINES", 50, minimum=1)
+CART_MAX_QUANTITY_PER_LINE = env_int("CART_MAX_QUANTITY_PER_LINE", 20, minimum=1)
+# Idle time before a cart expires; every cart operation and every view of the cart page
+# starts the clock again.
+CART_CUSTOMER_TTL_DAYS = env_int("CART_CUSTOMER_TTL_DAYS", 30, minimum=1)
+CART_ANONYMOUS_TTL_DAYS = env_int("CART_ANONYMOUS_TTL_DAYS", 7, minimum=1)
+# Dotted path of the payment provider (a cart.payments.PaymentProvider).
+CART_PAYMENT_PROVIDER = env_str("CART_PAYMENT_PROVIDER", "cart.payments.TestCardProvider")
+CART_ORDERS_PAGE_SIZE = env_int("CART_ORDERS_PAGE_SIZE", 20, minimum=1)
+
+# --- Search ---------------------------------------------------------------------------
+# OpenSearch (OPENSEARCH_URL, above) answers searches; without it, or while the circuit
+# breaker is open, the database does (Postgres full-text + trigrams; SQLite: a plain
+# query). See docs/search.md.
+# Every index, alias and Redis key of the search app starts with this, so the tests
+# (a per-run prefix) and two stacks sharing one cluster never touch each other's index.
+SEARCH_INDEX_PREFIX = env_str("SEARCH_INDEX_PREFIX", "cloudshelf-")
+# A customer's search waits at most this long for OpenSearch before the database answers.
+OPENSEARCH_TIMEOUT = env_float("OPENSEARCH_TIMEOUT", 0.5, minimum=0.05)
+# Index builds and bulk updates run in the background and may wait longer.
+OPENSEARCH_BULK_TIMEOUT = env_float("OPENSEARCH_BULK_TIMEOUT", 30, minimum=1)
+# The breaker opens after this many failures or timeouts within the window, sends every
+# search to the database for the cool-down, then lets one search probe OpenSearch.
+SEARCH_BREAKER_FAILURES = env_int("SEARCH_BREAKER_FAILURES", 3, minimum=1)
+SEARCH_BREAKER_WINDOW = env_float("SEARCH_BREAKER_WINDOW", 30, minimum=1)
+SEARCH_BREAKER_COOLDOWN = env_float("SEARCH_BREAKER_COOLDOWN", 10, minimum=0.1)
+# Serve every search from the database (maintenance, benchmarks of the fallback).
+SEARCH_FORCE_FALLBACK = env_bool("SEARCH_FORCE_FALLBACK", False)
+SEARCH_PAGE_SIZE = env_int("SEARCH_PAGE_SIZE", 24, minimum=1)
+# Deeper result pages are refused: nobody reads page 80 of a search, and deep
+# from/size paging is what makes a search engine slow.
+SEARCH_MAX_PAGE = env_int("SEARCH_MAX_PAGE", 50, minimum=1)
+# Longer queries are cut at a word boundary (a pasted paragraph is not a search).
+SEARCH_MAX_QUERY_LENGTH = env_int("SEARCH_MAX_QUERY_LENGTH", 200, minimum=10)
+# Synonym edits reach every process within this many seconds (plus 5 s of in-process memo).
+SEARCH_SYNONYMS_CACHE_SECONDS = env_int("SEARCH_SYNONYMS_CACHE_SECONDS", 30, minimum=1)
+# Book changes are collected this long and indexed together with one bulk request.
+SEARCH_INDEX_DEBOUNCE_SECONDS = env_float("SEARCH_INDEX_DEBOUNCE_SECONDS", 1.0, minimum=0)
+SEARCH_INDEX_SHARDS = env_int("SEARCH_INDEX_SHARDS", 1, minimum=1)
+SEARCH_INDEX_REPLICAS = env_int("SEARCH_INDEX_REPLICAS", 0, minimum=0)
+
+# --- Partner API ----------------------------------------------------------------------
+# /api/v1/ (cloudshelf.api, endpoints in each app's api.py); see docs/api.md.
+API_PAGE_SIZE = env_int("API_PAGE_SIZE", 24, minimum=1)
+API_MAX_PAGE_SIZE = env_int("API_MAX_PAGE_SIZE", 100, minimum=1)
+# Cache-Control max-age of catalog answers (they are the same for every partner), and of
+# availability (stock moves faster, so shorter).
+API_CACHE_MAX_AGE = env_int("API_CACHE_MAX_AGE", 60, minimum=0)
+API_AVAILABILITY_MAX_AGE = env_int("API_AVAILABILITY_MAX_AGE", 10, minimum=0)
+# last_used_at of a key is written at most once per this many seconds (one cache round trip otherwise).
+API_KEY_LAST_USED_INTERVAL = env_int("API_KEY_LAST_USED_INTERVAL", 60, minimum=1)
+# Calls without a valid key (schema, docs, bad keys) share a bucket per client address.
+API_ANONYMOUS_RATE_PER_SECOND = env_float("API_ANONYMOUS_RATE_PER_SECOND", 5, minimum=0.01)
+API_ANONYMOUS_BURST = env_int("API_ANONYMOUS_BURST", 30, minimum=1)
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["cloudshelf.api.authentication.ApiKeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["cloudshelf.api.authentication.IsActivePartner"],
+    # Throttling is per partner plan in the API middleware (Redis GCRA), before any view runs.
+    "DEFAULT_THROTTLE_CLASSES": [],
+    "DEFAULT_RENDERER_CLASSES": ["cloudshelf.api.renderers.OrjsonRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["cloudshelf.api.renderers.OrjsonParser"],
+    "DEFAULT_PAGINATION_CLASS": "cloudshelf.api.pagination.KeysetPagination",
+    "DEFAULT_METADATA_CLASS": "cloudshelf.api.metadata.EndpointMetadata",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "cloudshelf.api.errors.api_exception_handler",
+    "UNAUTHENTICATED_USER": None,
+    "DATETIME_FORMAT": "iso-8601",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "CloudShelf Partner API",
+    "DESCRIPTION": (
+        "Books, availability, authors, categories, reviews, search, and carts and orders placed on "
+        "behalf of your customers. Send your key as `Authorization: Bearer <key>` (or `X-API-Key`). "
+        "Every answer carries `RateLimit-*` headers; errors share one shape (`code`, `message`, `fields`). "
+        "Quick start: docs/api.md."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",  # self-hosted assets: no CDN
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "cloudshelf.api.schema.add_shared_responses",
+        "cart.api.add_cart_links",
+    ],
+}
+
 # --- Logging --------------------------------------------------------------------------
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
 LOGGING = {
@@ -236,5 +339,10 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    # opensearch-py logs every request (and a curl copy of it) at INFO; warnings and errors still show.
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        "opensearch": {"level": "WARNING"},
+        "opensearchpy.trace": {"level": "WARNING"},
+    },
 }

@@ -10,7 +10,10 @@ urlpatterns = [
     path("health/ready", health.readiness, name="health-ready"),
     path("admin/", admin.site.urls),
     path("accounts/", include("cloudshelf.accounts.urls")),
+    path("api/", include("cloudshelf.api.urls")),
+    path("", include("cart.urls")),
     path("", include("catalog.urls")),
+    path("", include("search.urls")),
 ]
 
 handler404 = "cloudshelf.errors.page_not_found"

@@ -334,7 +334,9 @@ def _facets_search(spec: SearchSpec, *, fuzzy: bool) -> Search:
     served from the shard request cache when the same query and filters come again,
     which popular searches do, until the index next changes.
     """
-    search = Search(index=alias_name()).query(_text_query(spec, fuzzy=fuzzy)).extra(size=0, track_total_hits=False)
+    # Its total counts what the words match before any filter: a search that the filters
+    # alone empty is not retried for typos and gets no "did you mean".
+    search = Search(index=alias_name()).query(_text_query(spec, fuzzy=fuzzy)).extra(size=0, track_total_hits=True)
     active = {name for name, _ in spec.filters.active()}
     # Facets whose own filter is off all see every filter: one bucket serves them all.
     shared = [name for name in FACET_NAMES if name not in active]
@@ -383,12 +385,12 @@ def _sort_clauses(spec: SearchSpec) -> list[Any]:
 
 def _opensearch_search(spec: SearchSpec) -> SearchResult:
     response, facets = _run_search(spec, fuzzy=False)
-    total = response["hits"]["total"]["value"]
-    if total == 0 and spec.query:
-        # Nothing matched every word exactly: try again allowing typos and partial words.
+    total, matched = response["hits"]["total"]["value"], facets["hits"]["total"]["value"]
+    if matched == 0 and spec.query:
+        # No book has every word: try again allowing typos and partial words.
         response, facets = _run_search(spec, fuzzy=True)
-        total = response["hits"]["total"]["value"]
-    suggestion = _did_you_mean(spec) if total == 0 and spec.query else None
+        total, matched = response["hits"]["total"]["value"], facets["hits"]["total"]["value"]
+    suggestion = _did_you_mean(spec) if matched == 0 and spec.query else None
     page = page_info(spec, total)
     raw_hits = response["hits"]["hits"]
     books = {book.pk: book for book in books_in_order([int(hit["_id"]) for hit in raw_hits])}

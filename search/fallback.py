@@ -65,8 +65,8 @@ from search.results import (
 
 MAX_QUERY_WORDS = 8
 AUTHOR_FACET_SIZE = 10
-# A fallback search matching this many books (a common word, or browsing with no query)
-# costs a few hundred milliseconds on 100,000 books; its ids and counts are kept this long.
+# A fallback search whose words match this many books (a common word, or browsing with no
+# query) costs a few hundred milliseconds on 100,000 books; its ids and counts are kept this long.
 BROAD_MATCH = 5000
 BROAD_MATCH_CACHE_SECONDS = 60
 TYPO_SIMILARITY = 0.5
@@ -86,23 +86,25 @@ def search(spec: SearchSpec) -> SearchResult:
         key = _broad_search_key(spec)
         cached = cache.get(key)
         if cached is not None:
-            ids, counts, total = cached
+            ids, counts, total, matched = cached
         else:
-            ids, counts, total = _postgres_search(spec, typo_tolerant=False)
-            if total == 0 and spec.query:
-                # Nothing has every word: try again with trigram similarity, word by word.
-                ids, counts, total = _postgres_search(spec, typo_tolerant=True)
-            if total >= BROAD_MATCH:
-                cache.set(key, (ids, counts, total), BROAD_MATCH_CACHE_SECONDS)
+            ids, counts, total, matched = _postgres_search(spec, typo_tolerant=False)
+            if matched == 0 and spec.query:
+                # No book has every word: try again with trigram similarity, word by word.
+                ids, counts, total, matched = _postgres_search(spec, typo_tolerant=True)
+            if matched >= BROAD_MATCH:
+                cache.set(key, (ids, counts, total, matched), BROAD_MATCH_CACHE_SECONDS)
     else:
         ids, counts, total = _orm_search(spec)
+        matched = total
     page = page_info(spec, total)
     words = highlight_words(spec.variants)
     hits = [
         SearchHit(book=book, title_html=highlight(book.title, words), snippet_html=snippet(book.description, words))
         for book in books_in_order(ids)
     ]
-    suggestion = _did_you_mean(spec) if total == 0 and spec.query and _is_postgres() else None
+    # Only when the words themselves match nothing (not when the filters empty the page).
+    suggestion = _did_you_mean(spec) if matched == 0 and spec.query and _is_postgres() else None
     return SearchResult(
         query=spec.query,
         filters=spec.filters,
@@ -220,8 +222,8 @@ def _pg_filters(filters: SearchFilters, *, without: str | None = None) -> tuple[
     return " AND ".join(clauses) or "TRUE", params
 
 
-def _postgres_search(spec: SearchSpec, *, typo_tolerant: bool) -> tuple[list[int], FacetCounts, int]:
-    """The page of ids, every facet count and the total from one statement.
+def _postgres_search(spec: SearchSpec, *, typo_tolerant: bool) -> tuple[list[int], FacetCounts, int, int]:
+    """The page of ids, every facet count, the total and the books the words match (unfiltered), in one statement.
 
     The text match runs once, into a ``MATERIALIZED`` CTE of the matched books' facet
     columns; the hits, the total and each facet (with every other facet's filters) are
@@ -258,6 +260,7 @@ def _postgres_search(spec: SearchSpec, *, typo_tolerant: bool) -> tuple[list[int
     params += [*every_params, spec.page_size, spec.offset]
     sql.append(f"(SELECT 'total', '', COUNT(*) FROM m WHERE {every})")
     params += every_params
+    sql.append("(SELECT 'matched', '', COUNT(*) FROM m)")
     prices = ", ".join(["(%s, %s::numeric, %s::numeric)"] * len(PRICE_RANGES))
     ratings = ", ".join(["(%s, %s::numeric)"] * len(RATING_THRESHOLDS))
     facet_sql = {
@@ -300,11 +303,13 @@ def _postgres_search(spec: SearchSpec, *, typo_tolerant: bool) -> tuple[list[int
         results = cursor.fetchall()
     hits = sorted((int(position), int(key)) for facet, key, position in results if facet == "hit")
     counts = FacetCounts()
-    total = 0
+    total = matched = 0
     categories: dict[int, int] = {}
     for facet, key, count in results:
         if facet == "total":
             total = int(count)
+        elif facet == "matched":
+            matched = int(count)
         elif facet == "category" and key is not None:
             categories[int(key)] = int(count)
         elif facet == "author":
@@ -320,7 +325,7 @@ def _postgres_search(spec: SearchSpec, *, typo_tolerant: bool) -> tuple[list[int
         elif facet == "decade":
             counts.decade[int(key)] = int(count)
     counts.category = _roll_up_categories(categories)
-    return [book_id for _, book_id in hits], counts, total
+    return [book_id for _, book_id in hits], counts, total, matched
 
 
 def _roll_up_categories(per_category: dict[int, int]) -> dict[str, int]:

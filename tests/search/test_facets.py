@@ -143,3 +143,12 @@ def test_unknown_filter_values_from_a_url_are_dropped():
     filters = SearchFilters.from_params(lambda name: params.get(name, []), known_categories={"fiction"})
 
     assert filters == SearchFilters(prices=("0-10",), languages=("fr",), decades=(1990,))
+
+
+def test_filters_that_empty_the_page_bring_no_typo_guesses(indexed_shelf, search_books):
+    result = search_books(query="dune", filters=SearchFilters(languages=("fr",)))
+
+    assert result.total == 0
+    assert result.suggestion is None
+    # The facets still show where the matches are, so a filter can be removed.
+    assert {value.key: value.count for value in result.facet("language").values} == {"en": 3, "fr": 0}

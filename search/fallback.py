@@ -155,7 +155,11 @@ def _pg_match(spec: SearchSpec, *, typo_tolerant: bool) -> tuple[str, list[Any],
     if not spec.query:
         return "TRUE", [], "0.0", []
     if typo_tolerant:
-        words = [word.lower() for word in _WORD.findall(spec.query)][:MAX_QUERY_WORDS] or [spec.query.lower()]
+        words = [word.lower() for word in _WORD.findall(spec.query)][:MAX_QUERY_WORDS]
+        if not words:
+            # Only punctuation ("*", "\\"): nothing to match, and the raw text must never
+            # reach the regular expressions below.
+            return "FALSE", [], "0.0", []
         # Words of 4+ letters may be misspelt (trigram word similarity, GIN-indexed);
         # shorter ones must start a word.
         parts = ["d.search_text %%> %s" if len(word) >= 4 else "d.search_text ~ %s" for word in words]

@@ -272,6 +272,7 @@ _ORDER_EXAMPLE = {
     "shipped_at": None,
     "cancelled_at": None,
 }
+_EMPTY_CART_EXAMPLE = _CART_EXAMPLE | {"lines": [], "item_count": 0, "total": "0.00", "can_order": False}
 _CART_ID = OpenApiParameter("cart_id", OpenApiTypes.UUID, OpenApiParameter.PATH)
 _BOOK_ID = OpenApiParameter("book_id", OpenApiTypes.INT, OpenApiParameter.PATH)
 _CONFLICT = OpenApiResponse(
@@ -297,7 +298,7 @@ class CartCreateView(GenericAPIView):
             OpenApiExample("New cart", value={"customer_reference": "customer-8812"}, request_only=True),
             OpenApiExample(
                 "Created",
-                value=_CART_EXAMPLE | {"lines": [], "item_count": 0, "total": "0"},
+                value=_EMPTY_CART_EXAMPLE,
                 response_only=True,
                 status_codes=["201"],
             ),
@@ -336,7 +337,10 @@ class CartLineAddView(GenericAPIView):
         parameters=[_CART_ID],
         request=CartLineAddSerializer,
         responses={200: CartSerializer, 409: _CONFLICT},
-        examples=[OpenApiExample("Two copies", value={"book_id": 4711, "quantity": 2}, request_only=True)],
+        examples=[
+            OpenApiExample("Two copies", value={"book_id": 4711, "quantity": 2}, request_only=True),
+            OpenApiExample("The cart after", value=_CART_EXAMPLE, response_only=True),
+        ],
     )
     def post(self, request: Request, cart_id: uuid.UUID) -> Response:
         cart = _owned_cart(request, cart_id)
@@ -360,7 +364,10 @@ class CartLineView(GenericAPIView):
         parameters=[_CART_ID, _BOOK_ID],
         request=CartLineSetSerializer,
         responses={200: CartSerializer, 409: _CONFLICT},
-        examples=[OpenApiExample("Three copies", value={"quantity": 3}, request_only=True)],
+        examples=[
+            OpenApiExample("Three copies", value={"quantity": 3}, request_only=True),
+            OpenApiExample("The cart after", value=_CART_EXAMPLE, response_only=True),
+        ],
     )
     def put(self, request: Request, cart_id: uuid.UUID, book_id: int) -> Response:
         cart = _owned_cart(request, cart_id)
@@ -380,6 +387,7 @@ class CartLineView(GenericAPIView):
         description="Removing a line that is not there succeeds, so a retried remove is harmless.",
         parameters=[_CART_ID, _BOOK_ID],
         responses={200: CartSerializer, 409: _CONFLICT},
+        examples=[OpenApiExample("The cart after", value=_EMPTY_CART_EXAMPLE, response_only=True)],
     )
     def delete(self, request: Request, cart_id: uuid.UUID, book_id: int) -> Response:
         cart = _owned_cart(request, cart_id)
@@ -468,6 +476,7 @@ class OrderListView(GenericAPIView):
         operation_id="orders_list",
         summary="Your orders, newest first",
         responses=OrderSerializer(many=True),
+        examples=[OpenApiExample("A page of orders", value=_ORDER_EXAMPLE, response_only=True)],
     )
     def get(self, request: Request) -> Response:
         orders = self.paginate_queryset(partner_orders(partner=_partner(request)))

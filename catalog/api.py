@@ -448,6 +448,20 @@ _BOOK_EXAMPLE = {
 }
 
 
+_BOOK_DETAIL_EXAMPLE = _BOOK_EXAMPLE | {
+    "description": "An orchard of glass.",
+    "page_count": 352,
+    "publisher": "Quill & Co",
+    "tags": ["literary fantasy"],
+}
+_AUTHOR_EXAMPLE = {
+    "id": 12,
+    "name": "Mara Quill",
+    "slug": "mara-quill",
+    "url": "https://shop.example.com/authors/mara-quill/",
+}
+
+
 # --- Views -----------------------------------------------------------------------------------
 
 
@@ -487,14 +501,7 @@ class BookDetailView(GenericAPIView):
         operation_id="books_retrieve",
         summary="Get a book by id",
         responses=BookDetailSerializer,
-        examples=[
-            OpenApiExample(
-                "A book",
-                value=_BOOK_EXAMPLE
-                | {"description": "An orchard of glass.", "page_count": 352, "publisher": "Quill & Co", "tags": []},
-                response_only=True,
-            )
-        ],
+        examples=[OpenApiExample("A book", value=_BOOK_DETAIL_EXAMPLE, response_only=True)],
     )
     def get(self, request: Request, book_id: int) -> Response:
         return public(Response(BookDetailSerializer(_details_or_404(pk=book_id)).data))
@@ -505,6 +512,7 @@ class BookByIsbnView(GenericAPIView):
         tags=[TAG_BOOKS],
         operation_id="books_retrieve_by_isbn",
         summary="Get a book by ISBN-13",
+        examples=[OpenApiExample("A book", value=_BOOK_DETAIL_EXAMPLE, response_only=True)],
         parameters=[
             OpenApiParameter(
                 "isbn13",
@@ -572,6 +580,7 @@ class AuthorListView(GenericAPIView):
         operation_id="authors_list",
         summary="List authors by name",
         responses=AuthorSerializer(many=True),
+        examples=[OpenApiExample("A page of authors", value=_AUTHOR_EXAMPLE, response_only=True)],
     )
     def get(self, request: Request) -> Response:
         authors = self.paginate_queryset(Author.objects.only("id", "name", "slug").order_by("name", "id"))
@@ -585,6 +594,13 @@ class AuthorDetailView(GenericAPIView):
         summary="Get an author",
         description="Their books: `GET /api/v1/books/?author=<id>`.",
         responses=AuthorDetailSerializer,
+        examples=[
+            OpenApiExample(
+                "An author",
+                value=_AUTHOR_EXAMPLE | {"bio": "Writes about glass and orchards.", "book_count": 7},
+                response_only=True,
+            )
+        ],
     )
     def get(self, request: Request, author_id: int) -> Response:
         author = Author.objects.filter(pk=author_id).annotate(book_count=Count("author_books")).first()
@@ -640,6 +656,21 @@ class BookReviewListView(GenericAPIView):
         operation_id="books_reviews_list",
         summary="A book's reviews, newest first",
         responses=ReviewSerializer(many=True),
+        examples=[
+            OpenApiExample(
+                "A page of reviews",
+                value={
+                    "id": 98,
+                    "rating": 5,
+                    "title": "Luminous",
+                    "body": "Read it in one sitting.",
+                    "reviewer": "ada",
+                    "created_at": "2026-10-02T18:04:11Z",
+                    "updated_at": "2026-10-02T18:04:11Z",
+                },
+                response_only=True,
+            )
+        ],
     )
     def get(self, request: Request, book_id: int) -> Response:
         if not Book.objects.filter(pk=book_id).exists():

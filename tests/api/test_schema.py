@@ -44,6 +44,25 @@ def test_the_schema_validates_without_warnings(tmp_path):
         assert f"{path}:" in text
 
 
+def test_every_operation_documents_an_example_answer():
+    from drf_spectacular.generators import SchemaGenerator
+
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    without = [
+        f"{method.upper()} {path}"
+        for path, item in schema["paths"].items()
+        for method, operation in item.items()
+        if not any(
+            "examples" in media
+            for status, response in operation["responses"].items()
+            if status.startswith("2")
+            for media in response.get("content", {}).values()
+        )
+    ]
+
+    assert without == []
+
+
 @pytest.mark.django_db
 def test_the_schema_and_docs_are_served_without_a_key():
     schema = Client().get("/api/v1/schema/?format=json")

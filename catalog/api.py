@@ -360,7 +360,8 @@ def books_matching(
         if not subtree:
             raise ValidationError({"category": ["There is no category with this id."]})
         conditions &= Q(category_id=subtree[0]) if len(subtree) == 1 else Q(category_id__in=subtree)
-    only_category = len(subtree) > 1 and conditions == Q(category_id__in=subtree)
+    # The merge is Postgres SQL (LATERAL, arrays); the embedded default's SQLite gets the plain query.
+    only_category = len(subtree) > 1 and conditions == Q(category_id__in=subtree) and connection.vendor == "postgresql"
     if author is not None:
         conditions &= Q(pk__in=author_books_by_ids([author]).values("pk"))
     if price_min is not None:

@@ -29,6 +29,7 @@ import hashlib
 import operator
 import re
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 from django.contrib.postgres.lookups import TrigramWordSimilar
@@ -39,7 +40,7 @@ from django.db.models import Case, Count, ExpressionWrapper, F, FloatField, Q, Q
 from django.db.models.functions import Cast, ExtractYear, Ln
 from django.urls import reverse
 
-from catalog.models import Author, Book, BookAuthor, Inventory
+from catalog.models import Author, Book, BookAuthor
 from catalog.selectors import SORT_OPTIONS, books_in_order
 from search.facets import FacetCounts, build_facets, category_tree, subtree_ids
 from search.models import BookSearchDocument
@@ -151,7 +152,7 @@ _PG_ORDER = {
 
 
 def _pg_match(spec: SearchSpec, *, typo_tolerant: bool) -> tuple[str, list[Any], str, list[Any]]:
-    """``(WHERE sql, params, score sql, params)`` of the text match over ``b`` (book) and ``d`` (search row)."""
+    """``(WHERE sql, params, score sql, params)`` of the text match over the search rows ``d``."""
     if not spec.query:
         return "TRUE", [], "0.0", []
     if typo_tolerant:
@@ -172,30 +173,26 @@ def _pg_match(spec: SearchSpec, *, typo_tolerant: bool) -> tuple[str, list[Any],
         # where every book mentioning the words in several places would tie.
         score = f"ts_rank('{{0.1,0.2,0.4,1.0}}', d.search_vector, ({tsquery}), 1)"
         score_params = list(spec.variants)
-    score += " + CASE WHEN LOWER(b.title) = LOWER(%s) THEN 10 ELSE 0 END"
+    score += " + CASE WHEN LOWER(d.title) = LOWER(%s) THEN 10 ELSE 0 END"
     score_params.append(spec.query)
     if spec.isbn:
-        where = f"(({where}) OR b.isbn13 = %s)"
+        where = f"(({where}) OR d.isbn13 = %s)"
         where_params.append(spec.isbn)
-        score += " + CASE WHEN b.isbn13 = %s THEN 100 ELSE 0 END"
+        score += " + CASE WHEN d.isbn13 = %s THEN 100 ELSE 0 END"
         score_params.append(spec.isbn)
-    boost = "(1 + 0.02 * LN(b.popularity + 1) + 0.04 * b.average_rating)"
+    boost = "(1 + 0.02 * LN(d.popularity + 1) + 0.04 * d.average_rating)"
     return where, where_params, f"({score}) * {boost}", score_params
 
 
 def _pg_filters(filters: SearchFilters, *, without: str | None = None) -> tuple[str, list[Any]]:
     """The facet filters over the matched rows ``m``, except the facet named ``without``."""
-    quote = connection.ops.quote_name
     clauses: list[str] = []
     params: list[Any] = []
     if filters.category and without != "category":
         clauses.append("m.category_id = ANY(%s)")
         params.append(subtree_ids(filters.category))
     if filters.authors and without != "author":
-        link, author = quote(BookAuthor._meta.db_table), quote(Author._meta.db_table)
-        clauses.append(
-            f"m.id IN (SELECT ba.book_id FROM {link} ba JOIN {author} a ON a.id = ba.author_id WHERE a.name = ANY(%s))"
-        )
+        clauses.append("JSONB_EXISTS_ANY(m.author_names, %s)")
         params.append(list(filters.authors))
     if filters.prices and without != "price":
         ranges = []
@@ -229,20 +226,14 @@ def _pg_filters(filters: SearchFilters, *, without: str | None = None) -> tuple[
 def _postgres_search(spec: SearchSpec, *, typo_tolerant: bool) -> tuple[list[int], FacetCounts, int, int]:
     """The page of ids, every facet count, the total and the books the words match (unfiltered), in one statement.
 
-    The text match runs once, into a ``MATERIALIZED`` CTE of the matched books' facet
-    columns; the hits, the total and each facet (with every other facet's filters) are
-    then computed from those rows. Counting facets with one query each would repeat the
-    match seven times, which costs seconds for a common word on 100,000 books.
+    The text match runs once, over the search rows alone (no join to the catalog), into a
+    ``MATERIALIZED`` CTE of the matched books' facet columns; the hits, the total and each
+    facet (with every other facet's filters) are then computed from those rows. Counting
+    facets with one query each would repeat the match seven times, which costs seconds for
+    a common word on 100,000 books.
     """
-    quote = connection.ops.quote_name
-    book, inventory = quote(Book._meta.db_table), quote(Inventory._meta.db_table)
-    rows, link, author = (
-        quote(BookSearchDocument._meta.db_table),
-        quote(BookAuthor._meta.db_table),
-        quote(Author._meta.db_table),
-    )
+    rows = connection.ops.quote_name(BookSearchDocument._meta.db_table)
     where, where_params, score, score_params = _pg_match(spec, typo_tolerant=typo_tolerant)
-    join = f"JOIN {rows} d ON d.book_id = b.id" if spec.query else ""
     if spec.sort.key == "relevance":
         order = "m.score DESC, m.popularity DESC, m.id" if spec.query else "m.popularity DESC, m.id"
     else:
@@ -250,10 +241,10 @@ def _postgres_search(spec: SearchSpec, *, typo_tolerant: bool) -> tuple[list[int
     params: list[Any] = [*score_params, *where_params]
     sql = [
         f"""WITH m AS MATERIALIZED (
-            SELECT b.id, b.category_id, b.price, b.average_rating, b.ratings_count, b.popularity, b.language,
-                   b.publication_date, b.publication_sort_date, COALESCE(i.stock_on_hand, 0) > 0 AS in_stock,
-                   {score} AS score
-            FROM {book} b {join} LEFT JOIN {inventory} i ON i.book_id = b.id
+            SELECT d.book_id AS id, d.category_id, d.price, d.average_rating, d.ratings_count, d.popularity,
+                   d.language, d.publication_date, COALESCE(d.publication_sort_date, DATE '0001-01-01')
+                   AS publication_sort_date, d.is_in_stock AS in_stock, d.author_names, {score} AS score
+            FROM {rows} d
             WHERE {where})"""
     ]
     every, every_params = _pg_filters(spec.filters)
@@ -265,23 +256,16 @@ def _postgres_search(spec: SearchSpec, *, typo_tolerant: bool) -> tuple[list[int
     sql.append(f"(SELECT 'total', '', COUNT(*) FROM m WHERE {every})")
     params += every_params
     sql.append("(SELECT 'matched', '', COUNT(*) FROM m)")
-    prices = ", ".join(["(%s, %s::numeric, %s::numeric)"] * len(PRICE_RANGES))
-    ratings = ", ".join(["(%s, %s::numeric)"] * len(RATING_THRESHOLDS))
     facet_sql = {
         "category": "SELECT 'category', m.category_id::text, COUNT(*) FROM m WHERE {w} GROUP BY m.category_id",
         "author": (
-            f"SELECT 'author', a.name, COUNT(*) FROM m JOIN {link} ba ON ba.book_id = m.id "
-            f"JOIN {author} a ON a.id = ba.author_id WHERE {{w}} GROUP BY a.name "
-            f"ORDER BY COUNT(*) DESC, a.name LIMIT {AUTHOR_FACET_SIZE}"
+            "SELECT 'author', a.name, COUNT(*) FROM m CROSS JOIN LATERAL JSONB_ARRAY_ELEMENTS_TEXT(m.author_names) "
+            f"AS a(name) WHERE {{w}} GROUP BY a.name ORDER BY COUNT(*) DESC, a.name LIMIT {AUTHOR_FACET_SIZE}"
         ),
-        "price": (
-            f"SELECT 'price', r.key, COUNT(*) FROM m JOIN (VALUES {prices}) AS r(key, low, high) "
-            "ON (r.low IS NULL OR m.price >= r.low) AND (r.high IS NULL OR m.price < r.high) WHERE {w} GROUP BY r.key"
-        ),
-        "rating": (
-            f"SELECT 'rating', r.key, COUNT(*) FROM m JOIN (VALUES {ratings}) AS r(key, low) "
-            "ON m.average_rating >= r.low WHERE {w} GROUP BY r.key"
-        ),
+        # One pass with a conditional count per bucket, spread into rows. The bounds and keys
+        # are constants of search.params, not input, so they are written into the SQL.
+        "price": _buckets_sql("price", [(r.key, _price_range_sql(r.low, r.high)) for r in PRICE_RANGES]),
+        "rating": _buckets_sql("rating", [(str(t), f"m.average_rating >= {int(t)}") for t in RATING_THRESHOLDS]),
         "in_stock": "SELECT 'in_stock', '1', COUNT(*) FROM m WHERE {w} AND m.in_stock",
         "language": "SELECT 'language', m.language, COUNT(*) FROM m WHERE {w} GROUP BY m.language",
         "decade": (
@@ -291,10 +275,6 @@ def _postgres_search(spec: SearchSpec, *, typo_tolerant: bool) -> tuple[list[int
     }
     for name in FACET_NAMES:
         condition, condition_params = _pg_filters(spec.filters, without=name)
-        if name == "price":
-            params += [value for r in PRICE_RANGES for value in (r.key, r.low, r.high)]
-        elif name == "rating":
-            params += [value for t in RATING_THRESHOLDS for value in (str(t), t)]
         sql.append(f"({facet_sql[name].format(w=condition)})")
         params += condition_params
     # A transaction only where SET LOCAL needs one.
@@ -330,6 +310,25 @@ def _postgres_search(spec: SearchSpec, *, typo_tolerant: bool) -> tuple[list[int
             counts.decade[int(key)] = int(count)
     counts.category = _roll_up_categories(categories)
     return [book_id for _, book_id in hits], counts, total, matched
+
+
+def _price_range_sql(low: Decimal | None, high: Decimal | None) -> str:
+    limits = []
+    if low is not None:
+        limits.append(f"m.price >= {Decimal(low)}")
+    if high is not None:
+        limits.append(f"m.price < {Decimal(high)}")
+    return " AND ".join(limits)
+
+
+def _buckets_sql(facet: str, buckets: list[tuple[str, str]]) -> str:
+    """``(facet, key, count)`` rows for conditional buckets, counted in one pass over ``m``."""
+    counts = ", ".join(f"COUNT(*) FILTER (WHERE {where}) AS c{index}" for index, (_, where) in enumerate(buckets))
+    rows = ", ".join(f"('{key}', s.c{index})" for index, (key, _) in enumerate(buckets))
+    return (
+        f"SELECT '{facet}', v.key, v.n FROM (SELECT {counts} FROM m WHERE {{w}}) AS s "
+        f"CROSS JOIN LATERAL (VALUES {rows}) AS v(key, n)"
+    )
 
 
 def _roll_up_categories(per_category: dict[int, int]) -> dict[str, int]:

@@ -68,17 +68,23 @@ class Synonym(models.Model):
 
 
 class BookSearchDocument(models.Model):
-    """What the Postgres fallback searches, one row per book.
+    """What the Postgres fallback searches and counts, one narrow row per book.
 
     Why a table of our own rather than an expression index on ``catalog_book``: the
-    weighted vector needs the book's *authors* (title A > authors B > description,
-    category and tags C), which live in other tables, and an index expression can only
-    read its own row. A search-owned table also leaves the catalog's schema alone.
+    weighted vector needs the book's *authors* (title A > subtitle and authors B >
+    description, category and tags C), which live in other tables, and an index
+    expression can only read its own row. A search-owned table also leaves the catalog's
+    schema alone.
 
     * ``search_vector``: ``setweight(to_tsvector('english', …))`` of the title (A),
       subtitle and authors (B), description, category path and tags (C); GIN-indexed.
     * ``search_text``: lower-cased title and authors; a pg_trgm GIN index on it serves
       typo-tolerant matching (``%>``, word similarity) and the "did you mean" title.
+    * The rest copies what facets, filters and sorts need (price, rating, stock, category,
+      language, dates, author names), so a fallback search reads this table alone: for a
+      common word, joining the catalog's wide rows cost more than the search itself.
+      Like the OpenSearch document, the copy is at most one sync (about a second) behind;
+      the cards on the page always show live prices and stock.
 
     Rows are written with one set-based SQL statement by ``search.services`` (the same
     sync that updates OpenSearch) and by ``manage.py search_index --rebuild``. Both
@@ -90,6 +96,18 @@ class BookSearchDocument(models.Model):
     book = models.OneToOneField(Book, primary_key=True, on_delete=models.CASCADE, related_name="search_document")
     search_vector = SearchVectorField(null=True)
     search_text = models.TextField(default="")
+    title = models.CharField(max_length=300, default="")
+    isbn13 = models.CharField(max_length=13, default="")
+    category_id = models.BigIntegerField(null=True)
+    price = models.DecimalField(max_digits=10, decimal_places=2, default=0)
+    average_rating = models.DecimalField(max_digits=3, decimal_places=2, default=0)
+    ratings_count = models.PositiveIntegerField(default=0)
+    popularity = models.PositiveIntegerField(default=0)
+    language = models.CharField(max_length=8, default="")
+    publication_date = models.DateField(null=True)
+    publication_sort_date = models.DateField(null=True)
+    is_in_stock = models.BooleanField(default=False)
+    author_names = models.JSONField(default=list)
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:

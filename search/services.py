@@ -22,10 +22,9 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import F
 from opensearchpy import OpenSearch, helpers
 
-from catalog.models import Author, Book, BookAuthor, Category, Tag
+from catalog.models import Author, Book, BookAuthor, Category, Inventory, Tag
 from search.client import bulk_client, is_configured
 from search.documents import (
     CategoryInfo,
@@ -65,26 +64,45 @@ def _redis() -> Any:
 # --- The fallback's rows (Postgres) -----------------------------------------------------
 
 
-def _search_rows_sql(where: str) -> str:
-    """Upsert of ``BookSearchDocument`` rows for the books ``where`` selects (one statement)."""
+# The copied columns of a search row, each with the SQL that computes it (see BookSearchDocument).
+_ROW_COLUMNS = {
+    "search_vector": """setweight(to_tsvector('english', b.title), 'A')
+        || setweight(to_tsvector('english', b.subtitle || ' ' || COALESCE(a.names, '')), 'B')
+        || setweight(to_tsvector('english', b.description || ' '
+                     || COALESCE(REPLACE(c.name_path, ' > ', ' '), '') || ' ' || COALESCE(t.names, '')), 'C')""",
+    "search_text": "LOWER(b.title || ' ' || COALESCE(a.names, ''))",
+    "title": "b.title",
+    "isbn13": "b.isbn13",
+    "category_id": "b.category_id",
+    "price": "b.price",
+    "average_rating": "b.average_rating",
+    "ratings_count": "b.ratings_count",
+    "popularity": "b.popularity",
+    "language": "b.language",
+    "publication_date": "b.publication_date",
+    "publication_sort_date": "b.publication_sort_date",
+    "is_in_stock": "COALESCE(i.stock_on_hand, 0) > 0",
+    "author_names": "COALESCE(a.names_json, '[]'::jsonb)",
+}
+
+
+def _search_rows_from(where: str) -> str:
+    """``FROM … WHERE …`` of the books ``where`` selects, with what their search rows are made of."""
     quote = connection.ops.quote_name
     book, author, link = quote(Book._meta.db_table), quote(Author._meta.db_table), quote(BookAuthor._meta.db_table)
-    category, tag = quote(Category._meta.db_table), quote(Tag._meta.db_table)
+    category, tag, inventory = (
+        quote(Category._meta.db_table),
+        quote(Tag._meta.db_table),
+        quote(Inventory._meta.db_table),
+    )
     tags_link = quote(Book.tags.through._meta.db_table)
-    rows = quote(BookSearchDocument._meta.db_table)
     return f"""
-        INSERT INTO {rows} (book_id, search_vector, search_text, updated_at)
-        SELECT b.id,
-               setweight(to_tsvector('english', b.title), 'A')
-               || setweight(to_tsvector('english', b.subtitle || ' ' || COALESCE(a.names, '')), 'B')
-               || setweight(to_tsvector('english', b.description || ' '
-                            || COALESCE(REPLACE(c.name_path, ' > ', ' '), '') || ' ' || COALESCE(t.names, '')), 'C'),
-               LOWER(b.title || ' ' || COALESCE(a.names, '')),
-               CLOCK_TIMESTAMP()
         FROM {book} b
         LEFT JOIN {category} c ON c.id = b.category_id
+        LEFT JOIN {inventory} i ON i.book_id = b.id
         LEFT JOIN LATERAL (
-            SELECT STRING_AGG(au.name, ' ' ORDER BY ba.position) AS names
+            SELECT STRING_AGG(au.name, ' ' ORDER BY ba.position) AS names,
+                   JSONB_AGG(au.name ORDER BY ba.position) AS names_json
             FROM {link} ba JOIN {author} au ON au.id = ba.author_id WHERE ba.book_id = b.id
         ) a ON TRUE
         LEFT JOIN LATERAL (
@@ -92,9 +110,35 @@ def _search_rows_sql(where: str) -> str:
             FROM {tags_link} bt JOIN {tag} tg ON tg.id = bt.tag_id WHERE bt.book_id = b.id
         ) t ON TRUE
         WHERE {where}
-        ON CONFLICT (book_id) DO UPDATE
-        SET search_vector = EXCLUDED.search_vector, search_text = EXCLUDED.search_text, updated_at = EXCLUDED.updated_at
     """
+
+
+def _search_rows_sql(where: str) -> str:
+    """Upsert of ``BookSearchDocument`` rows for the books ``where`` selects (one statement)."""
+    rows = connection.ops.quote_name(BookSearchDocument._meta.db_table)
+    columns = ", ".join(_ROW_COLUMNS)
+    values = ",\n               ".join(_ROW_COLUMNS.values())
+    updates = ", ".join(f"{name} = EXCLUDED.{name}" for name in [*_ROW_COLUMNS, "updated_at"])
+    return f"""
+        INSERT INTO {rows} (book_id, {columns}, updated_at)
+        SELECT b.id, {values}, CLOCK_TIMESTAMP()
+        {_search_rows_from(where)}
+        ON CONFLICT (book_id) DO UPDATE SET {updates}
+    """
+
+
+def search_rows_stale_ids() -> list[int]:
+    """Books whose search row differs from what the catalog says now (every row, one query)."""
+    rows = connection.ops.quote_name(BookSearchDocument._meta.db_table)
+    copied = [name for name in _ROW_COLUMNS if name != "search_vector"]
+    current = ", ".join(_ROW_COLUMNS[name] for name in copied)
+    stored = ", ".join(f"d.{name}" for name in copied)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT b.id {_search_rows_from('TRUE')} AND EXISTS (SELECT 1 FROM {rows} d WHERE d.book_id = b.id "
+            f"AND ({stored}) IS DISTINCT FROM ({current})) ORDER BY b.id"
+        )
+        return [book_id for (book_id,) in cursor.fetchall()]
 
 
 def search_rows_refresh(*, book_ids: Iterable[int]) -> int:
@@ -402,9 +446,7 @@ def search_index_check(*, sample: int | None = 1000) -> DriftReport:
         row_ids = set(BookSearchDocument.objects.values_list("book_id", flat=True))
         report.fallback_rows = len(row_ids)
         report.fallback_missing_ids = sorted(db_ids - row_ids)
-        report.fallback_stale_ids = sorted(
-            BookSearchDocument.objects.filter(updated_at__lt=F("book__updated_at")).values_list("book_id", flat=True)
-        )
+        report.fallback_stale_ids = search_rows_stale_ids()
     if not is_configured():
         report.index_checked = False
         return report

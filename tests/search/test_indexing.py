@@ -218,8 +218,10 @@ def test_check_finds_missing_extra_and_stale_documents_and_fix_repairs_them(inde
 
 def test_the_fallback_rows_are_checked_too(indexed_shelf):
     BookSearchDocument.objects.filter(book=indexed_shelf.emma).delete()
-    BookFactory(title="Unsynced")  # created without any event
+    unsynced = BookFactory(title="Unsynced")  # created without any event
+    Book.objects.filter(pk=indexed_shelf.dune.pk).update(price=Decimal("2.50"))  # bypasses every event
 
     report = services.search_index_check()
 
-    assert len(report.fallback_missing_ids) == 2
+    assert report.fallback_missing_ids == sorted([indexed_shelf.emma.pk, unsynced.pk])
+    assert report.fallback_stale_ids == [indexed_shelf.dune.pk]

@@ -365,8 +365,9 @@ class WorkerLog:
     def __init__(self, path: Path) -> None:
         self.path = path
 
-    def count(self, text: str) -> int:
-        return self.path.read_text().count(text)
+    def count(self, *texts: str) -> int:
+        """Log lines that contain every one of ``texts``."""
+        return sum(all(text in line for text in texts) for line in self.path.read_text().splitlines())
 
 
 def wait_for(condition, *, timeout: float = 15.0, interval: float = 0.1):

@@ -11,10 +11,11 @@ import subprocess
 import time
 
 import pytest
+from opensearchpy import OpenSearch
 
 from search.breaker import CLOSED, OPEN, opensearch_breaker
 from search.services import search_index_rebuild
-from tests.search.conftest import ROOT
+from tests.search.conftest import ROOT, wait_for
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
@@ -86,10 +87,17 @@ def test_customers_keep_getting_results_while_opensearch_is_down(client, shelf, 
     assert ready.json()["checks"]["search"]["status"] == "degraded"
 
     second_node.run("start")
-    time.sleep(settings.SEARCH_BREAKER_COOLDOWN)
+    # The index's shard is back once the node is green; until then a probe may still fail
+    # (and the breaker rightly open again for another cool-down).
+    node = OpenSearch(hosts=[second_node.url], timeout=5)
+    wait_for(lambda: node.cluster.health()["status"] == "green", timeout=60, interval=0.5)
 
-    after = client.get("/search/", {"q": "dune"})  # the half-open probe
-    assert after.context["result"].backend == "opensearch"
+    def probe():
+        time.sleep(settings.SEARCH_BREAKER_COOLDOWN)
+        response = client.get("/search/", {"q": "dune"})  # the half-open probe
+        return response if response.context["result"].backend == "opensearch" else None
+
+    after = wait_for(probe, timeout=30)
     assert titles(after) == ["Dune", "Dune Messiah", "Children of Dune"]
     assert opensearch_breaker.state() == CLOSED
     assert client.get("/health/ready").json()["checks"]["search"]["status"] == "ok"

@@ -108,3 +108,12 @@ def test_sorting_by_price_uses_the_catalog_order(indexed_shelf):
     assert titles("dune", sort="price") == ["Dune", "Dune Messiah", "Children of Dune"]
     assert titles("dune", sort="price-desc") == ["Children of Dune", "Dune Messiah", "Dune"]
     BookFactory(title="Dune Atlas", price=Decimal("1.00"))
+
+
+@pytest.mark.parametrize("query", ["*", "\\", "(", "[-", "%", "'; --", ".*+?"])
+def test_a_query_without_words_finds_nothing_and_never_fails(indexed_shelf, query):
+    result = search_books(query=query)
+
+    assert result.backend == "database"
+    assert result.total == 0
+    assert autocomplete(prefix=query * 2).titles == []

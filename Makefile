@@ -35,6 +35,8 @@ dev-venv: $(VENV)/.installed-dev ## Add the test and lint tools
 run: venv ## Serve the shop on the embedded default (SQLite, in-process cache) at http://127.0.0.1:8000
 	env -u DATABASE_URL -u REDIS_URL -u CELERY_BROKER_URL -u OPENSEARCH_URL $(PY) manage.py migrate --no-input
 	env -u DATABASE_URL -u REDIS_URL -u CELERY_BROKER_URL -u OPENSEARCH_URL $(PY) manage.py seed_catalog --books 3000 --if-empty
+	env -u DATABASE_URL -u REDIS_URL -u CELERY_BROKER_URL -u OPENSEARCH_URL $(PY) manage.py search_index --check >/dev/null \
+		|| env -u DATABASE_URL -u REDIS_URL -u CELERY_BROKER_URL -u OPENSEARCH_URL $(PY) manage.py search_index --rebuild
 	env -u DATABASE_URL -u REDIS_URL -u CELERY_BROKER_URL -u OPENSEARCH_URL $(PY) manage.py collectstatic --no-input -v 0
 	env -u DATABASE_URL -u REDIS_URL -u CELERY_BROKER_URL -u OPENSEARCH_URL $(PY) manage.py runserver $(HOST):$(PORT)
 
@@ -76,8 +78,9 @@ smoke: venv ## A short smoke test of the embedded default (SQLite, in-process ca
 
 test: lint pytest smoke ## Everything CI runs
 
-seed: up ## Load the 100,000-book benchmark catalog into the local stack's Postgres
+seed: up ## Load the 100,000-book benchmark catalog into the local stack's Postgres and index it
 	$(STACK_ENV) $(PY) manage.py seed_catalog --books 100000 --seed 1 --if-empty
+	$(STACK_ENV) $(PY) manage.py search_index --check || $(STACK_ENV) $(PY) manage.py search_index --rebuild
 
 bench: dev-venv ## Benchmarks against the production-shaped stack (NAME=catalog runs one)
 	$(STACK_ENV) $(PY) bench/run.py $(NAME)

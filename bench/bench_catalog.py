@@ -66,7 +66,7 @@ def run(base_url: str) -> list[Result]:
             "catalog: mixed pages",
             base_url,
             lambda _i: Request(rng.choice(mixed)),
-            rate=RATE * 4,
+            rate=RATE * 2,
             duration_s=DURATION,
             connections=32,
         )

@@ -6,9 +6,18 @@ import pytest
 import redis
 from django.test import Client
 
+from catalog.api import category_rows_forget
 from cloudshelf.api.models import Partner
 from cloudshelf.api.services import IssuedApiKey
 from tests.api.factories import PartnerFactory, issue_key
+
+
+@pytest.fixture(autouse=True)
+def _fresh_category_rows():
+    """Each test sees the categories it made: forget the API's per-process memo of the tree."""
+    category_rows_forget()
+    yield
+    category_rows_forget()
 
 
 def dead_redis() -> redis.Redis:

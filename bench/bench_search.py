@@ -50,8 +50,15 @@ def _sample() -> tuple[list[str], list[str]]:
     if total < MIN_BOOKS:
         raise SystemExit(f"the benchmark needs {MIN_BOOKS:,} books and the stack has {total:,}: run `make seed`")
     rng = random.Random(4)
-    titles = list(Book.objects.order_by("?").values_list("title", flat=True)[:800])
-    authors = list(Author.objects.order_by("?").values_list("name", flat=True)[:300])
+    # The same sample on every run (not ORDER BY random()), so runs can be compared.
+    book_ids = sorted(Book.objects.values_list("id", flat=True))
+    author_ids = sorted(Author.objects.values_list("id", flat=True))
+    titles = list(Book.objects.filter(id__in=rng.sample(book_ids, 800)).order_by("id").values_list("title", flat=True))
+    authors = list(
+        Author.objects.filter(id__in=rng.sample(author_ids, min(300, len(author_ids))))
+        .order_by("id")
+        .values_list("name", flat=True)
+    )
     roots = list(Category.objects.filter(depth=0).values_list("path", flat=True))
     leaves = list(Category.objects.filter(depth__gt=0).values_list("path", flat=True))
 

@@ -276,9 +276,9 @@ def _authors_of(book_ids: list[int]) -> dict[int, list[AuthorRef]]:
 
 
 def cards_of_books(books: list[Book]) -> list[BookCard]:
-    """Cards for books already loaded with ``Book.objects.for_listing()`` (search results): no query.
+    """Cards for books already loaded with ``books_in_order`` or ``for_listing()`` (search results): no query.
 
-    Authors come from the listing's prefetch, categories from the cached category rows.
+    Authors come with the books (``Book.author_credits``), categories from the cached category rows.
     """
     categories = {row.id: CategoryRef(row.id, row.name, row.path) for row in category_rows()}
     cards = []
@@ -291,7 +291,7 @@ def cards_of_books(books: list[Book]) -> list[BookCard]:
             "inventory__stock_on_hand": book.stock_on_hand,
         }
         card = _card_fields(
-            row, {book.pk: [AuthorRef(link.author_id, link.author.name) for link in book.book_authors.all()]}
+            row, {book.pk: [AuthorRef(author_id, name) for author_id, name in book.author_credits]}
         )
         card["category"] = categories.get(book.category_id) if book.category_id is not None else None
         cards.append(BookCard(**card))

@@ -164,9 +164,22 @@ class Book(models.Model):
         return reverse("catalog:book", kwargs={"isbn13": self.isbn13, "slug": self.slug})
 
     @property
+    def author_credits(self) -> list[tuple[int, str]]:
+        """``(author id, name)`` in credit order: as fetched for a whole page at once
+        (``set_author_credits``), else from the ``for_listing`` prefetch when present."""
+        credits = self.__dict__.get("_author_credits")
+        if credits is not None:
+            return credits
+        return [(link.author_id, link.author.name) for link in self.book_authors.all()]
+
+    @property
     def author_names(self) -> list[str]:
-        """Author names in credit order; uses the prefetch from ``for_listing`` when present."""
-        return [link.author.name for link in self.book_authors.all()]
+        """Author names in credit order (see ``author_credits``)."""
+        return [name for _, name in self.author_credits]
+
+    def set_author_credits(self, credits: list[tuple[int, str]]) -> None:
+        """Give the book its credits, fetched in bulk for a page of books (``books_in_order``)."""
+        self.__dict__["_author_credits"] = credits
 
     @property
     def stock_on_hand(self) -> int:

@@ -129,6 +129,14 @@ else:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache and sessions ---------------------------------------------------------------
+
+# Rendered page fragments (book cards, see catalog.cards; the search sidebar). Keys are
+# digests of what a fragment shows, so nothing ever needs invalidating; entries expire
+# after CARD_CACHE_SECONDS. Shared through Redis when there is one (every worker reuses
+# every other worker's cards), else an in-process LRU.
+CARD_CACHE_ALIAS = "fragments"
+CARD_CACHE_SECONDS = env_int("CARD_CACHE_SECONDS", 15 * 60, minimum=1)
+
 if REDIS_URL:
     CACHES = {
         "default": {
@@ -144,7 +152,11 @@ if REDIS_URL:
                 "CONNECTION_POOL_KWARGS": {"max_connections": env_int("REDIS_MAX_CONNECTIONS", 50, minimum=1)},
                 # hiredis is installed; redis-py picks its parser automatically.
             },
-        }
+        },
+    }
+    CACHES["fragments"] = CACHES["default"] | {
+        "KEY_PREFIX": CACHES["default"]["KEY_PREFIX"] + ":fragment",
+        "TIMEOUT": CARD_CACHE_SECONDS,
     }
     # When Redis is down, cache reads behave as misses and the database answers instead.
     # Code that *needs* Redis (the cart) talks to the raw connection and sees the error.
@@ -156,7 +168,13 @@ else:
             "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
             "LOCATION": "cloudshelf",
             "TIMEOUT": env_int("CACHE_DEFAULT_TIMEOUT", 300, minimum=1),
-        }
+        },
+        "fragments": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": "cloudshelf-fragments",
+            "TIMEOUT": CARD_CACHE_SECONDS,
+            "OPTIONS": {"MAX_ENTRIES": 5000},  # about 2.5 kB each
+        },
     }
 
 # cached_db: reads come from the cache, the database keeps sessions alive when Redis is
@@ -271,6 +289,9 @@ SEARCH_PAGE_SIZE = env_int("SEARCH_PAGE_SIZE", 24, minimum=1)
 # Deeper result pages are refused: nobody reads page 80 of a search, and deep
 # from/size paging is what makes a search engine slow.
 SEARCH_MAX_PAGE = env_int("SEARCH_MAX_PAGE", 50, minimum=1)
+# How long OpenSearch's answer to a search (ids, counts, facets) is shared; every index
+# write retires all answers at once (see search.result_cache). 0 turns the cache off.
+SEARCH_RESULTS_CACHE_SECONDS = env_int("SEARCH_RESULTS_CACHE_SECONDS", 60, minimum=0)
 # Longer queries are cut at a word boundary (a pasted paragraph is not a search).
 SEARCH_MAX_QUERY_LENGTH = env_int("SEARCH_MAX_QUERY_LENGTH", 200, minimum=10)
 # Synonym edits reach every process within this many seconds (plus 5 s of in-process memo).

@@ -43,7 +43,7 @@ from opensearchpy.helpers.aggs import Agg
 from opensearchpy.helpers.query import Query
 
 from catalog.selectors import books_in_order
-from search import fallback, synonyms
+from search import fallback, result_cache, synonyms
 from search.breaker import opensearch_breaker
 from search.client import is_configured, is_outage, search_client
 from search.documents import alias_name
@@ -72,6 +72,7 @@ __all__ = [
     "autocomplete",
     "search_books",
 ]
+from search.result_cache import FoundBooks, FoundHit
 from search.results import (
     MARK_END,
     MARK_START,
@@ -384,6 +385,46 @@ def _sort_clauses(spec: SearchSpec) -> list[Any]:
 
 
 def _opensearch_search(spec: SearchSpec) -> SearchResult:
+    found = result_cache.found_books(spec, lambda: _opensearch_find(spec))
+    page = page_info(spec, found.total)
+    books = {book.pk: book for book in books_in_order([hit.book_id for hit in found.hits])}
+    words = highlight_words(spec.variants)
+    hits = []
+    for found_hit in found.hits:
+        book = books.get(found_hit.book_id)
+        if book is None:
+            continue  # deleted since it was indexed; the sync removes it shortly
+        if found_hit.title_marked is None and found_hit.description_marked is None:
+            # Strict matches are highlighted here (see search.results); so is a fuzzy hit
+            # that OpenSearch returned without highlights.
+            hits.append(
+                SearchHit(
+                    book=book, title_html=highlight(book.title, words), snippet_html=snippet(book.description, words)
+                )
+            )
+            continue
+        title = found_hit.title_marked or book.title
+        hits.append(
+            SearchHit(
+                book=book,
+                title_html=safe_highlight(title),
+                snippet_html=safe_highlight(found_hit.description_marked or ""),
+            )
+        )
+    return SearchResult(
+        query=spec.query,
+        filters=spec.filters,
+        sort=spec.sort,
+        hits=hits,
+        page=page,
+        facets=build_facets(found.facet_counts, spec.filters),
+        backend="opensearch",
+        suggestion=found.suggestion,
+    )
+
+
+def _opensearch_find(spec: SearchSpec) -> FoundBooks:
+    """Ask OpenSearch which books match ``spec`` (retrying for typos when none do) and how many per facet."""
     response, facets = _run_search(spec, fuzzy=False)
     total, matched = response["hits"]["total"]["value"], facets["hits"]["total"]["value"]
     if matched == 0 and spec.query:
@@ -391,34 +432,22 @@ def _opensearch_search(spec: SearchSpec) -> SearchResult:
         response, facets = _run_search(spec, fuzzy=True)
         total, matched = response["hits"]["total"]["value"], facets["hits"]["total"]["value"]
     suggestion = _did_you_mean(spec) if matched == 0 and spec.query else None
-    page = page_info(spec, total)
-    raw_hits = response["hits"]["hits"]
-    books = {book.pk: book for book in books_in_order([int(hit["_id"]) for hit in raw_hits])}
-    words = highlight_words(spec.variants)
     hits = []
-    for hit in raw_hits:
-        book = books.get(int(hit["_id"]))
-        if book is None:
-            continue  # deleted since it was indexed; the sync removes it shortly
-        marked = hit.get("highlight")
-        if marked is None:
-            hits.append(
-                SearchHit(
-                    book=book, title_html=highlight(book.title, words), snippet_html=snippet(book.description, words)
-                )
+    for hit in response["hits"]["hits"]:
+        marked = hit.get("highlight") or {}
+        title = marked.get("title") or marked.get("title.autocomplete")
+        description = marked.get("description")
+        hits.append(
+            FoundHit(
+                book_id=int(hit["_id"]),
+                title_marked=title[0] if title else None,
+                description_marked=description[0] if description else None,
             )
-            continue
-        title = (marked.get("title") or marked.get("title.autocomplete") or [book.title])[0]
-        description = (marked.get("description") or [""])[0]
-        hits.append(SearchHit(book=book, title_html=safe_highlight(title), snippet_html=safe_highlight(description)))
-    return SearchResult(
-        query=spec.query,
-        filters=spec.filters,
-        sort=spec.sort,
+        )
+    return FoundBooks(
+        total=total,
         hits=hits,
-        page=page,
-        facets=build_facets(_facet_counts(facets.get("aggregations", {}), spec.filters), spec.filters),
-        backend="opensearch",
+        facet_counts=_facet_counts(facets.get("aggregations", {}), spec.filters),
         suggestion=suggestion,
     )
 

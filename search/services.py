@@ -37,6 +37,7 @@ from search.documents import (
     new_index_name,
 )
 from search.models import BookSearchDocument
+from search.result_cache import search_results_changed
 
 logger = logging.getLogger(__name__)
 
@@ -212,6 +213,10 @@ def search_books_sync(*, book_ids: Iterable[int]) -> int:
     categories = category_infos()
     for start in range(0, len(ids), SYNC_BATCH_SIZE):
         written += _bulk_write(client, alias_name(), ids[start : start + SYNC_BATCH_SIZE], categories)
+    # Visible now rather than at the next periodic refresh (syncs are debounced into one
+    # per burst, so this adds few segments); then no kept answer predates the write.
+    client.indices.refresh(index=alias_name())
+    search_results_changed()
     if settings.REDIS_URL:
         try:
             redis = _redis()
@@ -344,6 +349,7 @@ def search_index_rebuild(
             if redis is not None:
                 redis.delete(_key("rebuilding"))
         _replay_changed(client, name, redis)
+        search_results_changed()
         documents = int(client.count(index=name)["count"])
         if not keep_old:
             for old in removed:

@@ -17,11 +17,13 @@ def add_to_cart(context: template.Context, book: Book, *, compact: bool = False)
     """A form that adds ``book`` to the cart (nothing for a book out of stock).
 
     ``compact`` (book cards) leaves out the quantity field. The form posts back to the page
-    it is on, so without JavaScript the customer stays where they were.
+    it is on, so without JavaScript the customer stays where they were (a cached book card
+    passes ``next_path``, a placeholder it fills in per request: see ``catalog.cards``).
     """
+    request = context.get("request")
     return {
         "book": book,
         "compact": compact,
-        "request": context.get("request"),
+        "next_path": context.get("next_path") or (request.get_full_path() if request else ""),
         "max_quantity": max(1, min(settings.CART_MAX_QUANTITY_PER_LINE, book.stock_on_hand)),
     }

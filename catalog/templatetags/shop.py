@@ -7,7 +7,7 @@ page shows a price, a rating or a stock level the same way.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -20,6 +20,7 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import get_language_info
 
 from catalog import selectors
+from catalog.cards import book_cards_html
 from catalog.covers import cover_svg
 from catalog.models import Book
 
@@ -103,6 +104,15 @@ def book_cover(book: Book, css_class: str = "cover", loading: str = "lazy") -> S
             loading,
         )
     return cover_svg(isbn13=book.isbn13, title=book.title, author=lead_author, css_class=css_class)
+
+
+@register.simple_tag(takes_context=True)
+def book_cards(context: template.Context, books: Sequence[Book]) -> list[SafeString]:
+    """The card of each book, in order, reused from the card cache (see ``catalog.cards``).
+
+    ``{% book_cards page.books as cards %}{% for card in cards %}<li>{{ card }}</li>{% endfor %}``
+    """
+    return book_cards_html(list(books), request=context["request"])
 
 
 @register.simple_tag

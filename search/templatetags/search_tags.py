@@ -6,12 +6,16 @@ Load with ``{% load search_tags %}``. Each returns a query string (``?q=…``) m
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from django import template
+from django.utils.safestring import SafeString
 
+from catalog.cards import book_cards_html
 from catalog.selectors import PageInfo
 from search.params import SearchState
+from search.results import SearchHit
 
 register = template.Library()
 
@@ -20,6 +24,13 @@ register = template.Library()
 def facet_query(state: SearchState, name: str, value: str) -> str:
     """This search with one facet value switched on or off, back on page 1."""
     return state.query_string(filters=state.filters.toggled(name, value), page=1) or "?"
+
+
+@register.simple_tag(takes_context=True)
+def hit_cards(context: template.Context, hits: Sequence[SearchHit]) -> list[tuple[SearchHit, SafeString]]:
+    """Each hit with its book's card, reused from the card cache (see ``catalog.cards``)."""
+    cards = book_cards_html([hit.book for hit in hits], request=context["request"])
+    return list(zip(hits, cards, strict=True))
 
 
 @register.simple_tag

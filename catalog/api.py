@@ -290,9 +290,7 @@ def cards_of_books(books: list[Book]) -> list[BookCard]:
             "category__path": None,
             "inventory__stock_on_hand": book.stock_on_hand,
         }
-        card = _card_fields(
-            row, {book.pk: [AuthorRef(author_id, name) for author_id, name in book.author_credits]}
-        )
+        card = _card_fields(row, {book.pk: [AuthorRef(author_id, name) for author_id, name in book.author_credits]})
         card["category"] = categories.get(book.category_id) if book.category_id is not None else None
         cards.append(BookCard(**card))
     return cards

@@ -21,12 +21,14 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from functools import cache
+from typing import cast
 
 from django.conf import settings
 from django.core.cache import caches
 from django.http import HttpRequest
 from django.middleware.csrf import get_token
-from django.template import engines
+from django.template import Engine, engines
+from django.template.backends.django import DjangoTemplates
 from django.utils.html import conditional_escape
 from django.utils.safestring import SafeString, mark_safe
 
@@ -71,13 +73,19 @@ def card_version(book: Book) -> str:
     return hashlib.blake2b(repr(shown).encode(), digest_size=12).hexdigest()
 
 
+def django_engine() -> Engine:
+    """The project's Django template engine (settings.TEMPLATES), not a bare default one."""
+    return cast(DjangoTemplates, engines["django"]).engine
+
+
 @cache
 def _templates_digest() -> str:
     """A digest of the card templates' source and the settings they read (once per process)."""
     digest = hashlib.blake2b(digest_size=6)
     digest.update(f"{CARD_CODE_VERSION}:{settings.CATALOG_LOW_STOCK_THRESHOLD}".encode())
     for name in CARD_TEMPLATES:
-        digest.update(engines["django"].get_template(name).template.source.encode())
+        template, _origin = django_engine().find_template(name)
+        digest.update(template.source.encode())
     return digest.hexdigest()
 
 

@@ -138,11 +138,12 @@ CARD_CACHE_ALIAS = "fragments"
 CARD_CACHE_SECONDS = env_int("CARD_CACHE_SECONDS", 15 * 60, minimum=1)
 
 if REDIS_URL:
+    CACHE_KEY_PREFIX = env_str("CACHE_KEY_PREFIX", "cs")
     CACHES = {
         "default": {
             "BACKEND": "django_redis.cache.RedisCache",
             "LOCATION": REDIS_URL,
-            "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", "cs"),
+            "KEY_PREFIX": CACHE_KEY_PREFIX,
             "TIMEOUT": env_int("CACHE_DEFAULT_TIMEOUT", 300, minimum=1),
             "OPTIONS": {
                 "CLIENT_CLASS": "django_redis.client.DefaultClient",
@@ -155,7 +156,7 @@ if REDIS_URL:
         },
     }
     CACHES["fragments"] = CACHES["default"] | {
-        "KEY_PREFIX": CACHES["default"]["KEY_PREFIX"] + ":fragment",
+        "KEY_PREFIX": CACHE_KEY_PREFIX + ":fragment",
         "TIMEOUT": CARD_CACHE_SECONDS,
     }
     # When Redis is down, cache reads behave as misses and the database answers instead.

@@ -215,6 +215,23 @@ def _text_query(spec: SearchSpec, *, fuzzy: bool) -> Query:
     """The scoring query for ``spec.query`` (see the module docstring)."""
     if not spec.query:
         return Q("match_all")
+    return Q(
+        "function_score",
+        query=_matching_query(spec, fuzzy=fuzzy),
+        functions=[
+            {"weight": 1},
+            {"field_value_factor": {"field": "popularity", "modifier": "log1p", "missing": 0}, "weight": 0.02},
+            {"field_value_factor": {"field": "average_rating", "missing": 0}, "weight": 0.04},
+        ],
+        score_mode="sum",
+        boost_mode="multiply",
+    )
+
+
+def _matching_query(spec: SearchSpec, *, fuzzy: bool) -> Query:
+    """Which books ``spec.query`` finds, without the popularity and rating boosts."""
+    if not spec.query:
+        return Q("match_all")
     clauses = []
     for variant in spec.variants:
         clauses.append(Q("multi_match", query=variant, type="cross_fields", operator="and", fields=TEXT_FIELDS))
@@ -238,17 +255,7 @@ def _text_query(spec: SearchSpec, *, fuzzy: bool) -> Query:
                 },
             )
         )
-    return Q(
-        "function_score",
-        query=Q("bool", should=clauses, minimum_should_match=1),
-        functions=[
-            {"weight": 1},
-            {"field_value_factor": {"field": "popularity", "modifier": "log1p", "missing": 0}, "weight": 0.02},
-            {"field_value_factor": {"field": "average_rating", "missing": 0}, "weight": 0.04},
-        ],
-        score_mode="sum",
-        boost_mode="multiply",
-    )
+    return Q("bool", should=clauses, minimum_should_match=1)
 
 
 def _filter_clauses(filters: SearchFilters, *, without: str | None = None) -> list[Query]:
@@ -337,7 +344,12 @@ def _facets_search(spec: SearchSpec, *, fuzzy: bool) -> Search:
     """
     # Its total counts what the words match before any filter: a search that the filters
     # alone empty is not retried for typos and gets no "did you mean".
-    search = Search(index=alias_name()).query(_text_query(spec, fuzzy=fuzzy)).extra(size=0, track_total_hits=True)
+    # Counting needs no scores: the query runs in filter context (no scoring, no boosts).
+    search = (
+        Search(index=alias_name())
+        .query(Q("bool", filter=[_matching_query(spec, fuzzy=fuzzy)]))
+        .extra(size=0, track_total_hits=True)
+    )
     active = {name for name, _ in spec.filters.active()}
     # Facets whose own filter is off all see every filter: one bucket serves them all.
     shared = [name for name in FACET_NAMES if name not in active]

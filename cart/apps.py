@@ -9,5 +9,9 @@ class CartConfig(AppConfig):
         from django.contrib.auth.signals import user_logged_in
 
         from cart.receivers import merge_cart_on_login
+        from cart.templatetags.cart_tags import card_add_to_cart
+        from catalog.cards import register_card_action
 
         user_logged_in.connect(merge_cart_on_login, dispatch_uid="cart.merge_cart_on_login")
+        # Every book card in listings carries the add-to-cart form.
+        register_card_action(card_add_to_cart)

@@ -1,49 +1,43 @@
 """Book cards, rendered once per version of what they show and then reused.
 
-A listing or a results page is mostly book cards (24 of them), and rendering a card
-through the template engine (cover, stars, price, stock badge, add-to-cart form) costs
-far more than fetching its row. So each card's HTML is kept in the ``fragments`` cache
-(``settings.CARD_CACHE_ALIAS``: an in-process LRU by default, no network, bounded by
-``CARD_CACHE_ENTRIES``) under a key that is a digest of every value the card shows.
+A listing or a results page is mostly book cards (24 of them), and even built in Python
+(``catalog.markup``) a card costs more than fetching its row. So each card's HTML is
+kept in the ``fragments`` cache (``settings.CARD_CACHE_ALIAS``: Redis, shared by every
+process, when there is one; else an in-process LRU) under a key that is a digest of
+every value the card shows.
 
-Nothing ever invalidates a card: a new price, stock level, rating, title or author
-gives the book a new key, so a stale card cannot be served; the old entry simply ages
-out of the LRU. A change to the card's templates changes every key too (their source
-is part of the digest), so a deploy never serves cards in the old markup.
+Nothing ever invalidates a card: a new price, stock level, rating, title or author gives
+the book a new key, so a stale card cannot be served; the old entry expires after
+``CARD_CACHE_SECONDS``. The source of the modules that draw a card is part of every
+key too, so a deploy that changes the markup never serves cards in the old one.
 
-Two parts of a card belong to the request, not to the book: the CSRF token of the
-add-to-cart form and the page the form returns to. The cached HTML holds placeholders
-for them, filled in on every render.
+Other apps add their controls to a card with ``register_card_action`` (the cart adds
+its add-to-cart form), so the catalog does not depend on them. Two parts of those
+controls belong to the request, not to the book: the CSRF token and the page a form
+returns to. The cached HTML holds placeholders for them, filled in on every render.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+import sys
+from collections.abc import Callable, Sequence
 from functools import cache
-from typing import cast
+from pathlib import Path
 
 from django.conf import settings
 from django.core.cache import caches
 from django.http import HttpRequest
 from django.middleware.csrf import get_token
-from django.template import Engine, engines
-from django.template.backends.django import DjangoTemplates
 from django.utils.html import conditional_escape
 from django.utils.safestring import SafeString, mark_safe
 
+from catalog.markup import book_card_html
 from catalog.models import Book
 
-CARD_TEMPLATE = "catalog/includes/book_card.html"
-# Every template the card renders: editing one of them gives every card a new key.
-CARD_TEMPLATES = (
-    CARD_TEMPLATE,
-    "catalog/includes/stars.html",
-    "catalog/includes/stock_badge.html",
-    "cart/includes/add_to_cart.html",
-)
-# Bump when Python code that shapes a card changes (catalog.covers, the shop tags).
-CARD_CODE_VERSION = 1
+# (book, CSRF token, path to return to) -> the control's HTML, e.g. a form.
+CardAction = Callable[[Book, str, str], SafeString]
+_card_actions: list[CardAction] = []
 
 # Placeholders for the per-request parts; letters and underscores only, so escaping
 # leaves them as they are.
@@ -51,10 +45,17 @@ CSRF_TOKEN_SLOT = "__CLOUDSHELF_CARD_CSRF_TOKEN__"
 NEXT_PATH_SLOT = "__CLOUDSHELF_CARD_NEXT_PATH__"
 
 
-def card_version(book: Book) -> str:
-    """A digest of everything ``book``'s card shows (keep in step with ``CARD_TEMPLATES``).
+def register_card_action(action: CardAction) -> None:
+    """Add a control to every book card (call once, from an ``AppConfig.ready``)."""
+    if action not in _card_actions:
+        _card_actions.append(action)
+        _code_digest.cache_clear()
 
-    ``book`` must come from ``Book.objects.for_listing()`` (authors and stock prefetched).
+
+def card_version(book: Book) -> str:
+    """A digest of everything ``book``'s card shows (keep in step with ``catalog.markup.book_card_html``).
+
+    ``book`` must come from ``books_in_order`` or ``Book.objects.for_listing()``.
     """
     shown = (
         book.pk,
@@ -73,37 +74,32 @@ def card_version(book: Book) -> str:
     return hashlib.blake2b(repr(shown).encode(), digest_size=12).hexdigest()
 
 
-def django_engine() -> Engine:
-    """The project's Django template engine (settings.TEMPLATES), not a bare default one."""
-    return cast(DjangoTemplates, engines["django"]).engine
-
-
 @cache
-def _templates_digest() -> str:
-    """A digest of the card templates' source and the settings they read (once per process)."""
+def _code_digest() -> str:
+    """A digest of the code that draws a card and the settings it reads (once per process)."""
     digest = hashlib.blake2b(digest_size=6)
-    digest.update(f"{CARD_CODE_VERSION}:{settings.CATALOG_LOW_STOCK_THRESHOLD}".encode())
-    for name in CARD_TEMPLATES:
-        template, _origin = django_engine().find_template(name)
-        digest.update(template.source.encode())
+    digest.update(f"{settings.CATALOG_LOW_STOCK_THRESHOLD}:{settings.SITE_URL}".encode())
+    modules = {"catalog.cards", "catalog.markup", "catalog.covers"} | {action.__module__ for action in _card_actions}
+    for name in sorted(modules):
+        digest.update(Path(sys.modules[name].__file__ or "").read_bytes())
     return digest.hexdigest()
 
 
 def _render_card(book: Book) -> str:
-    context = {"book": book, "csrf_token": CSRF_TOKEN_SLOT, "next_path": NEXT_PATH_SLOT}
-    return engines["django"].get_template(CARD_TEMPLATE).render(context)
+    actions = [action(book, CSRF_TOKEN_SLOT, NEXT_PATH_SLOT) for action in _card_actions]
+    return str(book_card_html(book, actions=actions))
 
 
 def book_cards_html(books: Sequence[Book], *, request: HttpRequest) -> list[SafeString]:
     """The card of each of ``books`` (in order), from the cache where it holds them.
 
-    Costs one ``get_many`` on the fragments cache, a template render for each card it
-    misses, and one ``set_many`` for those.
+    Costs one ``get_many`` on the fragments cache, a render for each card it misses, and
+    one ``set_many`` for those.
     """
     if not books:
         return []
     store = caches[settings.CARD_CACHE_ALIAS]
-    prefix = f"card:{_templates_digest()}:"
+    prefix = f"card:{_code_digest()}:"
     keys = [prefix + card_version(book) for book in books]
     found = store.get_many(keys)
     missing = {key: _render_card(book) for key, book in zip(keys, books, strict=True) if key not in found}
@@ -116,5 +112,5 @@ def book_cards_html(books: Sequence[Book], *, request: HttpRequest) -> list[Safe
         token = get_token(request)
         next_path = str(conditional_escape(request.get_full_path()))
         html = [card.replace(CSRF_TOKEN_SLOT, token).replace(NEXT_PATH_SLOT, next_path) for card in html]
-    # Rendered by the template engine with autoescaping; the filled-in values are escaped.
+    # Built with format_html (every value escaped); the filled-in values are escaped too.
     return [mark_safe(card) for card in html]

@@ -1,29 +1,78 @@
-"""``{% load cart_tags %}``: the add-to-cart control for book pages and cards."""
+"""``{% load cart_tags %}``: the add-to-cart control for book pages and cards.
+
+The control is a plain form POST that works without JavaScript (the view redirects back
+with a message); static/js/site.js sends it with fetch instead and updates the header
+count without a reload. It is built in Python because every book card carries one (see
+``catalog.cards``, where ``CartConfig.ready`` registers it).
+"""
 
 from __future__ import annotations
 
-from typing import Any
-
 from django import template
 from django.conf import settings
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
 
 from catalog.models import Book
 
 register = template.Library()
 
 
-@register.inclusion_tag("cart/includes/add_to_cart.html", takes_context=True)
-def add_to_cart(context: template.Context, book: Book, *, compact: bool = False) -> dict[str, Any]:
-    """A form that adds ``book`` to the cart (nothing for a book out of stock).
+def add_to_cart_form(book: Book, *, csrf_token: str, next_path: str, compact: bool = False) -> SafeString:
+    """A form that adds ``book`` to the cart, returning to ``next_path`` (empty for a book out of stock).
 
-    ``compact`` (book cards) leaves out the quantity field. The form posts back to the page
-    it is on, so without JavaScript the customer stays where they were (a cached book card
-    passes ``next_path``, a placeholder it fills in per request: see ``catalog.cards``).
+    ``compact`` (book cards) leaves out the quantity field.
     """
+    if not book.is_in_stock:
+        return SafeString("")
+    token_field = (
+        format_html('<input type="hidden" name="csrfmiddlewaretoken" value="{}">', csrf_token)
+        if csrf_token and csrf_token != "NOTPROVIDED"
+        else ""
+    )
+    quantity_field = (
+        ""
+        if compact
+        else format_html(
+            '<label class="add-to-cart__quantity">Quantity\n'
+            '      <input type="number" name="quantity" value="1" min="1" max="{}" inputmode="numeric" required>\n'
+            "    </label>\n  ",
+            max(1, min(settings.CART_MAX_QUANTITY_PER_LINE, book.stock_on_hand)),
+        )
+    )
+    return format_html(
+        '<form class="add-to-cart{}" method="post" action="{}" data-add-to-cart>\n'
+        "  {}\n"
+        '  <input type="hidden" name="book_id" value="{}">\n'
+        '  <input type="hidden" name="next" value="{}">\n'
+        "  {}"
+        '<button class="button{}" type="submit">Add to cart<span class="visually-hidden">: {}</span></button>\n'
+        '  <p class="add-to-cart__status" role="status" aria-live="polite" data-add-to-cart-status></p>\n'
+        "</form>",
+        " add-to-cart--compact" if compact else "",
+        reverse("cart:add"),
+        token_field,
+        book.pk,
+        next_path,
+        quantity_field,
+        " button--small" if compact else "",
+        book.title,
+    )
+
+
+def card_add_to_cart(book: Book, csrf_token: str, next_path: str) -> SafeString:
+    """The compact form on a book card (a ``catalog.cards`` card action)."""
+    return add_to_cart_form(book, csrf_token=csrf_token, next_path=next_path, compact=True)
+
+
+@register.simple_tag(takes_context=True)
+def add_to_cart(context: template.Context, book: Book, *, compact: bool = False) -> SafeString:
+    """``{% add_to_cart book %}``: the form for this page, posting back to it."""
     request = context.get("request")
-    return {
-        "book": book,
-        "compact": compact,
-        "next_path": context.get("next_path") or (request.get_full_path() if request else ""),
-        "max_quantity": max(1, min(settings.CART_MAX_QUANTITY_PER_LINE, book.stock_on_hand)),
-    }
+    return add_to_cart_form(
+        book,
+        csrf_token=str(context.get("csrf_token") or ""),
+        next_path=request.get_full_path() if request is not None else "",
+        compact=compact,
+    )

@@ -9,101 +9,51 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any
 
 from django import template
-from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import get_language_info
 
-from catalog import selectors
+from catalog import markup, selectors
 from catalog.cards import book_cards_html
-from catalog.covers import cover_svg
+from catalog.markup import cover_image_url
 from catalog.models import Book
 
 register = template.Library()
-
-CURRENCY_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "CAD": "CA$", "AUD": "A$", "JPY": "¥", "INR": "₹"}
-# ISO 4217 currencies without minor units: ¥1,200, not ¥1,200.00.
-ZERO_DECIMAL_CURRENCIES = {"JPY", "KRW"}
 
 
 @register.simple_tag
 def money(amount: Decimal | int | None, currency: str = "USD") -> str:
     """A price as customers read it: ``$1,234.50``, ``€9.99``, ``¥1,200``, ``12.00 CHF``."""
-    if amount is None:
-        return ""
-    digits = 0 if currency in ZERO_DECIMAL_CURRENCIES else 2
-    rounded = Decimal(amount).quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP)
-    number = f"{rounded:,.{digits}f}"
-    symbol = CURRENCY_SYMBOLS.get(currency)
-    return f"{symbol}{number}" if symbol else f"{number}\u00a0{currency}"
+    return markup.money(amount, currency)
 
 
-def rating_label(average: Decimal | float, count: int) -> str:
-    """The sentence a screen reader hears for a star rating."""
-    if not count:
-        return "No ratings yet"
-    noun = "rating" if count == 1 else "ratings"
-    return f"Rated {Decimal(average):.1f} out of 5 from {count:,} {noun}"
-
-
-@register.inclusion_tag("catalog/includes/stars.html")
-def stars(average: Decimal | float, count: int, *, compact: bool = False) -> dict[str, Any]:
+@register.simple_tag
+def stars(average: Decimal | float, count: int, *, compact: bool = False) -> SafeString:
     """Five stars filled to ``average``, labelled for screen readers, with the count beside them."""
-    value = Decimal(average or 0)
-    return {
-        "label": rating_label(value, count),
-        "average": f"{value:.1f}",
-        "percent": f"{min(max(value, Decimal(0)), Decimal(5)) * 20:.1f}",
-        "count": count,
-        "compact": compact,
-    }
+    return markup.stars_html(average, count, compact=compact)
 
 
-@register.inclusion_tag("catalog/includes/stars.html")
-def review_stars(rating: int) -> dict[str, Any]:
+@register.simple_tag
+def review_stars(rating: int) -> SafeString:
     """One customer's star rating: stars only, labelled "Rated 4 out of 5"."""
-    value = Decimal(min(max(rating, 0), 5))
-    return {"label": f"Rated {rating} out of 5", "percent": f"{value * 20:.1f}", "count": 1, "single": True}
+    return markup.review_stars_html(rating)
 
 
-@register.inclusion_tag("catalog/includes/stock_badge.html")
-def stock_badge(book: Book) -> dict[str, Any]:
+@register.simple_tag
+def stock_badge(book: Book) -> SafeString:
     """ "In stock", "Only 3 left" or "Out of stock", with a colour class to match."""
-    if not book.is_in_stock:
-        return {"label": "Out of stock", "state": "out"}
-    if book.is_low_stock:
-        return {"label": f"Only {book.stock_on_hand} left", "state": "low"}
-    return {"label": "In stock", "state": "in"}
-
-
-def cover_image_url(book: Book) -> str:
-    """The book's real cover image as an absolute URL, or ``""`` when it has none."""
-    if book.cover_image:
-        url = book.cover_image.url
-        return f"{settings.SITE_URL}{url}" if url.startswith("/") else url
-    return book.cover_url
+    return markup.stock_badge_html(book)
 
 
 @register.simple_tag
 def book_cover(book: Book, css_class: str = "cover", loading: str = "lazy") -> SafeString:
     """The book's cover image if it has one, else a generated SVG cover (see ``catalog.covers``)."""
-    lead_author = next(iter(book.author_names), "")
-    image_url = cover_image_url(book)
-    if image_url:
-        alt = f"Cover of {book.title}" + (f" by {lead_author}" if lead_author else "")
-        return format_html(
-            '<img class="{}" src="{}" alt="{}" loading="{}" decoding="async" width="200" height="300">',
-            css_class,
-            image_url,
-            alt,
-            loading,
-        )
-    return cover_svg(isbn13=book.isbn13, title=book.title, author=lead_author, css_class=css_class)
+    return markup.book_cover_html(book, css_class, loading)
 
 
 @register.simple_tag(takes_context=True)

@@ -6,9 +6,10 @@ import pytest
 from django.core.cache import caches
 from django.middleware.csrf import get_token
 from django.test import RequestFactory
+from django.utils.html import format_html
 
 from catalog import cards
-from catalog.cards import CSRF_TOKEN_SLOT, NEXT_PATH_SLOT, book_cards_html, card_version
+from catalog.cards import CSRF_TOKEN_SLOT, NEXT_PATH_SLOT, book_cards_html, card_version, register_card_action
 from catalog.models import Author, Book, Inventory
 from catalog.selectors import books_in_order
 from tests.factories import AuthorFactory, BookFactory
@@ -138,17 +139,34 @@ def test_hostile_text_stays_escaped_in_a_cached_card():
     assert "&lt;b&gt;Mallory&lt;/b&gt;" in html
 
 
-def test_an_edit_to_a_card_template_gives_every_card_a_new_key(monkeypatch):
-    cards._templates_digest.cache_clear()
-    before = cards._templates_digest()
-    monkeypatch.setattr(cards, "CARD_CODE_VERSION", cards.CARD_CODE_VERSION + 1)
-    cards._templates_digest.cache_clear()
+def extra_action(book, csrf_token, next_path):
+    return format_html('<a class="wishlist" href="/wishlist/{}">Save</a>', book.pk)
 
+
+def test_a_registered_action_appears_on_every_card_and_changes_every_key():
+    book = BookFactory()
+    before_digest = cards._code_digest()
+    register_card_action(extra_action)
     try:
-        assert cards._templates_digest() != before
+        html = book_cards_html([fresh(book)], request=page_request())[0]
+        assert cards._code_digest() != before_digest  # this module's source is now part of the key
     finally:
-        monkeypatch.undo()
-        cards._templates_digest.cache_clear()
+        cards._card_actions.remove(extra_action)
+        cards._code_digest.cache_clear()
+
+    assert f'<a class="wishlist" href="/wishlist/{book.pk}">Save</a>' in html
+    assert "add-to-cart" in html  # the cart's action is still there
+    assert cards._code_digest() == before_digest
+
+
+def test_a_setting_the_card_reads_is_part_of_every_key(settings):
+    before = cards._code_digest()
+    settings.CATALOG_LOW_STOCK_THRESHOLD = 99
+    cards._code_digest.cache_clear()
+    try:
+        assert cards._code_digest() != before
+    finally:
+        cards._code_digest.cache_clear()
 
 
 def test_no_books_cost_nothing(django_assert_num_queries):

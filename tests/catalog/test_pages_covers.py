@@ -5,7 +5,7 @@ from decimal import Decimal
 import pytest
 
 from catalog.covers import cover_palette, cover_svg
-from catalog.templatetags.shop import money, rating_label
+from catalog.markup import money, rating_label
 
 
 def test_cover_escapes_hostile_titles_and_authors():

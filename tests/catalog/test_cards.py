@@ -17,11 +17,21 @@ from tests.factories import AuthorFactory, BookFactory
 pytestmark = pytest.mark.django_db
 
 
+def empty_card_cache() -> None:
+    store = caches["fragments"]
+    # Redis: only the fragment keys (clear() would be FLUSHDB, other runs' keys included).
+    delete_pattern = getattr(store, "delete_pattern", None)
+    if delete_pattern is not None:
+        delete_pattern("card:*")
+    else:
+        store.clear()
+
+
 @pytest.fixture(autouse=True)
 def _empty_card_cache():
-    caches["fragments"].clear()
+    empty_card_cache()
     yield
-    caches["fragments"].clear()
+    empty_card_cache()
 
 
 @pytest.fixture

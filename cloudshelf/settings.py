@@ -292,7 +292,7 @@ SEARCH_PAGE_SIZE = env_int("SEARCH_PAGE_SIZE", 24, minimum=1)
 SEARCH_MAX_PAGE = env_int("SEARCH_MAX_PAGE", 50, minimum=1)
 # How long OpenSearch's answer to a search (ids, counts, facets) is shared; every index
 # write retires all answers at once (see search.result_cache). 0 turns the cache off.
-SEARCH_RESULTS_CACHE_SECONDS = env_int("SEARCH_RESULTS_CACHE_SECONDS", 60, minimum=0)
+SEARCH_RESULTS_CACHE_SECONDS = env_int("SEARCH_RESULTS_CACHE_SECONDS", 300, minimum=0)
 # Longer queries are cut at a word boundary (a pasted paragraph is not a search).
 SEARCH_MAX_QUERY_LENGTH = env_int("SEARCH_MAX_QUERY_LENGTH", 200, minimum=10)
 # Synonym edits reach every process within this many seconds (plus 5 s of in-process memo).

@@ -130,7 +130,8 @@ def _sample() -> Sample:
     popular_titles, popular_authors = titles_of(picked_books[:800]), names_of(picked_authors[:300])
     popular = results_urls(1500, popular_titles, popular_authors)
     seen = set(popular)
-    rare = [url for url in results_urls(3000, titles_of(picked_books[800:]), names_of(picked_authors[300:])) if url not in seen]
+    rare_urls = results_urls(3000, titles_of(picked_books[800:]), names_of(picked_authors[300:]))
+    rare = [url for url in rare_urls if url not in seen]
 
     prefixes = []
     for _ in range(1500):

@@ -178,6 +178,16 @@ else:
         },
     }
 
+# Whole search results pages for anonymous visitors without a session (see
+# search.page_cache): in each process's memory, retired by every index write.
+SEARCH_PAGE_CACHE_SECONDS = env_int("SEARCH_PAGE_CACHE_SECONDS", 30, minimum=0)
+CACHES["pages"] = {
+    "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+    "LOCATION": "cloudshelf-pages",
+    "TIMEOUT": SEARCH_PAGE_CACHE_SECONDS or 1,
+    "OPTIONS": {"MAX_ENTRIES": env_int("SEARCH_PAGE_CACHE_ENTRIES", 500, minimum=1)},  # ~80 kB each
+}
+
 # cached_db: reads come from the cache, the database keeps sessions alive when Redis is
 # down (the cache-only backend retries 10,000 times to find a free key in that case).
 SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"

@@ -25,6 +25,7 @@ from django.conf import settings
 from django.core.cache import cache
 
 from search.models import Synonym, normalize_term
+from search.result_cache import search_results_changed
 
 CACHE_KEY = "search:synonyms:v1"
 # Each process also keeps the map this long, so a search costs no cache round trip.
@@ -75,6 +76,8 @@ def synonyms_changed() -> None:
     global _memo
     cache.delete(CACHE_KEY)
     _memo = None
+    # Kept results pages were rendered with the old synonyms.
+    search_results_changed()
 
 
 def expand(query: str) -> list[str]:

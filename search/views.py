@@ -16,7 +16,7 @@ from django.urls import reverse
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_GET
 
-from search import engine
+from search import engine, page_cache
 from search.facets import category_tree, filter_label
 from search.params import SEARCH_SORTS, SearchFilters, SearchPageOutOfRange, SearchState, clean_query
 
@@ -62,8 +62,12 @@ def _page_context(state: SearchState) -> dict[str, Any]:
 @require_GET
 def results(request: HttpRequest) -> HttpResponse:
     """Results with facets, active filters, highlights and "did you mean"; 404 for a page that cannot exist."""
+    kept = page_cache.kept_results_page(request)
+    if kept is not None:
+        return kept
     state, is_page_valid, was_cut = read_state(request)
     context = _page_context(state) | {"query_was_cut": was_cut, "max_query_length": settings.SEARCH_MAX_QUERY_LENGTH}
+    keepable = page_cache.csrf_placeholder(request)  # before searching (see its docstring)
     try:
         if not is_page_valid:
             raise SearchPageOutOfRange("That is not a page number.", last_page=1)
@@ -75,7 +79,8 @@ def results(request: HttpRequest) -> HttpResponse:
     if result.suggestion:
         # The suggestion was checked with these filters, so the link keeps them.
         context["suggestion_query"] = state.query_string(query=result.suggestion, page=1)
-    return render(request, "search/results.html", context)
+    response = render(request, "search/results.html", context | keepable)
+    return page_cache.keep_results_page(request, response, result)
 
 
 @require_GET

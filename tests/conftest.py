@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 
 import pytest
-from django.core.cache import cache
+from django.core.cache import cache, caches
 
 from tests.factories import UserFactory
 
@@ -58,8 +58,10 @@ def _empty_cache(settings):
         "default": {**settings.CACHES["default"], "KEY_PREFIX": f"test{os.getpid()}"},
     }
     cache.delete_pattern("*")
+    caches["pages"].clear()  # process memory: kept search pages
     yield
     cache.delete_pattern("*")
+    caches["pages"].clear()
 
 
 @pytest.fixture

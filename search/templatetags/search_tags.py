@@ -29,7 +29,9 @@ def facet_query(state: SearchState, name: str, value: str) -> str:
 @register.simple_tag(takes_context=True)
 def hit_cards(context: template.Context, hits: Sequence[SearchHit]) -> list[tuple[SearchHit, SafeString]]:
     """Each hit with its book's card, reused from the card cache (see ``catalog.cards``)."""
-    cards = book_cards_html([hit.book for hit in hits], request=context["request"])
+    token = context.get("csrf_token")
+    books = [hit.book for hit in hits]
+    cards = book_cards_html(books, request=context["request"], csrf_token=str(token) if token else None)
     return list(zip(hits, cards, strict=True))
 
 

@@ -1,0 +1,118 @@
+"""Whole results pages for anonymous visitors, kept briefly in each process's memory.
+
+Most shoppers search without being logged in and without a cart yet, and for them a
+results page is the same for everyone who asks the same URL: only the CSRF token of its
+forms differs. Rendering it is most of what a popular search costs (about 8 ms of CPU,
+against well under 1 ms to send a kept copy), so such pages are kept in the ``pages``
+cache: process memory, an LRU of ``SEARCH_PAGE_CACHE_ENTRIES`` pages (~80 kB each), for
+``SEARCH_PAGE_CACHE_SECONDS``. Process memory, not Redis: pages are large, and an LRU
+bounds them where Redis (which also holds carts and never evicts) would not.
+
+Freshness: a page is kept under the index's generation (``search.result_cache``), which
+changes after every write to the index. Catalog changes reach the index a few seconds
+after they commit (prices and stock included), so a kept page is as fresh as search
+results themselves; the product page and the cart always read live prices.
+
+Who gets kept pages: GET requests without a session cookie (so anonymous, with no cart
+and no pending messages) and without a messages cookie. Everyone else gets a fresh
+render. A kept page holds a placeholder where the CSRF token goes; each visitor gets
+their own token (and the CSRF cookie with it). Every search served from a kept page is
+still announced for analytics.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.contrib.messages.storage.cookie import CookieStorage
+from django.core.cache import caches
+from django.http import HttpRequest, HttpResponse
+from django.middleware.csrf import get_token
+
+from catalog.cards import CSRF_TOKEN_SLOT
+from search.result_cache import results_generation
+from search.results import SearchResult
+from search.signals import search_performed
+
+PAGES_CACHE_ALIAS = "pages"
+
+
+@dataclass(frozen=True)
+class KeptPage:
+    html: str
+    content_type: str
+    # What search_performed announced when the page was rendered (latency excluded).
+    event: dict[str, Any] = field(default_factory=dict)
+
+
+def is_cacheable(request: HttpRequest) -> bool:
+    """Whether ``request`` may get (and fill) a kept page: anonymous, no session, no messages."""
+    return (
+        settings.SEARCH_PAGE_CACHE_SECONDS > 0
+        and request.method == "GET"
+        and settings.SESSION_COOKIE_NAME not in request.COOKIES
+        and CookieStorage.cookie_name not in request.COOKIES
+    )
+
+
+def _key(request: HttpRequest, generation: str) -> str:
+    described = f"{generation}\n{request.get_host()}\n{request.get_full_path()}"
+    return "search-page:" + hashlib.blake2b(described.encode(), digest_size=16).hexdigest()
+
+
+def _for_this_visitor(request: HttpRequest, html: str) -> str:
+    # As {% csrf_token %} would: this visitor's token, and a CSRF cookie on the response.
+    return html.replace(CSRF_TOKEN_SLOT, get_token(request)) if CSRF_TOKEN_SLOT in html else html
+
+
+def kept_results_page(request: HttpRequest) -> HttpResponse | None:
+    """The kept page for ``request``, announced for analytics; ``None`` when there is none to give."""
+    if not is_cacheable(request):
+        return None
+    started = time.perf_counter()
+    generation = results_generation()
+    kept: KeptPage | None = caches[PAGES_CACHE_ALIAS].get(_key(request, generation))
+    if kept is None:
+        return None
+    response = HttpResponse(_for_this_visitor(request, kept.html), content_type=kept.content_type)
+    latency_ms = round((time.perf_counter() - started) * 1000, 2)
+    search_performed.send(sender=SearchResult, **kept.event, latency_ms=latency_ms)
+    return response
+
+
+def csrf_placeholder(request: HttpRequest) -> dict[str, str]:
+    """Context for rendering a page that may be kept: its CSRF token is a placeholder.
+
+    Read the generation now, before searching: a page rendered while a write landed is
+    kept under the older generation, so nobody is given it after the write.
+    """
+    if not is_cacheable(request):
+        return {}
+    request.search_page_generation = results_generation()  # type: ignore[attr-defined]
+    return {"csrf_token": CSRF_TOKEN_SLOT}
+
+
+def keep_results_page(request: HttpRequest, response: HttpResponse, result: SearchResult) -> HttpResponse:
+    """Keep ``response`` for the next anonymous visitor (OpenSearch answers only), and fill in this visitor's token."""
+    generation = getattr(request, "search_page_generation", None)
+    if generation is None:
+        return response
+    html = response.content.decode(response.charset)
+    if response.status_code == 200 and result.backend == "opensearch":
+        event = {
+            "query": result.query,
+            "filters": result.filters.as_dict(),
+            "sort": result.sort.key,
+            "page": result.page.number,
+            "result_count": result.total,
+            "is_zero_result": result.is_zero_result,
+            "backend": result.backend,
+        }
+        kept = KeptPage(html=html, content_type=response["Content-Type"], event=event)
+        caches[PAGES_CACHE_ALIAS].set(_key(request, generation), kept, settings.SEARCH_PAGE_CACHE_SECONDS)
+    response.content = _for_this_visitor(request, html).encode(response.charset)
+    return response

@@ -180,12 +180,13 @@ else:
 
 # Whole search results pages for anonymous visitors without a session (see
 # search.page_cache): in each process's memory, retired by every index write.
-SEARCH_PAGE_CACHE_SECONDS = env_int("SEARCH_PAGE_CACHE_SECONDS", 30, minimum=0)
+SEARCH_PAGE_CACHE_SECONDS = env_int("SEARCH_PAGE_CACHE_SECONDS", 300, minimum=0)
 CACHES["pages"] = {
     "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
     "LOCATION": "cloudshelf-pages",
     "TIMEOUT": SEARCH_PAGE_CACHE_SECONDS or 1,
-    "OPTIONS": {"MAX_ENTRIES": env_int("SEARCH_PAGE_CACHE_ENTRIES", 500, minimum=1)},  # ~80 kB each
+    # About 15 kB each (compressed): 30 MB per process at most.
+    "OPTIONS": {"MAX_ENTRIES": env_int("SEARCH_PAGE_CACHE_ENTRIES", 2000, minimum=1)},
 }
 
 # cached_db: reads come from the cache, the database keeps sessions alive when Redis is

@@ -4,14 +4,16 @@ Most shoppers search without being logged in and without a cart yet, and for the
 results page is the same for everyone who asks the same URL: only the CSRF token of its
 forms differs. Rendering it is most of what a popular search costs (about 8 ms of CPU,
 against well under 1 ms to send a kept copy), so such pages are kept in the ``pages``
-cache: process memory, an LRU of ``SEARCH_PAGE_CACHE_ENTRIES`` pages (~80 kB each), for
-``SEARCH_PAGE_CACHE_SECONDS``. Process memory, not Redis: pages are large, and an LRU
-bounds them where Redis (which also holds carts and never evicts) would not.
+cache: process memory, an LRU of ``SEARCH_PAGE_CACHE_ENTRIES`` pages (~80 kB each,
+~15 kB compressed), for ``SEARCH_PAGE_CACHE_SECONDS``. Process memory, not Redis: an LRU
+bounds it where Redis (which also holds carts and never evicts) would not, and a deploy
+(new processes) starts it empty, so no page outlives the markup it was rendered with.
 
 Freshness: a page is kept under the index's generation (``search.result_cache``), which
-changes after every write to the index. Catalog changes reach the index a few seconds
-after they commit (prices and stock included), so a kept page is as fresh as search
-results themselves; the product page and the cart always read live prices.
+changes after every write to the index, and under the synonym map this process uses.
+Catalog changes reach the index a few seconds after they commit (prices and stock
+included), so a kept page is as fresh as search results themselves; the product page
+and the cart always read live prices.
 
 Who gets kept pages: GET requests without a session cookie (so anonymous, with no cart
 and no pending messages) and without a messages cookie. Everyone else gets a fresh
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,13 +40,15 @@ from catalog.cards import CSRF_TOKEN_SLOT
 from search.result_cache import results_generation
 from search.results import SearchResult
 from search.signals import search_performed
+from search.synonyms import synonyms_version
 
 PAGES_CACHE_ALIAS = "pages"
 
 
 @dataclass(frozen=True)
 class KeptPage:
-    html: str
+    # zlib-compressed UTF-8 (about a sixth of the page: 24 SVG covers compress well).
+    compressed_html: bytes
     content_type: str
     # What search_performed announced when the page was rendered (latency excluded).
     event: dict[str, Any] = field(default_factory=dict)
@@ -60,7 +65,7 @@ def is_cacheable(request: HttpRequest) -> bool:
 
 
 def _key(request: HttpRequest, generation: str) -> str:
-    described = f"{generation}\n{request.get_host()}\n{request.get_full_path()}"
+    described = f"{generation}\n{synonyms_version()}\n{request.get_host()}\n{request.get_full_path()}"
     return "search-page:" + hashlib.blake2b(described.encode(), digest_size=16).hexdigest()
 
 
@@ -78,7 +83,8 @@ def kept_results_page(request: HttpRequest) -> HttpResponse | None:
     kept: KeptPage | None = caches[PAGES_CACHE_ALIAS].get(_key(request, generation))
     if kept is None:
         return None
-    response = HttpResponse(_for_this_visitor(request, kept.html), content_type=kept.content_type)
+    html = zlib.decompress(kept.compressed_html).decode()
+    response = HttpResponse(_for_this_visitor(request, html), content_type=kept.content_type)
     latency_ms = round((time.perf_counter() - started) * 1000, 2)
     search_performed.send(sender=SearchResult, **kept.event, latency_ms=latency_ms)
     return response
@@ -112,7 +118,9 @@ def keep_results_page(request: HttpRequest, response: HttpResponse, result: Sear
             "is_zero_result": result.is_zero_result,
             "backend": result.backend,
         }
-        kept = KeptPage(html=html, content_type=response["Content-Type"], event=event)
+        kept = KeptPage(
+            compressed_html=zlib.compress(html.encode(), 1), content_type=response["Content-Type"], event=event
+        )
         caches[PAGES_CACHE_ALIAS].set(_key(request, generation), kept, settings.SEARCH_PAGE_CACHE_SECONDS)
     response.content = _for_this_visitor(request, html).encode(response.charset)
     return response

@@ -38,6 +38,8 @@ SynonymMap = dict[tuple[str, ...], tuple[str, ...]]
 
 _memo: tuple[float, SynonymMap] | None = None
 _memo_lock = threading.Lock()
+# Counts the changes this process has seen in the map (see ``synonyms_version``).
+_version = 0
 
 
 def _load() -> SynonymMap:
@@ -57,7 +59,7 @@ def _load() -> SynonymMap:
 
 def synonym_map() -> SynonymMap:
     """The current synonym map: process memo, then the shared cache, then the database."""
-    global _memo
+    global _memo, _version
     now = time.monotonic()
     memo = _memo
     if memo is not None and memo[0] > now:
@@ -67,16 +69,29 @@ def synonym_map() -> SynonymMap:
         if mapping is None:
             mapping = _load()
             cache.set(CACHE_KEY, mapping, settings.SEARCH_SYNONYMS_CACHE_SECONDS)
+        if memo is not None and mapping != memo[1]:
+            _version += 1
         _memo = (now + MEMO_SECONDS, mapping)
     return mapping
 
 
+def synonyms_version() -> int:
+    """Which synonym map this process searches with: changes when the map it uses changes.
+
+    Per process (kept results pages are per process too, see ``search.page_cache``).
+    """
+    synonym_map()
+    return _version
+
+
 def synonyms_changed() -> None:
     """Forget the cached map everywhere (the shared cache) and here (the memo)."""
-    global _memo
+    global _memo, _version
     cache.delete(CACHE_KEY)
     _memo = None
-    # Kept results pages were rendered with the old synonyms.
+    _version += 1
+    # Kept answers and pages were made with the old synonyms (other processes also
+    # notice the new map itself within MEMO_SECONDS, see synonyms_version).
     search_results_changed()
 
 

@@ -1,0 +1,155 @@
+"""Whole results pages kept for anonymous visitors without a session (search.page_cache)."""
+
+import re
+
+import pytest
+from django.test import Client
+
+from catalog import services as catalog_services
+from search import synonyms
+from search.breaker import opensearch_breaker
+from search.signals import search_performed
+
+pytestmark = pytest.mark.django_db
+
+TOKEN = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
+
+
+def is_kept(response) -> bool:
+    """A kept page is sent without rendering a template (so the test client records no context)."""
+    return response.context is None
+
+
+def test_a_second_anonymous_visitor_gets_the_kept_page_with_a_token_of_their_own(indexed_shelf):
+    first, second = Client(), Client()
+
+    rendered = first.get("/search/", {"q": "dune"})
+    kept = second.get("/search/", {"q": "dune"})
+
+    assert not is_kept(rendered)
+    assert is_kept(kept)
+    assert kept.status_code == 200
+    assert kept["Content-Type"] == "text/html; charset=utf-8"
+    page = kept.content.decode()
+    assert "Dune Messiah" in page
+    assert "__CLOUDSHELF" not in page
+    first_tokens, second_tokens = set(TOKEN.findall(rendered.content.decode())), set(TOKEN.findall(page))
+    assert len(second_tokens) == 1
+    assert first_tokens.isdisjoint(second_tokens)
+    assert "csrftoken" in kept.cookies
+
+
+def test_the_kept_pages_form_token_is_accepted(indexed_shelf):
+    Client().get("/search/", {"q": "dune"})
+    shopper = Client(enforce_csrf_checks=True)
+    page = shopper.get("/search/", {"q": "dune"})
+    assert is_kept(page)
+    token = TOKEN.search(page.content.decode()).group(1)
+
+    added = shopper.post(
+        "/cart/add/", {"book_id": indexed_shelf.dune.pk, "next": "/search/?q=dune", "csrfmiddlewaretoken": token}
+    )
+
+    assert added.status_code == 302
+
+
+def test_a_visitor_with_a_session_always_gets_a_fresh_page(indexed_shelf, customer_client):
+    Client().get("/search/", {"q": "dune"})
+
+    response = customer_client.get("/search/", {"q": "dune"})
+
+    assert not is_kept(response)
+    assert response.context["user"].is_authenticated
+
+
+def test_a_visitor_with_a_cart_gets_a_fresh_page_showing_it(indexed_shelf, client):
+    Client().get("/search/", {"q": "dune"})
+    client.post("/cart/add/", {"book_id": indexed_shelf.dune.pk, "next": "/"})
+
+    response = client.get("/search/", {"q": "dune"})
+
+    assert not is_kept(response)
+    assert "data-cart-count-value>1<" in response.content.decode()
+
+
+def test_an_index_write_retires_kept_pages(indexed_shelf, django_capture_on_commit_callbacks):
+    Client().get("/search/", {"q": "dune"})
+    with django_capture_on_commit_callbacks(execute=True):
+        catalog_services.inventory_set_stock(book_ids=[indexed_shelf.dune.pk], stock_on_hand=0)
+
+    response = Client().get("/search/", {"q": "dune"})
+
+    assert not is_kept(response)
+    assert not response.context["result"].hits[0].book.is_in_stock
+
+
+def test_a_synonym_edit_retires_kept_pages(indexed_shelf):
+    Client().get("/search/", {"q": "dune"})
+    synonyms.synonyms_changed()
+
+    assert not is_kept(Client().get("/search/", {"q": "dune"}))
+
+
+def test_each_url_is_its_own_page(indexed_shelf):
+    Client().get("/search/", {"q": "dune"})
+
+    other = Client().get("/search/", {"q": "dune", "sort": "price"})
+
+    assert not is_kept(other)
+    assert [hit.book.title for hit in other.context["result"].hits] == ["Dune", "Dune Messiah", "Children of Dune"]
+
+
+def test_kept_pages_are_still_counted_for_analytics(indexed_shelf):
+    events = []
+
+    def record(sender, **event):
+        events.append(event)
+
+    search_performed.connect(record)
+    try:
+        Client().get("/search/", {"q": "dune"})
+        Client().get("/search/", {"q": "dune"})
+    finally:
+        search_performed.disconnect(record)
+
+    assert len(events) == 2
+    assert [event["query"] for event in events] == ["dune", "dune"]
+    assert events[1]["result_count"] == 3
+    assert events[1]["backend"] == "opensearch"
+
+
+def test_pages_from_the_database_fallback_are_not_kept(indexed_shelf):
+    opensearch_breaker.trip()
+
+    Client().get("/search/", {"q": "dune"})
+    again = Client().get("/search/", {"q": "dune"})
+
+    assert not is_kept(again)
+    assert again.context["result"].backend == "database"
+
+
+def test_a_page_past_the_end_is_not_kept_and_has_no_placeholder(indexed_shelf):
+    first = Client().get("/search/", {"q": "dune", "page": "9"})
+    second = Client().get("/search/", {"q": "dune", "page": "9"})
+
+    assert first.status_code == second.status_code == 404
+    assert not is_kept(second)
+    assert "__CLOUDSHELF" not in second.content.decode()
+
+
+def test_a_hostile_query_stays_escaped_in_a_kept_page(indexed_shelf):
+    hostile = '"><script>alert(1)</script>'
+    Client().get("/search/", {"q": hostile})
+
+    kept = Client().get("/search/", {"q": hostile})
+
+    assert is_kept(kept)
+    assert "<script>alert(1)</script>" not in kept.content.decode()
+
+
+def test_zero_seconds_turns_kept_pages_off(indexed_shelf, settings):
+    settings.SEARCH_PAGE_CACHE_SECONDS = 0
+
+    Client().get("/search/", {"q": "dune"})
+
+    assert not is_kept(Client().get("/search/", {"q": "dune"}))

@@ -82,6 +82,8 @@ def kept_results_page(request: HttpRequest) -> HttpResponse | None:
     generation = results_generation()
     kept: KeptPage | None = caches[PAGES_CACHE_ALIAS].get(_key(request, generation))
     if kept is None:
+        # Read before searching, so it also serves csrf_placeholder (see its docstring).
+        request.search_page_generation = generation  # type: ignore[attr-defined]
         return None
     html = zlib.decompress(kept.compressed_html).decode()
     response = HttpResponse(_for_this_visitor(request, html), content_type=kept.content_type)
@@ -98,7 +100,8 @@ def csrf_placeholder(request: HttpRequest) -> dict[str, str]:
     """
     if not is_cacheable(request):
         return {}
-    request.search_page_generation = results_generation()  # type: ignore[attr-defined]
+    if not hasattr(request, "search_page_generation"):
+        request.search_page_generation = results_generation()  # type: ignore[attr-defined]
     return {"csrf_token": CSRF_TOKEN_SLOT}
 
 

@@ -6,7 +6,7 @@ GUNICORN_BIND ?= 127.0.0.1:8100
 # OpenSearch (scripts/opensearch.sh); the app reaches it at OPENSEARCH_URL.
 OPENSEARCH_PORT ?= 59200
 OPENSEARCH_TRANSPORT_PORT ?= 59300
-MYPY_TARGETS := cart/services.py cart/store.py catalog/services.py catalog/isbn.py cloudshelf/env.py cloudshelf/health.py search analytics cloudshelf/api catalog/api.py catalog/serializers.py cart/api.py
+MYPY_TARGETS := cart/services.py cart/store.py catalog/services.py catalog/isbn.py catalog/cards.py catalog/markup.py cloudshelf/env.py cloudshelf/health.py search analytics cloudshelf/api catalog/api.py catalog/serializers.py cart/api.py
 
 STACK_ENV := env DATABASE_URL=postgres://cloudshelf:cloudshelf@127.0.0.1:$(PG_PORT)/cloudshelf \
 	REDIS_URL=redis://127.0.0.1:$(REDIS_PORT)/0 \

@@ -35,6 +35,7 @@ from django.contrib.messages.storage.cookie import CookieStorage
 from django.core.cache import caches
 from django.http import HttpRequest, HttpResponse
 from django.middleware.csrf import get_token
+from django.utils.cache import patch_vary_headers
 
 from catalog.cards import CSRF_TOKEN_SLOT
 from search.result_cache import results_generation
@@ -87,6 +88,8 @@ def kept_results_page(request: HttpRequest) -> HttpResponse | None:
         return None
     html = zlib.decompress(kept.compressed_html).decode()
     response = HttpResponse(_for_this_visitor(request, html), content_type=kept.content_type)
+    # As the rendered page has (it reads the session): it differs by cookie.
+    patch_vary_headers(response, ("Cookie",))
     latency_ms = round((time.perf_counter() - started) * 1000, 2)
     search_performed.send(sender=SearchResult, **kept.event, latency_ms=latency_ms)
     return response

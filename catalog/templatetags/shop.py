@@ -19,7 +19,7 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import get_language_info
 
 from catalog import markup, selectors
-from catalog.cards import book_cards_html
+from catalog.cards import book_cards_html, context_csrf_token
 from catalog.markup import cover_image_url
 from catalog.models import Book
 
@@ -56,19 +56,13 @@ def book_cover(book: Book, css_class: str = "cover", loading: str = "lazy") -> S
     return markup.book_cover_html(book, css_class, loading)
 
 
-def _context_csrf_token(context: template.Context) -> str | None:
-    """The token {% csrf_token %} would write here (None when the context has none)."""
-    token = context.get("csrf_token")
-    return str(token) if token else None
-
-
 @register.simple_tag(takes_context=True)
 def book_cards(context: template.Context, books: Sequence[Book]) -> list[SafeString]:
     """The card of each book, in order, reused from the card cache (see ``catalog.cards``).
 
     ``{% book_cards page.books as cards %}{% for card in cards %}<li>{{ card }}</li>{% endfor %}``
     """
-    return book_cards_html(list(books), request=context["request"], csrf_token=_context_csrf_token(context))
+    return book_cards_html(list(books), request=context["request"], csrf_token=context_csrf_token(context))
 
 
 @register.simple_tag

@@ -12,7 +12,7 @@ from typing import Any
 from django import template
 from django.utils.safestring import SafeString
 
-from catalog.cards import book_cards_html
+from catalog.cards import book_cards_html, context_csrf_token
 from catalog.selectors import PageInfo
 from search.params import SearchState
 from search.results import SearchHit
@@ -29,9 +29,8 @@ def facet_query(state: SearchState, name: str, value: str) -> str:
 @register.simple_tag(takes_context=True)
 def hit_cards(context: template.Context, hits: Sequence[SearchHit]) -> list[tuple[SearchHit, SafeString]]:
     """Each hit with its book's card, reused from the card cache (see ``catalog.cards``)."""
-    token = context.get("csrf_token")
     books = [hit.book for hit in hits]
-    cards = book_cards_html(books, request=context["request"], csrf_token=str(token) if token else None)
+    cards = book_cards_html(books, request=context["request"], csrf_token=context_csrf_token(context))
     return list(zip(hits, cards, strict=True))
 
 

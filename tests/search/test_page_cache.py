@@ -37,6 +37,7 @@ def test_a_second_anonymous_visitor_gets_the_kept_page_with_a_token_of_their_own
     assert len(second_tokens) == 1
     assert first_tokens.isdisjoint(second_tokens)
     assert "csrftoken" in kept.cookies
+    assert kept["Vary"] == rendered["Vary"] == "Cookie"
 
 
 def test_the_kept_pages_form_token_is_accepted(indexed_shelf):

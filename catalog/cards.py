@@ -21,15 +21,15 @@ from __future__ import annotations
 
 import hashlib
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from functools import cache
 from pathlib import Path
-from typing import Any
 
 from django.conf import settings
 from django.core.cache import caches
 from django.http import HttpRequest
 from django.middleware.csrf import get_token
+from django.template import Context
 from django.utils.html import conditional_escape
 from django.utils.safestring import SafeString, mark_safe
 
@@ -91,7 +91,7 @@ def _render_card(book: Book) -> str:
     return str(book_card_html(book, actions=actions))
 
 
-def context_csrf_token(context: Mapping[str, Any]) -> str | None:
+def context_csrf_token(context: Context) -> str | None:
     """The token ``{% csrf_token %}`` would write in this template context, or None for none."""
     token = context.get("csrf_token")
     text = str(token) if token else ""

@@ -3,7 +3,7 @@
 import re
 
 import pytest
-from django.test import Client
+from django.test import Client, override_settings
 
 from catalog import services as catalog_services
 from search import synonyms
@@ -154,3 +154,20 @@ def test_zero_seconds_turns_kept_pages_off(indexed_shelf, settings):
     Client().get("/search/", {"q": "dune"})
 
     assert not is_kept(Client().get("/search/", {"q": "dune"}))
+
+
+def test_results_pages_still_work_when_the_cache_server_is_down(indexed_shelf, settings):
+    dead = {"LOCATION": "redis://127.0.0.1:1/0"}
+    options = {**settings.CACHES["default"]["OPTIONS"], "SOCKET_CONNECT_TIMEOUT": 0.1, "SOCKET_TIMEOUT": 0.1}
+    caches_down = {
+        name: {**config, **dead, "OPTIONS": options} if "django_redis" in config["BACKEND"] else config
+        for name, config in settings.CACHES.items()
+    }
+    with override_settings(CACHES=caches_down):
+        first = Client().get("/search/", {"q": "dune"})
+        second = Client().get("/search/", {"q": "dune"})
+
+    for response in (first, second):
+        assert response.status_code == 200
+        assert "Dune Messiah" in response.content.decode()
+        assert "__CLOUDSHELF" not in response.content.decode()

@@ -80,11 +80,11 @@ def kept_results_page(request: HttpRequest) -> HttpResponse | None:
     if not is_cacheable(request):
         return None
     started = time.perf_counter()
-    generation = results_generation()
-    kept: KeptPage | None = caches[PAGES_CACHE_ALIAS].get(_key(request, generation))
+    key = _key(request, results_generation())
+    kept: KeptPage | None = caches[PAGES_CACHE_ALIAS].get(key)
     if kept is None:
-        # Read before searching, so it also serves csrf_placeholder (see its docstring).
-        request.search_page_generation = generation  # type: ignore[attr-defined]
+        # Made before searching, so it also serves csrf_placeholder (see its docstring).
+        request.search_page_key = key  # type: ignore[attr-defined]
         return None
     html = zlib.decompress(kept.compressed_html).decode()
     response = HttpResponse(_for_this_visitor(request, html), content_type=kept.content_type)
@@ -98,20 +98,21 @@ def kept_results_page(request: HttpRequest) -> HttpResponse | None:
 def csrf_placeholder(request: HttpRequest) -> dict[str, str]:
     """Context for rendering a page that may be kept: its CSRF token is a placeholder.
 
-    Read the generation now, before searching: a page rendered while a write landed is
-    kept under the older generation, so nobody is given it after the write.
+    The page's key (generation and synonym map included) is made now, before searching:
+    a page rendered while a write or a synonym edit landed is kept under the older key,
+    so nobody is given it afterwards.
     """
     if not is_cacheable(request):
         return {}
-    if not hasattr(request, "search_page_generation"):
-        request.search_page_generation = results_generation()  # type: ignore[attr-defined]
+    if not hasattr(request, "search_page_key"):
+        request.search_page_key = _key(request, results_generation())  # type: ignore[attr-defined]
     return {"csrf_token": CSRF_TOKEN_SLOT}
 
 
 def keep_results_page(request: HttpRequest, response: HttpResponse, result: SearchResult) -> HttpResponse:
     """Keep ``response`` for the next anonymous visitor (OpenSearch answers only), and fill in this visitor's token."""
-    generation = getattr(request, "search_page_generation", None)
-    if generation is None:
+    key = getattr(request, "search_page_key", None)
+    if key is None:
         return response
     html = response.content.decode(response.charset)
     if response.status_code == 200 and result.backend == "opensearch":
@@ -127,6 +128,6 @@ def keep_results_page(request: HttpRequest, response: HttpResponse, result: Sear
         kept = KeptPage(
             compressed_html=zlib.compress(html.encode(), 1), content_type=response["Content-Type"], event=event
         )
-        caches[PAGES_CACHE_ALIAS].set(_key(request, generation), kept, settings.SEARCH_PAGE_CACHE_SECONDS)
+        caches[PAGES_CACHE_ALIAS].set(key, kept, settings.SEARCH_PAGE_CACHE_SECONDS)
     response.content = _for_this_visitor(request, html).encode(response.charset)
     return response

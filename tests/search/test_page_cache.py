@@ -3,6 +3,7 @@
 import re
 
 import pytest
+from django.core.cache import cache
 from django.test import Client, override_settings
 
 from catalog import services as catalog_services
@@ -171,3 +172,17 @@ def test_results_pages_still_work_when_the_cache_server_is_down(indexed_shelf, s
         assert response.status_code == 200
         assert "Dune Messiah" in response.content.decode()
         assert "__CLOUDSHELF" not in response.content.decode()
+
+
+def test_a_synonym_edit_this_process_learns_of_late_still_retires_its_pages(indexed_shelf, monkeypatch):
+    Client().get("/search/", {"q": "dune"})
+    # Another process saved a synonym group: the shared map is gone (no generation bump
+    # reached us), and this process's memo of the map runs out.
+    monkeypatch.setattr(synonyms, "_load", lambda: {("dune",): ("dune", "arrakis")})
+    cache.delete(synonyms.CACHE_KEY)
+    monkeypatch.setattr(synonyms, "_memo", (0.0, synonyms._memo[1]))
+
+    response = Client().get("/search/", {"q": "dune"})
+
+    assert not is_kept(response)
+    assert response.context["result"].synonyms_used == ["arrakis"]

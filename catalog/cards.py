@@ -79,7 +79,7 @@ def card_version(book: Book) -> str:
 def _code_digest() -> str:
     """A digest of the code that draws a card and the settings it reads (once per process)."""
     digest = hashlib.blake2b(digest_size=6)
-    digest.update(f"{settings.CATALOG_LOW_STOCK_THRESHOLD}:{settings.SITE_URL}".encode())
+    digest.update(f"{settings.CATALOG_LOW_STOCK_THRESHOLD}:{settings.SITE_URL}:{settings.MEDIA_URL}".encode())
     modules = {"catalog.cards", "catalog.markup", "catalog.covers"} | {action.__module__ for action in _card_actions}
     for name in sorted(modules):
         digest.update(Path(sys.modules[name].__file__ or "").read_bytes())

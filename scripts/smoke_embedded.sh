@@ -77,5 +77,10 @@ grep -q CloudShelf "$BODY" || die "the home page does not mention CloudShelf"
 BOOK_PATH=$(grep -oE 'href="/books/[^"?#]+"' "$BODY" | head -n 1 | sed 's/^href="//; s/"$//' || true)
 [[ -n $BOOK_PATH ]] || die "the home page links no book page (no href=\"/books/<isbn>/...\")"
 fetch "$BOOK_PATH" 200
+fetch /books/ 200
+grep -q 'class="book-card"' "$BODY" || die "the /books/ listing shows no book cards"
+# Search on the embedded default: the database answers (no OpenSearch), cards and all.
+fetch "/search/?q=the" 200
+grep -q 'class="book-card"' "$BODY" || die "a search for \"the\" shows no book cards"
 
 info "OK: the embedded default serves the shop"

@@ -44,8 +44,10 @@ services: ## Install (when missing) and start Postgres, Redis and OpenSearch on 
 	scripts/postgres.sh start
 	scripts/redis.sh start
 	scripts/opensearch.sh start
+	scripts/moto.sh start
 
 services-down: ## Stop Postgres, Redis and OpenSearch
+	-scripts/moto.sh stop
 	-scripts/opensearch.sh stop
 	-scripts/redis.sh stop
 	-scripts/postgres.sh stop

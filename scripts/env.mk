@@ -6,6 +6,8 @@ GUNICORN_BIND ?= 127.0.0.1:8100
 # OpenSearch (scripts/opensearch.sh); the app reaches it at OPENSEARCH_URL.
 OPENSEARCH_PORT ?= 59200
 OPENSEARCH_TRANSPORT_PORT ?= 59300
+# moto in server mode (scripts/moto.sh): S3 and CloudFront for the tests, at AWS_ENDPOINT_URL.
+MOTO_PORT ?= 55000
 MYPY_TARGETS := cart/services.py cart/store.py catalog/services.py catalog/isbn.py catalog/cards.py catalog/markup.py cloudshelf/env.py cloudshelf/health.py search analytics cloudshelf/api catalog/api.py catalog/serializers.py cart/api.py
 
 STACK_ENV := env DATABASE_URL=postgres://cloudshelf:cloudshelf@127.0.0.1:$(PG_PORT)/cloudshelf \
@@ -20,4 +22,6 @@ TEST_ENV := env DATABASE_URL=postgres://cloudshelf:cloudshelf@127.0.0.1:$(PG_POR
 	CELERY_BROKER_URL=redis://127.0.0.1:$(REDIS_PORT)/3 \
 	OPENSEARCH_URL=http://127.0.0.1:$(OPENSEARCH_PORT) \
 	SECRET_KEY=test-secret-key-not-for-production-0123456789abcdef \
+	AWS_ENDPOINT_URL=http://127.0.0.1:$(MOTO_PORT) AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing \
+	AWS_DEFAULT_REGION=us-east-1 MOTO_PORT=$(MOTO_PORT) \
 	PG_PORT=$(PG_PORT) REDIS_PORT=$(REDIS_PORT)

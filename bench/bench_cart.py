@@ -5,7 +5,9 @@ Target (issue 3): add / set / remove p95 under 15 ms and the cart page p95 under
 
 Setup: ``SESSIONS`` visitors, half anonymous and half signed-in customers, each with a few
 books in the cart. Anonymous visitors are made as a browser makes them: GET a book page
-(the CSRF cookie), POST to /cart/add/ (the session cookie comes back). Customers get a
+(the CSRF cookie, when the page sets one: a page from the shared page cache sets no cookie,
+and then the visitor makes its own token, which Django accepts as it would a browser's),
+POST to /cart/add/ (the session cookie comes back). Customers get a
 logged-in session written straight into the session store (no password hashing in the way)
 and their carts emptied first, so every run starts alike. Then one open-loop mixed run sends
 add (JSON, as the page script does), set quantity, remove and cart-page views at ``RATE``
@@ -49,7 +51,7 @@ class Visitor:
         return tuple(headers)
 
 
-def _books_in_stock() -> list[tuple[int, str]]:
+def books_in_stock() -> list[tuple[int, str]]:
     """(id, URL) of books with plenty of stock, so adds are never refused for stock."""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cloudshelf.settings")
     django.setup()
@@ -69,14 +71,22 @@ def _cookies(response: http.client.HTTPResponse) -> dict[str, str]:
     return {name: morsel.value for name, morsel in jar.items()}
 
 
-def _anonymous_visitor(base_url: str, book_url: str) -> Visitor:
-    """A visitor as a browser makes one: the CSRF cookie from a page, the session from the first add."""
+def anonymous_visitor(base_url: str, book_url: str) -> Visitor:
+    """A visitor as a browser makes one: the CSRF cookie from a page, the session from the first add.
+
+    A shared (cached) anonymous page sets no cookie; the visitor then picks its own CSRF
+    secret, as Django accepts any well-formed ``csrftoken`` cookie matched by the header.
+    """
+    from django.utils.crypto import get_random_string
+
     parts = urlsplit(base_url)
     connection = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port or 80, timeout=10)
     connection.request("GET", book_url)
     response = connection.getresponse()
     response.read()
-    csrf = _cookies(response)["csrftoken"]
+    if response.status != 200:
+        raise SystemExit(f"setup: GET {book_url} answered {response.status}")
+    csrf = _cookies(response).get("csrftoken") or get_random_string(32)
     connection.close()
     return Visitor(cookie=f"csrftoken={csrf}", csrf_token=csrf)
 
@@ -106,7 +116,7 @@ def _customer_visitor(index: int) -> Visitor:
     return Visitor(cookie=f"csrftoken={csrf}; sessionid={session.session_key}", csrf_token=csrf)
 
 
-def _add(base_url: str, visitor: Visitor, book_id: int) -> None:
+def cart_add(base_url: str, visitor: Visitor, book_id: int) -> None:
     """A setup add over HTTP; keeps the session cookie the first add of an anonymous visitor gets."""
     parts = urlsplit(base_url)
     connection = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port or 80, timeout=10)
@@ -127,9 +137,9 @@ def _visitors(base_url: str, books: list[tuple[int, str]], rng: random.Random) -
     visitors = []
     for index in range(SESSIONS):
         customer = index % 2 == 1
-        visitor = _customer_visitor(index) if customer else _anonymous_visitor(base_url, rng.choice(books)[1])
+        visitor = _customer_visitor(index) if customer else anonymous_visitor(base_url, rng.choice(books)[1])
         for book_id, _ in rng.sample(books, START_LINES):
-            _add(base_url, visitor, book_id)
+            cart_add(base_url, visitor, book_id)
         visitors.append(visitor)
     return visitors
 
@@ -169,7 +179,7 @@ def _next_request(visitors: list[Visitor], book_ids: list[int], rng: random.Rand
 
 def run(base_url: str) -> list[Result]:
     rng = random.Random(3)
-    books = _books_in_stock()
+    books = books_in_stock()
     visitors = _visitors(base_url, books, rng)
     mixed = run_load(
         "cart: mixed operations",

@@ -13,9 +13,15 @@ import asyncio
 import ipaddress
 import statistics
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
+
+# Response headers that say who answered, counted per run (``Result.seen``) so a report
+# shows which cache layer or search backend served the requests it measured.
+TRACKED_HEADERS = ("x-page-cache", "x-search-backend", "x-cache-status")
+# What ``Result.seen`` records for a tracked header a response did not carry.
+ABSENT = "(absent)"
 
 
 @dataclass(frozen=True)
@@ -27,6 +33,20 @@ class Request:
     # Optional: latencies of labelled requests are also kept per label (``Result.by_label``),
     # so one mixed run at a total rate reports each kind of request on its own.
     label: str = ""
+    # Optional: a blocking step run in a worker thread before the request is sent (say, a
+    # change to the book whose page is then fetched). Latency is then measured from when it
+    # returned (or the scheduled time, if later). What it returns, when not empty, must
+    # appear in the response body: ``Result.seen["expected content"]`` counts found/missing.
+    before: Callable[[], bytes] | None = field(default=None, compare=False)
+
+
+# Derives what to count from one answer: ``{"name": "value"}`` pairs added to ``Result.seen``.
+Observer = Callable[[Request, int, Mapping[str, str], bytes], Mapping[str, str]]
+
+
+def observe_tracked_headers(request: Request, status: int, headers: Mapping[str, str], body: bytes) -> dict[str, str]:
+    """The default observer: the value of each of ``TRACKED_HEADERS`` (``ABSENT`` when missing)."""
+    return {name: headers.get(name, ABSENT) for name in TRACKED_HEADERS}
 
 
 @dataclass
@@ -38,13 +58,31 @@ class Result:
     elapsed_s: float = 0.0
     target_rate: float = 0.0
     by_label: dict[str, Result] = field(default_factory=dict)
+    # name -> value -> count, from the observer (tracked headers by default).
+    seen: dict[str, dict[str, int]] = field(default_factory=dict)
+    # Reasons the run is not a valid measurement (a breaker opened, the fallback answered,
+    # ...): ``bench/run.py`` prints each as a FAIL line and exits non-zero.
+    problems: list[str] = field(default_factory=list)
+    # Extra lines printed under the summary (targets, what the rate means, CPU used).
+    notes: list[str] = field(default_factory=list)
 
     def percentile(self, fraction: float) -> float:
-        if not self.latencies_ms:
-            return float("nan")
-        ordered = sorted(self.latencies_ms)
-        index = min(len(ordered) - 1, max(0, round(fraction * len(ordered)) - 1))
-        return ordered[index]
+        return percentile(self.latencies_ms, fraction)
+
+    def count_seen(self, observed: Mapping[str, str]) -> None:
+        for name, value in observed.items():
+            values = self.seen.setdefault(name, {})
+            values[value] = values.get(value, 0) + 1
+
+    def seen_summary(self) -> str:
+        """``x-page-cache=hit:900,miss:100``; headers no response carried are left out."""
+        parts = []
+        for name, values in sorted(self.seen.items()):
+            if set(values) == {ABSENT}:
+                continue
+            counts = ",".join(f"{value}:{count}" for value, count in sorted(values.items(), key=lambda kv: -kv[1]))
+            parts.append(f"{name}={counts}")
+        return " ".join(parts)
 
     @property
     def achieved_rate(self) -> float:
@@ -57,8 +95,19 @@ class Result:
             f"p50={self.percentile(0.50):7.2f} ms  p95={self.percentile(0.95):7.2f} ms  "
             f"p99={self.percentile(0.99):7.2f} ms  mean={statistics.fmean(self.latencies_ms or [0]):7.2f} ms  "
             f"rate={self.achieved_rate:6.1f}/s (target {self.target_rate:.0f})  ok={ok} errors={self.errors} "
-            f"statuses={dict(sorted(self.statuses.items()))}"
+            f"statuses={dict(sorted(self.statuses.items()))}" + (f"  {seen}" if (seen := self.seen_summary()) else "")
         )
+
+
+def percentile(values: Sequence[float], fraction: float) -> float:
+    """Nearest-rank percentile (``fraction`` in 0..1): the smallest value with at least that share at or below it."""
+    if not 0 <= fraction <= 1:
+        raise ValueError(f"percentile fraction must be within 0..1, not {fraction}")
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(fraction * len(ordered)) - 1))
+    return ordered[index]
 
 
 def require_loopback(base_url: str) -> tuple[str, int]:
@@ -76,7 +125,9 @@ class _Connection:
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
 
-    async def request(self, request: Request, extra_headers: Sequence[tuple[str, str]] = ()) -> tuple[int, bytes]:
+    async def request(
+        self, request: Request, extra_headers: Sequence[tuple[str, str]] = ()
+    ) -> tuple[int, dict[str, str], bytes]:
         if self.writer is None or self.writer.is_closing():
             self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
         assert self.reader is not None
@@ -92,12 +143,14 @@ class _Connection:
             raise ConnectionError("server closed the connection")
         status = int(status_line.split()[1])
         length, chunked, close = 0, False, False
+        headers: dict[str, str] = {}
         while True:
             line = await self.reader.readline()
             if line in (b"\r\n", b"\n", b""):
                 break
             name, _, value = line.decode("latin-1").partition(":")
             name, value = name.strip().lower(), value.strip()
+            headers[name] = value
             if name == "content-length":
                 length = int(value)
             elif name == "transfer-encoding" and "chunked" in value.lower():
@@ -116,7 +169,7 @@ class _Connection:
             body = await self.reader.readexactly(length) if length else b""
         if close:
             self.close()
-        return status, body
+        return status, headers, body
 
     def close(self) -> None:
         if self.writer is not None:
@@ -133,6 +186,7 @@ async def _run(
     connections: int,
     warmup_s: float,
     extra_headers: Sequence[tuple[str, str]],
+    observe: Observer,
 ) -> Result:
     host, port = require_loopback(base_url)
     pool: asyncio.Queue[_Connection] = asyncio.Queue()
@@ -151,9 +205,22 @@ async def _run(
         measured = [result]
         if request.label and scheduled >= measure_from:
             measured.append(result.by_label.setdefault(request.label, Result(name=f"{name}: {request.label}")))
+        started, expected = scheduled, b""
+        if request.before is not None:
+            try:
+                expected = await loop.run_in_executor(None, request.before)
+            except Exception as error:  # noqa: BLE001 - reported as a problem of the run, not a crash
+                problem = f"{name}: the step before a request failed: {type(error).__name__}: {error}"
+                if problem not in result.problems:
+                    result.problems.append(problem)
+                if scheduled >= measure_from:
+                    for target in measured:
+                        target.errors += 1
+                return
+            started = max(scheduled, loop.time())
         connection = await pool.get()
         try:
-            status, _ = await connection.request(request, extra_headers)
+            status, headers, body = await connection.request(request, extra_headers)
         except (OSError, ConnectionError, asyncio.IncompleteReadError, ValueError):
             connection.close()
             if scheduled >= measure_from:
@@ -163,9 +230,13 @@ async def _run(
         finally:
             pool.put_nowait(connection)
         if scheduled >= measure_from:
+            observed = dict(observe(request, status, headers, body))
+            if expected:
+                observed["expected content"] = "found" if expected in body else "missing"
             for target in measured:
-                target.latencies_ms.append((loop.time() - scheduled) * 1000)
+                target.latencies_ms.append((loop.time() - started) * 1000)
                 target.statuses[status] = target.statuses.get(status, 0) + 1
+                target.count_seen(observed)
 
     index = 0
     while True:
@@ -197,10 +268,21 @@ def run_load(
     connections: int = 16,
     warmup_s: float = 2.0,
     extra_headers: Sequence[tuple[str, str]] = (),
+    observe: Observer = observe_tracked_headers,
 ) -> Result:
-    """Send ``rate`` requests per second for ``warmup_s + duration_s`` seconds; measure after warm-up."""
+    """Send ``rate`` requests per second for ``warmup_s + duration_s`` seconds; measure after warm-up.
+
+    ``observe`` picks what to count from each measured answer (by default the headers that
+    say which cache or search backend answered); the counts land in ``Result.seen``.
+    """
+    if rate <= 0 or duration_s <= 0 or connections < 1 or warmup_s < 0:
+        raise ValueError(
+            f"bad load: rate={rate}, duration_s={duration_s}, connections={connections}, warmup_s={warmup_s}"
+        )
     started = time.perf_counter()
-    result = asyncio.run(_run(name, base_url, next_request, rate, duration_s, connections, warmup_s, extra_headers))
+    result = asyncio.run(
+        _run(name, base_url, next_request, rate, duration_s, connections, warmup_s, extra_headers, observe)
+    )
     result.elapsed_s = min(result.elapsed_s, time.perf_counter() - started)
     for labelled in result.by_label.values():
         labelled.elapsed_s = result.elapsed_s

@@ -1,8 +1,15 @@
-"""Run the benchmarks: ``make bench`` (all) or ``make bench NAME=catalog`` (one).
+"""Run the benchmarks: ``make bench`` (all) or ``make bench NAME=pages`` (one or more).
 
-Each ``bench/bench_<name>.py`` exposes ``run(base_url: str) -> list[Result]``. Results are
-printed and appended, with the date, to ``var/bench/results.txt`` for the README.
-The stack must be up (``make up``) with the benchmark catalog loaded (``make seed``).
+Each ``bench/bench_<name>.py`` exposes ``run(base_url: str) -> list[...]`` of results with a
+``summary_line()`` and, optionally, ``notes`` (printed under it) and ``problems`` (reasons
+the run is not a valid measurement). Results are printed and appended, under a header that
+names the date, machine (cores, load average before the run) and git commit, to
+``var/bench/results.txt`` for the README.
+
+Exit status: 0 when every run was a valid measurement (missed targets are printed as FAIL
+but are results); 1 when any run had a problem (a breaker opened, the search fallback
+answered a run meant for OpenSearch, a benchmark could not run): each is printed as a
+``FAIL:`` line. The stack must be up (``make up``) with the benchmark catalog (``make seed``).
 """
 
 from __future__ import annotations
@@ -11,15 +18,65 @@ import datetime
 import importlib
 import os
 import platform
+import subprocess
 import sys
+import traceback
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+# ``make bench`` with no NAME: the issue's page targets first, on a stack nothing else has
+# warmed; the search benchmark last, because it drops the search caches and opens the
+# breaker on purpose for its fallback run.
+ORDER = ["pages", "catalog", "cart", "api", "search"]
+
 
 def available() -> list[str]:
-    return sorted(path.stem.removeprefix("bench_") for path in (ROOT / "bench").glob("bench_*.py"))
+    names = {path.stem.removeprefix("bench_") for path in (ROOT / "bench").glob("bench_*.py")}
+    return [name for name in ORDER if name in names] + sorted(names - set(ORDER))
+
+
+def git_commit() -> str:
+    """``abc1234`` or ``abc1234 (+ uncommitted changes)``; ``unknown`` outside a checkout."""
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True, timeout=10
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return f"{commit} (+ uncommitted changes)" if dirty else commit
+
+
+def machine_line() -> str:
+    """Cores and load average now (before the runs): figures from a busy machine are not final figures."""
+    one, five, fifteen = os.getloadavg()
+    return f"#   machine: {os.cpu_count()} cores, load average {one:.2f} {five:.2f} {fifteen:.2f} before the run"
+
+
+def header(now: datetime.datetime, names: list[str]) -> list[str]:
+    stamp = now.strftime("%Y-%m-%d %H:%M UTC")
+    return [
+        f"# {stamp} on {platform.node()} (Python {platform.python_version()}): make bench NAME={' '.join(names)}",
+        machine_line(),
+        f"#   commit {git_commit()}",
+    ]
+
+
+def result_lines(result: Any) -> tuple[list[str], list[str]]:
+    """(lines to print, problems) for one result."""
+    lines = [result.summary_line(), *getattr(result, "notes", [])]
+    problems = list(getattr(result, "problems", []))
+    return lines, problems
 
 
 def main(argv: list[str]) -> int:
@@ -29,21 +86,38 @@ def main(argv: list[str]) -> int:
         print(f"unknown benchmark(s): {', '.join(unknown)}; available: {', '.join(available())}", file=sys.stderr)
         return 2
     base_url = "http://" + os.environ.get("GUNICORN_BIND", "127.0.0.1:8100")
-    stamp = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    header = f"# {stamp} on {platform.node()} ({os.cpu_count()} cores, Python {platform.python_version()})"
-    lines = [header]
-    print(header, flush=True)
+    lines = header(datetime.datetime.now(datetime.UTC), names)
+    print("\n".join(lines), flush=True)
+    problems: list[str] = []
     for name in names:
-        module = importlib.import_module(f"bench.bench_{name}")
-        for result in module.run(base_url):
-            line = result.summary_line()
-            print(line, flush=True)
-            lines.append(line)
+        try:
+            module = importlib.import_module(f"bench.bench_{name}")
+            results = module.run(base_url)
+        except Exception as error:  # noqa: BLE001 - one broken benchmark must not hide the others' figures
+            traceback.print_exc()
+            problems.append(f"bench {name}: could not run: {type(error).__name__}: {error}")
+            continue
+        for result in results:
+            printed, found = result_lines(result)
+            print("\n".join(printed), flush=True)
+            lines += printed
+            problems += found
+    for problem in problems:
+        line = f"FAIL: {problem}"
+        print(line, file=sys.stderr, flush=True)
+        lines.append(line)
+    verdict = (
+        f"# INVALID: {len(problems)} problem(s) above; these figures are not measurements of what they name"
+        if problems
+        else "# every run was a valid measurement (targets: see PASS/FAIL per line)"
+    )
+    print(verdict, flush=True)
+    lines.append(verdict)
     out = ROOT / "var" / "bench"
     out.mkdir(parents=True, exist_ok=True)
     with (out / "results.txt").open("a") as handle:
         handle.write("\n".join(lines) + "\n\n")
-    return 0
+    return 1 if problems else 0
 
 
 if __name__ == "__main__":

@@ -84,7 +84,8 @@ seed: up ## Load the 100,000-book benchmark catalog into the local stack's Postg
 	$(STACK_ENV) $(PY) manage.py seed_catalog --books 100000 --seed 1 --if-empty
 	$(STACK_ENV) $(PY) manage.py search_index --check || $(STACK_ENV) $(PY) manage.py search_index --rebuild
 
-bench: dev-venv ## Benchmarks against the production-shaped stack (NAME=catalog runs one)
+bench: dev-venv ## Benchmarks against the production-shaped stack (NAME=pages runs one); installs wrk when missing
+	scripts/tools.sh wrk
 	$(STACK_ENV) $(PY) bench/run.py $(NAME)
 
 clean: down ## Remove the virtualenv and all local data (databases, caches, logs)

@@ -26,7 +26,9 @@ from urllib.parse import urlencode, urlsplit
 
 import django
 
-from bench.loadgen import Request, Result, run_load
+from bench.checks import run_watched, target_note
+from bench.loadgen import Request, Result
+from bench.targets import Target
 
 RATE = float(os.environ.get("BENCH_CART_RATE", "200"))
 DURATION = float(os.environ.get("BENCH_DURATION", "20"))
@@ -36,6 +38,12 @@ START_LINES = 3
 MAX_LINES = 8
 # The mix of one cart session: mostly adds and views, some quantity changes and removals.
 MIX = [("add", 35), ("set", 20), ("remove", 15), ("cart page", 30)]
+TARGETS = {
+    "add": Target(max_p95_ms=15),
+    "set": Target(max_p95_ms=15),
+    "remove": Target(max_p95_ms=15),
+    "cart page": Target(max_p95_ms=30),
+}
 
 
 @dataclass
@@ -181,7 +189,7 @@ def run(base_url: str) -> list[Result]:
     rng = random.Random(3)
     books = books_in_stock()
     visitors = _visitors(base_url, books, rng)
-    mixed = run_load(
+    mixed = run_watched(
         "cart: mixed operations",
         base_url,
         _next_request(visitors, [book_id for book_id, _ in books], rng),
@@ -189,4 +197,10 @@ def run(base_url: str) -> list[Result]:
         duration_s=DURATION,
         connections=32,
     )
-    return [mixed, *(mixed.by_label[kind] for kind, _ in MIX if kind in mixed.by_label)]
+    kinds = []
+    for kind, _ in MIX:
+        if kind in mixed.by_label:
+            result = mixed.by_label[kind]
+            result.notes.append(target_note(result, TARGETS[kind]))
+            kinds.append(result)
+    return [mixed, *kinds]

@@ -64,8 +64,8 @@ from urllib.parse import urlencode, urlsplit
 import django
 
 from bench.bench_cart import Visitor, anonymous_visitor, cart_add
-from bench.checks import watch_breaker
-from bench.loadgen import Request, Result, run_load
+from bench.checks import run_watched, watch_breaker
+from bench.loadgen import Request, Result
 from bench.targets import Target, ratio_verdict
 from bench.wrk import CONNECTIONS, DURATION_S, THREADS, WARMUP_S, WrkReport, run_with_warmup
 
@@ -260,27 +260,17 @@ def _first_view_after_change(base_url: str, sample: Sample) -> Result:
 
     name = f"pages: first view after a change @{CHANGE_RATE:.0f}/s"
     try:
-        with watch_breaker() as breaker:
-            result = run_load(name, base_url, next_request, rate=CHANGE_RATE, duration_s=CHANGE_DURATION)
+        result = run_watched(
+            name, base_url, next_request, rate=CHANGE_RATE, duration_s=CHANGE_DURATION, target=FIRST_VIEW_AFTER_CHANGE
+        )
     finally:
         restore()
-    result.problems.extend(breaker.problems(name))
     missing = result.seen.get("expected content", {}).get("missing", 0)
     if missing:
         result.problems.append(
             f"{name}: {missing} of {len(result.latencies_ms)} answers did not show the new price "
             "(served from a page the change did not retire: that is a cache hit, not a rebuild)"
         )
-    non_2xx = sum(count for status, count in result.statuses.items() if not 200 <= status < 300)
-    result.notes.append(
-        "  "
-        + FIRST_VIEW_AFTER_CHANGE.verdict(
-            rate=result.achieved_rate,
-            p95_ms=result.percentile(0.95),
-            p99_ms=result.percentile(0.99),
-            problems=result.errors + non_2xx,
-        )
-    )
     return result
 
 
@@ -362,11 +352,9 @@ def _http_cache_hit_rate(sample: Sample) -> Result | Note:
         kind = rng.choices(kinds, weights)[0]
         return Request(pickers[kind](), label=kind)
 
-    with watch_breaker() as breaker:
-        result = run_load(
-            name, HTTP_CACHE_URL, next_request, rate=HTTP_CACHE_RATE, duration_s=HTTP_CACHE_DURATION, warmup_s=5
-        )
-    result.problems.extend(breaker.problems(name))
+    result = run_watched(
+        name, HTTP_CACHE_URL, next_request, rate=HTTP_CACHE_RATE, duration_s=HTTP_CACHE_DURATION, warmup_s=5
+    )
     statuses = result.seen.get("x-cache-status", {})
     mix = ", ".join(f"{kind} {weight}%" for kind, weight in HTTP_CACHE_MIX)
     result.notes.append(

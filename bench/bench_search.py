@@ -9,15 +9,25 @@ nothing, so the figures include the typo retry, "did you mean" and the shard req
 cache's misses. The fallback run opens the circuit breaker in Redis (as an outage would)
 for its duration, so gunicorn needs no restart, and closes it afterwards.
 
-How the results page is measured. Caches start cold: every kept OpenSearch answer is
-retired and every cached book card and sidebar dropped. Then:
+How the results page is measured. First the OpenSearch node is warmed, gently: a fresh
+node runs cold (JIT-compiling its query paths), and on a fresh machine a warm-up at 75/s
+once made it time out, trip the breaker for 80 s and leave the next runs to the database
+fallback. So ``NODE_WARM_UP_QUERIES`` searches that are not in the sample are sent one at a
+time (never more than one in flight). Then caches start cold: every kept OpenSearch answer
+is retired and every cached book card and sidebar dropped. Then:
 
 1. a cold start at 40/s over 1,500 popular searches (drawn uniformly);
 2. a warm-up that asks each popular search twice, as a shop's popular searches have
-   been asked before (not a figure);
+   been asked before (not a figure), ramping 25/s, 50/s, 75/s;
 3. the measured run at 100/s: popular searches mixed with rare ones (one in five, each
    asked once, about other books and authors, so no cache has seen them). The script
    prints how many queries OpenSearch answered during it.
+
+Every run, warm-ups included, is watched (``bench/checks.py``): the breaker's state is read
+before, during and after, and each answer's backend (``X-Search-Backend``, or the API's
+``backend`` field) is counted and printed. A run meant for OpenSearch in which the breaker
+left "closed", OpenSearch failed, or any answer came from the database is reported as a
+FAIL and ``make bench`` exits non-zero; so is a fallback run answered by OpenSearch.
 """
 
 from __future__ import annotations
@@ -32,7 +42,9 @@ from urllib.parse import urlencode
 
 import django
 
-from bench.loadgen import Request, Result, run_load
+from bench.checks import DATABASE, OPENSEARCH, run_watched
+from bench.loadgen import Request, Result
+from bench.targets import Target
 
 RATE = float(os.environ.get("BENCH_SEARCH_RATE", "100"))
 # From cold caches the results page saturates this 2-core machine below 100/s (see
@@ -40,6 +52,41 @@ RATE = float(os.environ.get("BENCH_SEARCH_RATE", "100"))
 SUSTAINED_RATE = float(os.environ.get("BENCH_SEARCH_SUSTAINED_RATE", "40"))
 FALLBACK_RATE = float(os.environ.get("BENCH_FALLBACK_RATE", "25"))
 WARM_UP_RATE = float(os.environ.get("BENCH_SEARCH_WARM_UP_RATE", "75"))
+# The warm-up ramps up to WARM_UP_RATE, 20 s at each step: (share of its requests asked
+# by the end of the step, share of WARM_UP_RATE during it).
+WARM_UP_RAMP = ((1 / 6, 1 / 3), (1 / 2, 2 / 3), (1.0, 1.0))
+NODE_WARM_UP_QUERIES = int(os.environ.get("BENCH_SEARCH_NODE_WARM_UP", "150"))
+NODE_WARM_UP_WORDS = [
+    "garden",
+    "river",
+    "winter",
+    "music",
+    "history",
+    "empire",
+    "ocean",
+    "mountain",
+    "secret",
+    "island",
+    "city",
+    "night",
+    "light",
+    "journey",
+    "stone",
+    "fire",
+    "letters",
+    "kingdom",
+    "shadow",
+    "dream",
+    "silver",
+    "forest",
+    "storm",
+    "glass",
+    "summer",
+    "war",
+]
+RESULTS_PAGE = Target(max_p95_ms=50)
+AUTOCOMPLETE = Target(max_p95_ms=20)
+FALLBACK = Target(max_p95_ms=300)
 # The share of the measured run's searches that nobody asked before (no cache has them).
 RARE_SHARE = float(os.environ.get("BENCH_SEARCH_RARE_SHARE", "0.2"))
 DURATION = float(os.environ.get("BENCH_DURATION", "20"))
@@ -185,9 +232,15 @@ def _load(
     rare: list[str] | None = None,
     duration_s: float | None = None,
     in_order: bool = False,
+    expected: str = OPENSEARCH,
+    target: Target | None = None,
 ) -> Result:
     """``rate`` requests/s for ``duration_s``: random ``paths`` (or each in turn, ``in_order``),
-    with every fifth request taken from ``rare`` instead, each of those asked once."""
+    with every fifth request taken from ``rare`` instead, each of those asked once.
+
+    The run is watched: it gets a problem when any answer came from another backend than
+    ``expected`` or (for OpenSearch runs) the breaker left "closed" (``bench/checks.py``).
+    """
     _settle(base_url)
     rng = random.Random(name)
     unasked = list(rare or [])
@@ -199,7 +252,56 @@ def _load(
         path = paths[index % len(paths)] if in_order else rng.choice(paths)
         return Request(path, headers=headers)
 
-    return run_load(name, base_url, next_request, rate=rate, duration_s=duration_s or DURATION, connections=32)
+    return run_watched(
+        name,
+        base_url,
+        next_request,
+        rate=rate,
+        duration_s=duration_s or DURATION,
+        connections=32,
+        expected_backend=expected,
+        target=target,
+    )
+
+
+def _warm_up_node(base_url: str) -> None:
+    """Warm a cold OpenSearch node (JIT) with searches sent one at a time, none of them in the sample.
+
+    One in flight at a time cannot overload a node, however cold; a search that fails or
+    takes over a second is reported, and a breaker that is not closed afterwards stops the
+    benchmark (its figures would be the fallback's).
+    """
+    from bench.checks import read_breaker
+
+    before = read_breaker()
+    if before.state != "closed":
+        raise SystemExit(
+            f"the search breaker is {before.state} before the benchmark: OpenSearch failed recently. "
+            "Check it (`curl 127.0.0.1:59200/_cluster/health`), wait for the breaker's cool-down and run again."
+        )
+    rng = random.Random("node warm-up")
+    slow = 0
+    started = time.monotonic()
+    for index in range(NODE_WARM_UP_QUERIES):
+        words = rng.sample(NODE_WARM_UP_WORDS, rng.choice([1, 1, 2]))
+        params = [("q", " ".join(words))]
+        if index % 3 == 0:
+            params.append(("sort", rng.choice(SORTS)))
+        path = (
+            "/search/?" + urlencode(params) if index % 4 else "/search/autocomplete?" + urlencode({"q": words[0][:4]})
+        )
+        asked = time.monotonic()
+        with urllib.request.urlopen(f"{base_url}{path}", timeout=30) as response:
+            response.read()
+        slow += time.monotonic() - asked > 1.0
+    after = read_breaker()
+    print(
+        f"  OpenSearch node warmed: {NODE_WARM_UP_QUERIES} searches one at a time in {time.monotonic() - started:.1f} s"
+        f" ({slow} slower than 1 s); breaker {after.state}",
+        flush=True,
+    )
+    if after.state != "closed" or after.failures:
+        raise SystemExit(f"the search breaker went {after.state} ({after.failures} failures) while warming the node")
 
 
 def _forget_cached_searches() -> None:
@@ -229,33 +331,44 @@ def run(base_url: str) -> list[Result]:
 
     from search.breaker import opensearch_breaker
 
+    _warm_up_node(base_url)
     _forget_cached_searches()
     results = [
-        _load("search: autocomplete", base_url, sample.prefixes, RATE),
+        _load("search: autocomplete", base_url, sample.prefixes, RATE, target=AUTOCOMPLETE),
         # From cold caches, at a rate the machine sustains even then.
         _load(f"search: results, cold start @{SUSTAINED_RATE:.0f}/s", base_url, sample.popular, SUSTAINED_RATE),
     ]
     # Steady state: every popular search has been asked twice (as a shop's popular
     # searches have been, and so most gunicorn processes have kept its page), then the
-    # measured run mixes them with rare searches nobody asked.
-    warm_up = _load(
-        "search: warm-up (not a figure)",
-        base_url,
-        sample.popular,
-        WARM_UP_RATE,
-        duration_s=2 * len(sample.popular) / WARM_UP_RATE,
-        in_order=True,
-    )
-    print(f"  {warm_up.summary_line()}")
+    # measured run mixes them with rare searches nobody asked. The warm-up ramps up
+    # (WARM_UP_RAMP) so a node that is still warming is never pushed into timeouts.
+    asked = 2 * len(sample.popular)
+    done = 0
+    for share_of_requests, share_of_rate in WARM_UP_RAMP:
+        until = round(asked * share_of_requests)
+        rate = WARM_UP_RATE * share_of_rate
+        chunk = [sample.popular[index % len(sample.popular)] for index in range(done, until)]
+        warm_up = _load(
+            f"search: warm-up @{rate:.0f}/s (not a figure)",
+            base_url,
+            chunk,
+            rate,
+            duration_s=len(chunk) / rate,
+            in_order=True,
+        )
+        results.append(warm_up)
+        done = until
     # How many searches OpenSearch itself answered, and how many came from the shared
     # answers (search.result_cache): a miss costs two queries (hits and facets), a typo
     # up to five.
     queries_before = _opensearch_queries()
     rare_for_results, rare_for_fallback = sample.rare[: len(sample.rare) // 2], sample.rare[len(sample.rare) // 2 :]
-    mixed = _load("search: results page + facets", base_url, sample.popular, RATE, rare=rare_for_results)
+    mixed = _load(
+        "search: results page + facets", base_url, sample.popular, RATE, rare=rare_for_results, target=RESULTS_PAGE
+    )
     queries = _opensearch_queries() - queries_before
     results.append(mixed)
-    print(
+    mixed.notes.append(
         f"  {RATE:.0f}/s results run: {len(mixed.latencies_ms):,} pages, {RARE_SHARE:.0%} of them rare searches;"
         f" OpenSearch answered {queries:,} queries"
     )
@@ -273,7 +386,16 @@ def run(base_url: str) -> list[Result]:
     opensearch_breaker.trip()
     try:
         # Searches no page was kept for (kept pages would answer without searching).
-        results.append(_load("search: fallback results page", base_url, rare_for_fallback, FALLBACK_RATE))
+        results.append(
+            _load(
+                "search: fallback results page",
+                base_url,
+                rare_for_fallback,
+                FALLBACK_RATE,
+                expected=DATABASE,
+                target=FALLBACK,
+            )
+        )
     finally:
         opensearch_breaker.reset()
     return results

@@ -17,8 +17,11 @@ import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
-from bench.loadgen import ABSENT, Request, Result, observe_tracked_headers
+from bench.cpu import CpuSnapshot, describe_usage
+from bench.loadgen import ABSENT, Observer, Request, Result, observe_tracked_headers, run_load
+from bench.targets import Target
 
 CLOSED = "closed"
 BACKEND = "backend"
@@ -69,6 +72,7 @@ def read_breaker() -> BreakerReading:
     """The stack's OpenSearch breaker as gunicorn sees it (its keys live in the shared Redis)."""
     from search.breaker import opensearch_breaker
 
+    # The breaker has no public reader of its failure count; this reads the key it counts in.
     failures_key = opensearch_breaker._key("failures")
     (failures,) = opensearch_breaker._call(lambda store: store.get_many([failures_key]))
     return BreakerReading(state=opensearch_breaker.state(), failures=int(failures))
@@ -161,4 +165,56 @@ def verify_search_run(result: Result, log: BreakerLog, *, expected: str) -> Resu
     note = backend_note(result)
     if note:
         result.notes.append(note)
+    return result
+
+
+def target_note(result: Result, target: Target) -> str:
+    """The PASS/FAIL line of an open-loop run (failed and non-2xx answers fail it too)."""
+    non_2xx = sum(count for status, count in result.statuses.items() if not 200 <= status < 300)
+    verdict = target.verdict(
+        rate=result.achieved_rate,
+        p95_ms=result.percentile(0.95),
+        p99_ms=result.percentile(0.99),
+        problems=result.errors + non_2xx,
+    )
+    return f"  {verdict}"
+
+
+def run_watched(
+    name: str,
+    base_url: str,
+    next_request: Callable[[int], Request],
+    *,
+    target: Target | None = None,
+    expected_backend: str | None = None,
+    observe: Observer = observe_tracked_headers,
+    **options: Any,
+) -> Result:
+    """``run_load`` with the breaker watched, the stack's CPU measured, and the target checked.
+
+    ``expected_backend`` (``opensearch``/``database``) makes it a search run: answers are
+    counted by backend and checked (``verify_search_run``); otherwise any breaker movement
+    during the run is still a problem, as the issue asks of every benchmark.
+    """
+    print(f"  running {name} …", flush=True)
+    cpu_before = CpuSnapshot.take()
+    with watch_breaker() as breaker:
+        result = run_load(
+            name, base_url, next_request, observe=observe_backend if expected_backend else observe, **options
+        )
+    cpu_after = CpuSnapshot.take()
+    if expected_backend:
+        verify_search_run(result, breaker, expected=expected_backend)
+    else:
+        result.problems.extend(breaker.problems(name))
+    sent = len(result.latencies_ms) + result.errors
+    warmup_s = float(options.get("warmup_s", 2.0))
+    rate = float(options["rate"])
+    # CPU is read around the whole run, warm-up included, so it is divided by all it sent.
+    total = sent + round(warmup_s * rate)
+    result.notes.append(
+        "  " + describe_usage(cpu_before, cpu_after, elapsed_s=result.elapsed_s + warmup_s, requests=total)
+    )
+    if target is not None:
+        result.notes.append(target_note(result, target))
     return result

@@ -1,0 +1,105 @@
+"""CPU the stack's processes spent during a run: what a request rate means on two cores.
+
+A rate alone says little on a shared 2-core machine: 200 requests/s of a page that costs
+9 ms of CPU is the whole machine, and its latency then measures the queue, not the page.
+So each open-loop run also prints the CPU time gunicorn (master and workers) and Postgres
+(postmaster and backends) used, per request and as cores: read from ``/proc`` (Linux),
+before and after, for each process tree.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+TICKS_PER_SECOND = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _pid_from_file(path: Path) -> int | None:
+    try:
+        first = path.read_text().split(maxsplit=1)[0]
+    except (OSError, IndexError):
+        return None
+    return int(first) if first.isdigit() else None
+
+
+def stack_roots() -> dict[str, int]:
+    """``{"gunicorn": pid, "postgres": pid}`` for those that run (their pid files, where scripts/env.sh puts them)."""
+    var = Path(os.environ.get("VAR_DIR") or ROOT / "var")
+    candidates = {
+        "gunicorn": Path(os.environ.get("RUN_DIR") or var / "run") / "gunicorn.pid",
+        "postgres": Path(os.environ.get("PG_DATA") or var / "postgres") / "postmaster.pid",
+    }
+    roots = {}
+    for name, path in candidates.items():
+        pid = _pid_from_file(path)
+        if pid is not None and Path(f"/proc/{pid}").exists():
+            roots[name] = pid
+    return roots
+
+
+def parse_stat(text: str) -> tuple[int, float]:
+    """(parent pid, user + system CPU seconds) from a ``/proc/<pid>/stat`` line.
+
+    The command name (field 2) is in parentheses and may itself contain spaces or ")",
+    so fields are counted from the last ")".
+    """
+    fields = text[text.rindex(")") + 2 :].split()
+    # After the name: state(3) ppid(4) ... utime(14) stime(15), so index = field - 3.
+    return int(fields[1]), (int(fields[11]) + int(fields[12])) / TICKS_PER_SECOND
+
+
+def _all_processes() -> dict[int, tuple[int, float]]:
+    processes = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            processes[int(entry.name)] = parse_stat((entry / "stat").read_text())
+        except (OSError, ValueError, IndexError):
+            continue  # exited while we looked
+    return processes
+
+
+def tree_cpu_seconds(processes: Mapping[int, tuple[int, float]], root: int) -> float:
+    """CPU seconds of ``root`` and every live descendant in ``processes`` (pid -> (ppid, seconds))."""
+    children: dict[int, list[int]] = {}
+    for pid, (parent, _) in processes.items():
+        children.setdefault(parent, []).append(pid)
+    total, pending = 0.0, [root]
+    while pending:
+        pid = pending.pop()
+        if pid in processes:
+            total += processes[pid][1]
+        pending.extend(children.get(pid, []))
+    return total
+
+
+@dataclass(frozen=True)
+class CpuSnapshot:
+    seconds: dict[str, float]
+
+    @classmethod
+    def take(cls) -> CpuSnapshot:
+        processes = _all_processes()
+        return cls({name: tree_cpu_seconds(processes, pid) for name, pid in stack_roots().items()})
+
+
+def describe_usage(before: CpuSnapshot, after: CpuSnapshot, *, elapsed_s: float, requests: int) -> str:
+    """``gunicorn 0.84 cores (8.4 ms/request), postgres 0.21 cores (2.1 ms/request) of 2``.
+
+    Workers recycled during the run take their CPU time with them, so a figure can only
+    be too low, never too high.
+    """
+    if elapsed_s <= 0 or requests <= 0:
+        return "cpu: not measured"
+    parts = []
+    for name in sorted(set(before.seconds) & set(after.seconds)):
+        used = max(0.0, after.seconds[name] - before.seconds[name])
+        parts.append(f"{name} {used / elapsed_s:.2f} cores ({used / requests * 1000:.1f} ms/request)")
+    if not parts:
+        return "cpu: not measured (no gunicorn or Postgres pid file found)"
+    return f"cpu: {', '.join(parts)} of {os.cpu_count()} cores"

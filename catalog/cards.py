@@ -71,6 +71,9 @@ def card_version(book: Book) -> str:
         book.stock_on_hand,
         book.cover_image.name if book.cover_image else "",
         book.cover_url,
+        # The fetched copies the card links (names carry a digest of their bytes); none
+        # while they are of an earlier cover_url.
+        tuple(rendition.name for rendition in book.fetched_cover),
     )
     return hashlib.blake2b(repr(shown).encode(), digest_size=12).hexdigest()
 

@@ -11,9 +11,11 @@ markup is written once.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
+from django.core.files.storage import default_storage
 from django.utils.html import conditional_escape, format_html
 from django.utils.safestring import SafeString, mark_safe
 
@@ -89,28 +91,92 @@ def stock_badge_html(book: Book) -> SafeString:
     return format_html('<span class="badge badge--{}">{}</span>', state, label)
 
 
+@dataclass(frozen=True)
+class CoverSlot:
+    """Where a cover is drawn: the ``sizes`` attribute for that slot, and its usual width (for ``src``)."""
+
+    sizes: str
+    width: int
+
+
+# The slots' widths as static/css/site.css draws them (keep in step with it, and with
+# ``catalog.cover_fetch.COVER_WIDTHS``). A card: ~170-200 px in the grid and shelves, two
+# to a row under 720 px (half the screen less the container's padding and the gap). The
+# book page: 320 px, 240 px under 900 px, 60% of the screen up to 240 px under 720 px.
+CARD_COVER = CoverSlot(sizes="(max-width: 720px) calc(50vw - 24px), 200px", width=200)
+COVER_SLOTS = {
+    "cover--large": CoverSlot(sizes="(max-width: 720px) min(60vw, 240px), (max-width: 900px) 240px, 320px", width=320),
+    "cover--small": CoverSlot(sizes="72px", width=72),
+}
+
+
+def _absolute(url: str) -> str:
+    """``url`` as an absolute URL: MEDIA_URL may be a path (``/media/``) or a CDN's domain."""
+    if url.startswith("//"):
+        return f"https:{url}"
+    if url.startswith("/"):
+        return f"{settings.SITE_URL}{url}"
+    return url
+
+
 def cover_image_url(book: Book) -> str:
-    """The book's real cover image as an absolute URL, or ``""`` when it has none."""
+    """Absolute URL of the book's largest cover image we hold (for Open Graph and JSON-LD), or ``""``.
+
+    An uploaded cover first, else the fetched JPEG copy. Never ``cover_url``: that host
+    is not ours to promise (see ``catalog.cover_fetch``).
+    """
     if book.cover_image:
-        url = book.cover_image.url
-        return f"{settings.SITE_URL}{url}" if url.startswith("/") else url
-    return book.cover_url
+        return _absolute(book.cover_image.url)
+    jpegs = [rendition for rendition in book.fetched_cover if rendition.format == "jpeg"]
+    return _absolute(default_storage.url(jpegs[-1].name)) if jpegs else ""
+
+
+def _cover_slot(css_class: str) -> CoverSlot:
+    for modifier in css_class.split():
+        if modifier in COVER_SLOTS:
+            return COVER_SLOTS[modifier]
+    return CARD_COVER
 
 
 def book_cover_html(book: Book, css_class: str = "cover", loading: str = "lazy") -> SafeString:
-    """The book's cover image if it has one, else a generated SVG cover (see ``catalog.covers``)."""
+    """The book's cover: uploaded, else our fetched copies with ``srcset``, else a generated SVG.
+
+    ``css_class`` also picks the ``sizes`` of the slot (``cover--large``, ``cover--small``,
+    else a card). ``loading="eager"`` is for the one cover above the fold (the book
+    page), which also gets ``fetchpriority="high"``: it is the page's largest paint. The
+    image is never hot-linked from ``cover_url``: until our copy exists the SVG shows.
+    """
     lead_author = next(iter(book.author_names), "")
-    image_url = cover_image_url(book)
-    if image_url:
-        alt = f"Cover of {book.title}" + (f" by {lead_author}" if lead_author else "")
+    alt = f"Cover of {book.title}" + (f" by {lead_author}" if lead_author else "")
+    priority = ' fetchpriority="high"' if loading == "eager" else ""
+    if book.cover_image:
         return format_html(
-            '<img class="{}" src="{}" alt="{}" loading="{}" decoding="async" width="200" height="300">',
+            '<img class="{}" src="{}" alt="{}" loading="{}"{} decoding="async" width="200" height="300">',
             css_class,
-            image_url,
+            book.cover_image.url,
             alt,
             loading,
+            mark_safe(priority),
         )
-    return cover_svg(isbn13=book.isbn13, title=book.title, author=lead_author, css_class=css_class)
+    copies = [rendition for rendition in book.fetched_cover if rendition.format == "webp"]
+    if not copies:
+        return cover_svg(isbn13=book.isbn13, title=book.title, author=lead_author, css_class=css_class)
+    slot = _cover_slot(css_class)
+    fallback = next((rendition for rendition in copies if rendition.width >= slot.width), copies[-1])
+    srcset = ", ".join(f"{conditional_escape(default_storage.url(copy.name))} {copy.width}w" for copy in copies)
+    return format_html(
+        '<img class="{}" src="{}" srcset="{}" sizes="{}" alt="{}" width="{}" height="{}" loading="{}"{}'
+        ' decoding="async">',
+        css_class,
+        default_storage.url(fallback.name),
+        mark_safe(srcset),  # each URL escaped above
+        slot.sizes,
+        alt,
+        fallback.width,
+        fallback.height,
+        loading,
+        mark_safe(priority),
+    )
 
 
 def book_card_html(book: Book, *, actions: Iterable[SafeString] = ()) -> SafeString:

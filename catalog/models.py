@@ -7,8 +7,10 @@ pages go through ``catalog.selectors``.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -78,6 +80,28 @@ class Tag(models.Model):
         return self.name
 
 
+@dataclass(frozen=True)
+class CoverRendition:
+    """One stored copy of a fetched cover: ``name`` in the default storage, pixel size, format.
+
+    Names hold a digest of the bytes, so a name never changes content and may be cached
+    for ever. Kept as JSON on the book (``cover_renditions``): a listing reads them with
+    the book row, no join.
+    """
+
+    name: str
+    width: int
+    height: int
+    format: str  # "webp" (pages) or "jpeg" (Open Graph: not every crawler reads WebP)
+
+    @classmethod
+    def from_json(cls, item: dict[str, Any]) -> CoverRendition:
+        return cls(name=str(item["name"]), width=int(item["width"]), height=int(item["height"]), format=item["format"])
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "width": self.width, "height": self.height, "format": self.format}
+
+
 class BookQuerySet(models.QuerySet["Book"]):
     def for_listing(self) -> BookQuerySet:
         """Everything a book card shows, in a fixed number of queries whatever the page size.
@@ -110,8 +134,25 @@ class Book(models.Model):
     language = models.CharField(max_length=8, default="en", help_text="ISO 639-1 code, e.g. en, fr")
     page_count = models.PositiveIntegerField(null=True, blank=True)
     publisher = models.CharField(max_length=200, blank=True)
+    # Covers. ``cover_url`` is where an import says the cover is: a source only, never
+    # linked from a page (a slow or gone host would show a broken image). ``cover_image``
+    # is a cover staff uploaded, shown as it is. ``catalog.cover_fetch`` downloads
+    # ``cover_url`` into media storage and records the resized copies in
+    # ``cover_renditions`` (see ``CoverRendition``); pages show them only while
+    # ``cover_source_url`` (what they were made from) is still the ``cover_url``.
+    # Until then, or when the host fails, the generated cover shows. The rest is the
+    # fetch's state, kept on the book so listings need no join (docs/covers.md).
     cover_url = models.URLField(max_length=500, blank=True)
     cover_image = models.ImageField(upload_to="covers/", blank=True)
+    # Database defaults too: seed_catalog writes rows with COPY, naming only its columns.
+    cover_renditions = models.JSONField(
+        default=list, db_default=Value([], models.JSONField()), blank=True, editable=False
+    )
+    cover_source_url = models.URLField(max_length=500, blank=True, default="", db_default="", editable=False)
+    cover_fetched_at = models.DateTimeField(null=True, blank=True, editable=False)
+    cover_fetch_failures = models.PositiveSmallIntegerField(default=0, db_default=0, editable=False)
+    cover_fetch_error = models.CharField(max_length=300, blank=True, default="", db_default="", editable=False)
+    cover_retry_at = models.DateTimeField(null=True, blank=True, editable=False)
     category = models.ForeignKey(Category, null=True, blank=True, related_name="books", on_delete=models.PROTECT)
     authors = models.ManyToManyField(Author, through="BookAuthor", related_name="books")
     tags = models.ManyToManyField(Tag, blank=True, related_name="books")
@@ -180,6 +221,17 @@ class Book(models.Model):
     def set_author_credits(self, credits: list[tuple[int, str]]) -> None:
         """Give the book its credits, fetched in bulk for a page of books (``books_in_order``)."""
         self.__dict__["_author_credits"] = credits
+
+    @property
+    def fetched_cover(self) -> list[CoverRendition]:
+        """The fetched copies of the current ``cover_url``, smallest first; ``[]`` when there are none.
+
+        Copies of an earlier ``cover_url`` are not the book's cover any more, so they
+        are not returned even before the new one is fetched.
+        """
+        if not self.cover_url or self.cover_source_url != self.cover_url or self.cover_fetched_at is None:
+            return []
+        return [CoverRendition.from_json(item) for item in self.cover_renditions or []]
 
     @property
     def stock_on_hand(self) -> int:

@@ -332,6 +332,10 @@ def books_upsert(*, records: Sequence[BookRecord]) -> BooksUpsertResult:
                 ratings_changed.append(book_id)
         books_refresh_ratings(book_ids=ratings_changed)
         announce_books_changed(result.created + result.updated)
+        # Covers are downloaded by Celery after the commit, never inside the import.
+        from catalog.tasks import cover_fetch_queue  # not at the top: catalog.tasks imports this module
+
+        cover_fetch_queue(book_ids=result.created + result.updated)
     return result
 
 

@@ -266,6 +266,36 @@ CATALOG_HOME_CATEGORY_ROWS = env_int("CATALOG_HOME_CATEGORY_ROWS", 4, minimum=0)
 CATALOG_MAX_PAGE = env_int("CATALOG_MAX_PAGE", 2000, minimum=1)
 CATALOG_LOW_STOCK_THRESHOLD = env_int("CATALOG_LOW_STOCK_THRESHOLD", 5, minimum=0)
 
+# --- Covers: imported cover_url images fetched into media storage (docs/covers.md) ----
+# Queue a fetch when an import gives books a cover_url. Off by default where Celery runs
+# in-process (the embedded default), where it would fetch inside the import: run
+# `manage.py fetch_covers` there instead.
+COVER_FETCH_AUTOMATIC = env_bool("COVER_FETCH_AUTOMATIC", not CELERY_TASK_ALWAYS_EAGER)
+COVER_FETCH_CONNECT_TIMEOUT = env_float("COVER_FETCH_CONNECT_TIMEOUT", 3.0, minimum=0.1)
+COVER_FETCH_READ_TIMEOUT = env_float("COVER_FETCH_READ_TIMEOUT", 5.0, minimum=0.1)
+# The whole download, redirects included; a host that dribbles bytes is cut off here.
+COVER_FETCH_TOTAL_TIMEOUT = env_float("COVER_FETCH_TOTAL_TIMEOUT", 10.0, minimum=0.1)
+COVER_FETCH_MAX_BYTES = env_int("COVER_FETCH_MAX_BYTES", 5 * 1024 * 1024, minimum=1024)
+# Width x height of the decoded image: a small file can declare a huge canvas (a decompression bomb).
+COVER_FETCH_MAX_PIXELS = env_int("COVER_FETCH_MAX_PIXELS", 30_000_000, minimum=10_000)
+# Hosts answer a missing cover with a tiny placeholder (Open Library: a 1x1 GIF); not a cover.
+COVER_FETCH_MIN_SIDE = env_int("COVER_FETCH_MIN_SIDE", 64, minimum=1)
+COVER_FETCH_MAX_REDIRECTS = env_int("COVER_FETCH_MAX_REDIRECTS", 3, minimum=0)
+# Covers come from hosts named in imported files: refuse loopback, private and link-local
+# addresses (cloud metadata endpoints) unless this is on (tests use a server on 127.0.0.1).
+COVER_FETCH_ALLOW_PRIVATE_HOSTS = env_bool("COVER_FETCH_ALLOW_PRIVATE_HOSTS", False)
+# After a failure that may pass (timeout, 5xx, 429) the next try waits BASE * 2^(failures-1)
+# seconds, at most MAX; after MAX_ATTEMPTS failures (or one that will not pass) it gives up.
+COVER_FETCH_MAX_ATTEMPTS = env_int("COVER_FETCH_MAX_ATTEMPTS", 5, minimum=1)
+COVER_FETCH_RETRY_BASE_SECONDS = env_int("COVER_FETCH_RETRY_BASE_SECONDS", 60, minimum=1)
+COVER_FETCH_RETRY_MAX_SECONDS = env_int("COVER_FETCH_RETRY_MAX_SECONDS", 3600, minimum=1)
+# Per worker process: a burst of 9,000 imported covers must not hammer one outside host.
+COVER_FETCH_TASK_RATE_LIMIT = env_str("COVER_FETCH_TASK_RATE_LIMIT", "5/s")
+# Parallel downloads of `manage.py fetch_covers` (its --workers default).
+COVER_FETCH_COMMAND_WORKERS = env_int("COVER_FETCH_COMMAND_WORKERS", 4, minimum=1)
+COVER_WEBP_QUALITY = env_int("COVER_WEBP_QUALITY", 80, minimum=1)
+COVER_JPEG_QUALITY = env_int("COVER_JPEG_QUALITY", 85, minimum=1)
+
 # --- Cart -----------------------------------------------------------------------------
 # Carts live in Redis (the cache's Redis, raw connection) or, on the embedded default, in
 # Django's cache. Limits keep one cart from growing without bound; see docs/cart.md.

@@ -52,7 +52,10 @@ def stock_badge(book: Book) -> SafeString:
 
 @register.simple_tag
 def book_cover(book: Book, css_class: str = "cover", loading: str = "lazy") -> SafeString:
-    """The book's cover image if it has one, else a generated SVG cover (see ``catalog.covers``)."""
+    """The book's cover: uploaded, else our fetched copies (``srcset`` sized by ``css_class``), else generated.
+
+    See ``catalog.markup.book_cover_html``; ``cover_url`` is never linked.
+    """
     return markup.book_cover_html(book, css_class, loading)
 
 
@@ -67,7 +70,7 @@ def book_cards(context: template.Context, books: Sequence[Book]) -> list[SafeStr
 
 @register.simple_tag
 def og_image_url(book: Book) -> str:
-    """Absolute URL of the book's cover for Open Graph, or ``""`` (generated covers have none)."""
+    """Absolute URL of the largest cover image we hold for Open Graph, or ``""`` (generated covers have none)."""
     return cover_image_url(book)
 
 

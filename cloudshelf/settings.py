@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import secrets
 from pathlib import Path
+from wsgiref.headers import Headers
 
 import dj_database_url
 
@@ -228,17 +229,87 @@ USE_I18N = True
 USE_TZ = True
 
 # --- Static and media files -----------------------------------------------------------
-STATIC_URL = env_str("STATIC_URL", "/static/")
+# Static files are collected under hashed names (css/site.3f2a9c01b7e4.css) and uploaded
+# media under names unique per upload (cloudshelf.edge.storages), so both may be kept by
+# browsers and CDNs for a year. Where they live: S3 behind CloudFront when
+# AWS_STORAGE_BUCKET_NAME is set (below), else this machine (WhiteNoise serves static,
+# cloudshelf.edge.media serves media). See docs/static-and-media.md.
 STATIC_ROOT = DATA_DIR / "static"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-MEDIA_URL = env_str("MEDIA_URL", "/media/")
 MEDIA_ROOT = DATA_DIR / "media"
-STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
-}
-# Hashed file names never change, so browsers and CDNs may keep them for a year.
-WHITENOISE_MAX_AGE = 60 * 60 * 24 * 365
+# The one Cache-Control of every file whose name changes when its bytes do, wherever it is served.
+IMMUTABLE_CACHE_CONTROL = "public, max-age=31536000, immutable"
+# Names that may change bytes (css/site.css, the manifest, media outside covers/) are kept this long.
+STATIC_UNHASHED_MAX_AGE = env_int("STATIC_UNHASHED_MAX_AGE", 300, minimum=0)
+
+# --- AWS: S3 and CloudFront
+# One bucket by default: static files under static/, media under media/, so one CloudFront
+# distribution with the bucket as origin serves https://CLOUDFRONT_DOMAIN/static/… and
+# /media/… by the same paths. AWS_MEDIA_BUCKET_NAME puts media in a bucket of its own (same
+# media/ prefix). Credentials come the usual boto3 way (instance role, AWS_PROFILE, or
+# AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY); AWS_ENDPOINT_URL points every client elsewhere
+# (moto in the tests, see scripts/moto.sh).
+AWS_STORAGE_BUCKET_NAME = env_str("AWS_STORAGE_BUCKET_NAME")
+AWS_MEDIA_BUCKET_NAME = env_str("AWS_MEDIA_BUCKET_NAME", AWS_STORAGE_BUCKET_NAME)
+AWS_S3_REGION_NAME = env_str("AWS_S3_REGION_NAME", env_str("AWS_DEFAULT_REGION", "us-east-1"))
+AWS_ENDPOINT_URL = env_str("AWS_ENDPOINT_URL").rstrip("/") or None
+if AWS_ENDPOINT_URL and not AWS_ENDPOINT_URL.startswith(("http://", "https://")):
+    raise ImproperlyConfiguredEnv(f"AWS_ENDPOINT_URL={AWS_ENDPOINT_URL!r} is not an http(s) URL")
+# The distribution's domain (d111111abcdef8.cloudfront.net or cdn.example.com): pages link
+# static files and media through it. Without it they link the bucket directly.
+CLOUDFRONT_DOMAIN = env_str("CLOUDFRONT_DOMAIN").strip().rstrip("/")
+if "/" in CLOUDFRONT_DOMAIN:
+    raise ImproperlyConfiguredEnv(f"CLOUDFRONT_DOMAIN={CLOUDFRONT_DOMAIN!r} is a host name, without scheme or path")
+# Set it to have changed pages invalidated at CloudFront (cloudshelf.edge.cdn).
+CLOUDFRONT_DISTRIBUTION_ID = env_str("CLOUDFRONT_DISTRIBUTION_ID")
+# Paths per create_invalidation call (CloudFront accepts up to 3,000).
+CLOUDFRONT_INVALIDATION_BATCH = env_int("CLOUDFRONT_INVALIDATION_BATCH", 100, minimum=1)
+if CLOUDFRONT_INVALIDATION_BATCH > 3000:
+    raise ImproperlyConfiguredEnv("CLOUDFRONT_INVALIDATION_BATCH is above CloudFront's 3,000 paths per invalidation")
+# At most one create_invalidation call per this many seconds, across every worker.
+CLOUDFRONT_INVALIDATION_INTERVAL = env_float("CLOUDFRONT_INVALIDATION_INTERVAL", 10.0, minimum=0)
+# More pending paths than this are collapsed into wildcards by prefix (/books/* is one path).
+CLOUDFRONT_MAX_PATHS_PER_RUN = env_int("CLOUDFRONT_MAX_PATHS_PER_RUN", 500, minimum=1)
+# The local shared HTTP cache (nginx in `make up`), sent `PURGE <path>` for each changed page.
+HTTP_CACHE_PURGE_URL = env_str("HTTP_CACHE_PURGE_URL").rstrip("/")
+# Changed paths are gathered this long and sent together (one task per burst).
+EDGE_INVALIDATION_DEBOUNCE_SECONDS = env_float("EDGE_INVALIDATION_DEBOUNCE_SECONDS", 1.0, minimum=0)
+
+
+def _bucket_url(bucket: str) -> str:
+    if CLOUDFRONT_DOMAIN:
+        return f"https://{CLOUDFRONT_DOMAIN}"
+    if AWS_ENDPOINT_URL:
+        return f"{AWS_ENDPOINT_URL}/{bucket}"
+    return f"https://{bucket}.s3.{AWS_S3_REGION_NAME}.amazonaws.com"
+
+
+if AWS_STORAGE_BUCKET_NAME:
+    STATIC_URL = f"{_bucket_url(AWS_STORAGE_BUCKET_NAME)}/static/"
+    MEDIA_URL = f"{_bucket_url(AWS_MEDIA_BUCKET_NAME)}/media/"
+    STORAGES = {
+        "default": {"BACKEND": "cloudshelf.edge.storages.S3MediaStorage"},
+        "staticfiles": {"BACKEND": "cloudshelf.edge.storages.S3ManifestStaticStorage"},
+    }
+else:
+    STATIC_URL = env_str("STATIC_URL", "/static/")
+    MEDIA_URL = env_str("MEDIA_URL", "/media/")
+    STORAGES = {
+        "default": {"BACKEND": "cloudshelf.edge.storages.LocalMediaStorage"},
+        "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+    }
+
+# WhiteNoise serves hashed names with `max-age=315360000, public, immutable` and every other
+# name with WHITENOISE_MAX_AGE: say exactly what S3 says for both.
+WHITENOISE_MAX_AGE = STATIC_UNHASHED_MAX_AGE
+
+
+def _static_cache_headers(headers: Headers, path: str, url: str) -> None:
+    if "immutable" in headers.get("Cache-Control", ""):
+        headers["Cache-Control"] = IMMUTABLE_CACHE_CONTROL
+
+
+WHITENOISE_ADD_HEADERS_FUNCTION = _static_cache_headers
 
 # --- Security -------------------------------------------------------------------------
 # HTTPS=1 says "this site is served over TLS" (directly or behind a load balancer that

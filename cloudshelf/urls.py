@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from cloudshelf import health
+from cloudshelf.edge.media import media_urlpatterns
 
 urlpatterns = [
     path("health", health.liveness, name="health"),
@@ -11,6 +12,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("cloudshelf.accounts.urls")),
     path("api/", include("cloudshelf.api.urls")),
+    *media_urlpatterns(),  # uploaded covers at MEDIA_URL, unless media is on S3
     path("", include("cart.urls")),
     path("", include("catalog.urls")),
     path("", include("search.urls")),

@@ -8,6 +8,8 @@ CLOUDSHELF_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 : "${PG_PORT:=55432}"
 : "${REDIS_PORT:=56379}"
 : "${GUNICORN_BIND:=127.0.0.1:8100}"
+# The shared HTTP cache (scripts/nginx.sh) in front of gunicorn, as `make up` serves the site.
+: "${NGINX_PORT:=8080}"
 
 # Everything a checkout writes at run time lives under var/ (git-ignored), so two
 # checkouts never share data files — only, by default, the same ports.
@@ -21,9 +23,10 @@ CLOUDSHELF_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 : "${PG_PASSWORD:=cloudshelf}"
 : "${PG_DATABASE:=cloudshelf}"
 : "${REDIS_DIR:=$VAR_DIR/redis}"
+: "${NGINX_DIR:=$VAR_DIR/nginx}"
 : "${VENV_DIR:=$CLOUDSHELF_ROOT/.venv}"
 
-export CLOUDSHELF_ROOT PG_PORT REDIS_PORT GUNICORN_BIND VAR_DIR RUN_DIR LOG_DIR PG_DATA PG_SOCKET_DIR PG_LOG \
+export CLOUDSHELF_ROOT PG_PORT REDIS_PORT GUNICORN_BIND NGINX_PORT NGINX_DIR VAR_DIR RUN_DIR LOG_DIR PG_DATA PG_SOCKET_DIR PG_LOG \
 	PG_USER PG_PASSWORD PG_DATABASE REDIS_DIR VENV_DIR
 
 # OpenSearch (scripts/opensearch.sh): a single node of this checkout on loopback, with

@@ -52,13 +52,15 @@ services-down: ## Stop Postgres, Redis and OpenSearch
 	-scripts/redis.sh stop
 	-scripts/postgres.sh stop
 
-up: venv services ## The production-shaped stack: Postgres, Redis, gunicorn and a Celery worker
+up: venv services ## The production-shaped stack: Postgres, Redis, gunicorn, a Celery worker and nginx in front
 	$(STACK_ENV) $(PY) manage.py migrate --no-input
 	$(STACK_ENV) $(PY) manage.py collectstatic --no-input -v 0
 	$(STACK_ENV) scripts/app.sh start
-	@echo "CloudShelf is up at http://$(GUNICORN_BIND)/  (make down stops it)"
+	$(STACK_ENV) scripts/nginx.sh start
+	@echo "CloudShelf is up at http://127.0.0.1:$(NGINX_PORT)/ (gunicorn directly: http://$(GUNICORN_BIND)/)  (make down stops it)"
 
 down: ## Stop everything `make up` started
+	-scripts/nginx.sh stop
 	-scripts/app.sh stop
 	-$(MAKE) services-down
 

@@ -3,6 +3,8 @@
 PG_PORT ?= 55432
 REDIS_PORT ?= 56379
 GUNICORN_BIND ?= 127.0.0.1:8100
+# The shared HTTP cache in front of gunicorn (scripts/nginx.sh); `make up` serves the site here.
+NGINX_PORT ?= 8080
 # OpenSearch (scripts/opensearch.sh); the app reaches it at OPENSEARCH_URL.
 OPENSEARCH_PORT ?= 59200
 OPENSEARCH_TRANSPORT_PORT ?= 59300
@@ -15,7 +17,8 @@ STACK_ENV := env DATABASE_URL=postgres://cloudshelf:cloudshelf@127.0.0.1:$(PG_PO
 	CELERY_BROKER_URL=redis://127.0.0.1:$(REDIS_PORT)/2 \
 	OPENSEARCH_URL=http://127.0.0.1:$(OPENSEARCH_PORT) \
 	SECRET_KEY=local-stack-secret-key-not-for-production-0123456789abcdef \
-	GUNICORN_BIND=$(GUNICORN_BIND) PG_PORT=$(PG_PORT) REDIS_PORT=$(REDIS_PORT)
+	GUNICORN_BIND=$(GUNICORN_BIND) PG_PORT=$(PG_PORT) REDIS_PORT=$(REDIS_PORT) \
+	NGINX_PORT=$(NGINX_PORT) SITE_URL=http://127.0.0.1:$(NGINX_PORT) HTTP_CACHE_PURGE_URL=http://127.0.0.1:$(NGINX_PORT)
 
 TEST_ENV := env DATABASE_URL=postgres://cloudshelf:cloudshelf@127.0.0.1:$(PG_PORT)/cloudshelf \
 	REDIS_URL=redis://127.0.0.1:$(REDIS_PORT)/1 \

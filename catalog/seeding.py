@@ -33,10 +33,23 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from catalog.isbn import isbn13_check_digit
+from catalog.maintenance import VacuumReport, tables_vacuum_analyze
 from catalog.models import Author, Book, BookAuthor, Category, Inventory, Review, Tag
 from catalog.services import books_refresh_ratings, category_get_or_create_path
 
 MAX_BOOKS = 1_000_000
+# The catalog tables a seed writes (and the reviewers' user table): VACUUM ANALYZEd after
+# the load (``catalog.maintenance``).
+SEEDED_MODELS: tuple[type[models.Model], ...] = (
+    Book,
+    BookAuthor,
+    Author,
+    Category,
+    Inventory,
+    Review,
+    Tag,
+    Book.tags.through,
+)
 
 # Publication dates and review dates are spread back from this fixed day rather than from
 # today, so a seed gives the same catalog whichever day it runs.
@@ -416,6 +429,7 @@ class SeedSummary:
     reviews: int = 0
     categories: int = 0
     seconds: float = 0.0
+    vacuum: VacuumReport = field(default_factory=VacuumReport)
 
 
 @dataclass
@@ -534,7 +548,8 @@ def catalog_seed(
             new_ids = Book.objects.filter(pk__gt=highest_book_id).values_list("pk", flat=True)
             books_refresh_ratings(book_ids=list(new_ids))
 
-    _analyze()
+    # Outside the transaction: VACUUM cannot run inside one.
+    summary.vacuum = tables_vacuum_analyze((*SEEDED_MODELS, get_user_model()))
     summary.seconds = time.monotonic() - started
     return summary
 
@@ -1000,20 +1015,3 @@ def _insert_rows(model: type[models.Model], field_names: Sequence[str], rows: It
             for row in rows
         ]
         cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({placeholders})", prepared)
-
-
-def _analyze() -> None:
-    """VACUUM ANALYZE the freshly loaded tables on Postgres.
-
-    ANALYZE gives the planner statistics (a freshly loaded table otherwise looks empty);
-    VACUUM sets the visibility map, without which the browse pages' id-only index scans
-    must visit the heap for every row they skip, making deep pages slow until autovacuum
-    happens to run. VACUUM cannot run inside a transaction, so outside ``atomic`` only.
-    """
-    if connection.vendor != "postgresql" or connection.in_atomic_block:
-        return
-    tables = [model._meta.db_table for model in (Book, BookAuthor, Author, Category, Inventory, Review, Tag)]
-    tables.append(Book.tags.through._meta.db_table)
-    quote = connection.ops.quote_name
-    with connection.cursor() as cursor:
-        cursor.execute("VACUUM (ANALYZE) " + ", ".join(quote(table) for table in tables))

@@ -73,3 +73,4 @@ class Command(BaseCommand):
                     "Rebuild the search index to make them searchable."
                 )
             )
+            self.stdout.write(summary.vacuum.describe())

@@ -32,6 +32,7 @@ from django.test import RequestFactory
 from django.utils import timezone
 from PIL import Image
 
+from catalog import cards
 from catalog import cover_fetch as cover_fetch_module
 from catalog.cards import book_cards_html, card_version
 from catalog.cover_fetch import COVER_WIDTHS, CoverFetchStatus, books_needing_cover, cover_fetch
@@ -103,7 +104,7 @@ class ImageServer:
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
         self.httpd.block_on_close = False
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self.thread.start()
         self.base = f"http://127.0.0.1:{self.httpd.server_address[1]}"
 
@@ -198,6 +199,10 @@ def _cover_settings(settings, tmp_path):
     settings.COVER_FETCH_RETRY_BASE_SECONDS = 60
     settings.COVER_FETCH_RETRY_MAX_SECONDS = 3600
     settings.COVER_FETCH_AUTOMATIC = False
+    # The card cache's key digest reads SITE_URL and MEDIA_URL once per process.
+    cards._code_digest.cache_clear()
+    yield
+    cards._code_digest.cache_clear()
 
 
 @pytest.fixture

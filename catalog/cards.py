@@ -34,6 +34,7 @@ from django.utils.html import conditional_escape
 from django.utils.safestring import SafeString, mark_safe
 
 from catalog.markup import book_card_html
+from cloudshelf.edge.page_cache import CSRF_TOKEN_SLOT, page_depends_on
 from catalog.models import Book
 
 # (book, CSRF token, path to return to) -> the control's HTML, e.g. a form.
@@ -41,8 +42,8 @@ CardAction = Callable[[Book, str, str], SafeString]
 _card_actions: list[CardAction] = []
 
 # Placeholders for the per-request parts; letters and underscores only, so escaping
-# leaves them as they are.
-CSRF_TOKEN_SLOT = "__CLOUDSHELF_CARD_CSRF_TOKEN__"
+# leaves them as they are. The CSRF placeholder is the page cache's, so a kept page fills
+# its cards' tokens with the rest of the page.
 NEXT_PATH_SLOT = "__CLOUDSHELF_CARD_NEXT_PATH__"
 
 
@@ -110,6 +111,8 @@ def book_cards_html(books: Sequence[Book], *, request: HttpRequest, csrf_token: 
     """
     if not books:
         return []
+    # A kept page showing these cards is retired when any of their books changes.
+    page_depends_on(request, *(f"book:{book.pk}" for book in books))
     store = caches[settings.CARD_CACHE_ALIAS]
     prefix = f"card:{_code_digest()}:"
     keys = [prefix + card_version(book) for book in books]

@@ -18,12 +18,14 @@ from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponsePermanentRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_http_methods, require_safe
 
 from catalog import selectors, services
 from catalog.forms import ReviewForm
 from catalog.models import Author, Book, Review
+from catalog.page_tags import ALL_BOOKS_TAG, author_books_tag, book_tag, category_books_tag
 from catalog.services import CatalogError
+from cloudshelf.edge.page_cache import cached_page, page_depends_on
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -72,9 +74,11 @@ def _page_suffix(listing: selectors.BookPage) -> str:
     return f" (page {listing.page.number})" if listing.page.number > 1 else ""
 
 
-@require_GET
+@require_safe
+@cached_page()
 def home(request: HttpRequest) -> HttpResponse:
     """Shelves of new, top-rated and bestselling books from the biggest categories."""
+    page_depends_on(request, ALL_BOOKS_TAG)
     return render(
         request,
         "catalog/home.html",
@@ -86,9 +90,11 @@ def home(request: HttpRequest) -> HttpResponse:
     )
 
 
-@require_GET
+@require_safe
+@cached_page()
 def book_list(request: HttpRequest) -> HttpResponse:
     """Every book in the catalog, sortable and paginated."""
+    page_depends_on(request, ALL_BOOKS_TAG)
     path = reverse("catalog:book-list")
     context = _listing_context(request, selectors.all_books(), path=path, count_cache_key=selectors.ALL_BOOKS_COUNT_KEY)
     context["page_title"] = f"All books{_page_suffix(context['listing'])}"
@@ -96,12 +102,14 @@ def book_list(request: HttpRequest) -> HttpResponse:
     return render(request, "catalog/book_list.html", context)
 
 
-@require_GET
+@require_safe
+@cached_page()
 def category_detail(request: HttpRequest, path: str) -> HttpResponse:
     """A category's books, including those of its subcategories."""
     branch = selectors.category_branch(path)
     if branch is None:
         raise Http404("No such category.")
+    page_depends_on(request, category_books_tag(branch.category.pk))
     books = selectors.category_books(branch)
     context = _listing_context(
         request, books, path=branch.category.get_absolute_url(), count_cache_key=branch.book_count_cache_key
@@ -116,10 +124,12 @@ def category_detail(request: HttpRequest, path: str) -> HttpResponse:
     return render(request, "catalog/category_detail.html", context)
 
 
-@require_GET
+@require_safe
+@cached_page()
 def author_detail(request: HttpRequest, slug: str) -> HttpResponse:
     """An author's biography and books."""
     author = get_object_or_404(Author, slug=slug)
+    page_depends_on(request, author_books_tag(author.pk))
     context = _listing_context(request, selectors.author_books(author), path=author.get_absolute_url())
     context |= {
         "author": author,
@@ -130,7 +140,7 @@ def author_detail(request: HttpRequest, slug: str) -> HttpResponse:
     return render(request, "catalog/author_detail.html", context)
 
 
-@require_GET
+@require_safe
 def book_by_isbn(request: HttpRequest, isbn13: str) -> HttpResponse:
     """``/books/<isbn13>/`` is a short link: send it to the book's canonical URL."""
     book = get_object_or_404(Book.objects.only("isbn13", "slug"), isbn13=isbn13)
@@ -158,7 +168,8 @@ def _book_seo(book: Book, reviews: selectors.ReviewPage) -> dict[str, str]:
     }
 
 
-@require_GET
+@require_safe
+@cached_page()
 def book_detail(request: HttpRequest, isbn13: str, slug: str) -> HttpResponse:
     """A book's page: details, price and stock, reviews and related books.
 
@@ -170,16 +181,14 @@ def book_detail(request: HttpRequest, isbn13: str, slug: str) -> HttpResponse:
     if slug != book.slug:
         query = f"?{request.GET.urlencode()}" if request.GET else ""
         return HttpResponsePermanentRedirect(f"{book.get_absolute_url()}{query}")
+    page_depends_on(request, book_tag(book.pk))
     reviews = _reviews_page_or_404(request, book)
-    own_review = selectors.review_by_customer(book=book, user=request.user)
     trail = selectors.category_trail(book.category.path) if book.category else ()
     context = {
         "book": book,
         "trail": trail,
         "nav_section": trail[0].path if trail else "",
         "reviews": reviews,
-        "own_review": own_review,
-        "review_form": ReviewForm() if request.user.is_authenticated and own_review is None else None,
         "related_books": selectors.related_books(book),
     }
     return render(request, "catalog/book_detail.html", context | _book_seo(book, reviews))

@@ -70,9 +70,12 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "cloudshelf.api",
+    "cloudshelf.edge",
 ]
 
 MIDDLEWARE = [
+    # First, so it sees every response last: anything not declared shareable is private.
+    "cloudshelf.edge.http.DefaultPrivateMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # /api/ only: keys, per-partner throttling, rate-limit and caching headers, JSON errors.
@@ -100,7 +103,8 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "cloudshelf.context_processors.site",
-                "cloudshelf.context_processors.cart",
+                # Last: while a page is rendered for the page cache, personal values are placeholders.
+                "cloudshelf.edge.page_cache.shell_context",
             ],
         },
     },
@@ -179,16 +183,39 @@ else:
         },
     }
 
-# Whole search results pages for anonymous visitors without a session (see
-# search.page_cache): in each process's memory, retired by every index write.
-SEARCH_PAGE_CACHE_SECONDS = env_int("SEARCH_PAGE_CACHE_SECONDS", 300, minimum=0)
-CACHES["pages"] = {
-    "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-    "LOCATION": "cloudshelf-pages",
-    "TIMEOUT": SEARCH_PAGE_CACHE_SECONDS or 1,
-    # About 15 kB each (compressed): 30 MB per process at most.
-    "OPTIONS": {"MAX_ENTRIES": env_int("SEARCH_PAGE_CACHE_ENTRIES", 2000, minimum=1)},
-}
+# --- Whole pages (cloudshelf.edge.page_cache; docs/edge.md) ------------------------------
+# Home, browse, category, author, book and search pages are rendered once (as a visitor
+# without a session sees them) and kept in Redis (shared by every process) and in a small
+# LRU in each process. Changes retire exactly the pages that show what changed.
+# How long a kept page may be served without being rebuilt (0 turns the page cache off).
+PAGE_CACHE_SECONDS = env_int("PAGE_CACHE_SECONDS", 600, minimum=0)
+# How long past that a kept page is still served while it is rebuilt, or when rebuilding fails.
+PAGE_CACHE_STALE_SECONDS = env_int("PAGE_CACHE_STALE_SECONDS", 3600, minimum=0)
+# A process trusts its own copy this long before checking it against changes again:
+# the bound on how late a change made by another process shows (plus commit time).
+PAGE_CACHE_RECHECK_SECONDS = env_float("PAGE_CACHE_RECHECK_SECONDS", 1.0, minimum=0)
+# Memory for each process's copies (compressed pages, ~30 kB each).
+PAGE_CACHE_LOCAL_MAX_BYTES = env_int("PAGE_CACHE_LOCAL_MAX_BYTES", 64 * 1024 * 1024, minimum=0)
+# Only one request rebuilds a stale page; the lock lapses after this long if it dies.
+PAGE_CACHE_REBUILD_SECONDS = env_int("PAGE_CACHE_REBUILD_SECONDS", 10, minimum=1)
+# At most this many paths of pages showing a changed book are purged at the edge.
+PAGE_CACHE_MAX_PURGE_PATHS = env_int("PAGE_CACHE_MAX_PURGE_PATHS", 50, minimum=0)
+# HTTP caching of shared pages (cloudshelf.edge.http): browsers revalidate (0), shared caches
+# and CloudFront keep a page PAGE_CACHE_SHARED_MAX_AGE, serve it stale while refreshing and
+# when the origin fails.
+PAGE_CACHE_BROWSER_MAX_AGE = env_int("PAGE_CACHE_BROWSER_MAX_AGE", 0, minimum=0)
+PAGE_CACHE_SHARED_MAX_AGE = env_int("PAGE_CACHE_SHARED_MAX_AGE", 300, minimum=0)
+PAGE_CACHE_STALE_WHILE_REVALIDATE = env_int("PAGE_CACHE_STALE_WHILE_REVALIDATE", 60, minimum=0)
+PAGE_CACHE_STALE_IF_ERROR = env_int("PAGE_CACHE_STALE_IF_ERROR", 86400, minimum=0)
+if REDIS_URL:
+    CACHES["pages"] = CACHES["default"] | {"KEY_PREFIX": CACHE_KEY_PREFIX + ":page", "TIMEOUT": PAGE_CACHE_SECONDS}
+else:
+    CACHES["pages"] = {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "cloudshelf-pages",
+        "TIMEOUT": PAGE_CACHE_SECONDS or 1,
+        "OPTIONS": {"MAX_ENTRIES": 2000},  # about 30 kB each
+    }
 
 # cached_db: reads come from the cache, the database keeps sessions alive when Redis is
 # down (the cache-only backend retries 10,000 times to find a free key in that case).
@@ -299,14 +326,17 @@ else:
         "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
     }
 
-# WhiteNoise serves hashed names with `max-age=315360000, public, immutable` and every other
-# name with WHITENOISE_MAX_AGE: say exactly what S3 says for both.
+# WhiteNoise says `max-age=315360000, public, immutable` for hashed names and
+# `max-age=WHITENOISE_MAX_AGE, public` for the others: say exactly what S3 says for both.
 WHITENOISE_MAX_AGE = STATIC_UNHASHED_MAX_AGE
 
 
 def _static_cache_headers(headers: Headers, path: str, url: str) -> None:
-    if "immutable" in headers.get("Cache-Control", ""):
+    value = headers.get("Cache-Control")
+    if value and "immutable" in value:
         headers["Cache-Control"] = IMMUTABLE_CACHE_CONTROL
+    elif value:
+        headers["Cache-Control"] = ", ".join(["public", *(part for part in value.split(", ") if part != "public")])
 
 
 WHITENOISE_ADD_HEADERS_FUNCTION = _static_cache_headers

@@ -33,10 +33,14 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.cache import cache
 
+from cloudshelf.edge.page_cache import pages_changed
 from search.facets import FacetCounts
 from search.params import SearchSpec
 
 logger = logging.getLogger(__name__)
+
+# Every kept results page depends on this page-cache tag (cloudshelf.edge.page_cache).
+SEARCH_TAG = "search"
 
 # Bump when FoundBooks or the queries that fill it change shape.
 FORMAT_VERSION = 1
@@ -89,11 +93,12 @@ def results_generation() -> str:
 
 
 def search_results_changed() -> None:
-    """Retire every kept answer: call after a write to the index has become visible to searches."""
+    """Retire every kept answer and results page: call after a write to the index has become visible to searches."""
     try:
         cache.set(_generation_key(), uuid.uuid4().hex, timeout=None)
     except Exception:  # a cache outage: answers are not being read either
         logger.warning("search result cache: could not bump the generation", exc_info=True)
+    pages_changed([SEARCH_TAG])
 
 
 def found_books(spec: SearchSpec, ask_opensearch: Callable[[], FoundBooks]) -> FoundBooks:

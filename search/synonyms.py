@@ -17,6 +17,7 @@ any of the variants.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import threading
 import time
@@ -38,8 +39,8 @@ SynonymMap = dict[tuple[str, ...], tuple[str, ...]]
 
 _memo: tuple[float, SynonymMap] | None = None
 _memo_lock = threading.Lock()
-# Counts the changes this process has seen in the map (see ``synonyms_version``).
-_version = 0
+# A digest of the map this process searches with (see ``synonyms_version``).
+_version = ""
 
 
 def _load() -> SynonymMap:
@@ -69,16 +70,17 @@ def synonym_map() -> SynonymMap:
         if mapping is None:
             mapping = _load()
             cache.set(CACHE_KEY, mapping, settings.SEARCH_SYNONYMS_CACHE_SECONDS)
-        if memo is not None and mapping != memo[1]:
-            _version += 1
+        if memo is None or mapping != memo[1]:
+            _version = hashlib.blake2b(repr(sorted(mapping.items())).encode(), digest_size=8).hexdigest()
         _memo = (now + MEMO_SECONDS, mapping)
     return mapping
 
 
-def synonyms_version() -> int:
-    """Which synonym map this process searches with: changes when the map it uses changes.
+def synonyms_version() -> str:
+    """Which synonym map this process searches with: a digest of it, the same in every process.
 
-    Per process (kept results pages are per process too, see ``search.page_cache``).
+    Part of a kept results page's key (``search.page_cache``), so a process that learns of
+    an edit late never serves or keeps pages made with a map other than its own.
     """
     synonym_map()
     return _version
@@ -86,10 +88,9 @@ def synonyms_version() -> int:
 
 def synonyms_changed() -> None:
     """Forget the cached map everywhere (the shared cache) and here (the memo)."""
-    global _memo, _version
+    global _memo
     cache.delete(CACHE_KEY)
     _memo = None
-    _version += 1
     # Kept answers and pages were made with the old synonyms (other processes also
     # notice the new map itself within MEMO_SECONDS, see synonyms_version).
     search_results_changed()

@@ -14,8 +14,9 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.cache import cache_control
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_safe
 
+from cloudshelf.edge.page_cache import cached_page
 from search import engine, page_cache
 from search.facets import category_tree, filter_label
 from search.params import SEARCH_SORTS, SearchFilters, SearchPageOutOfRange, SearchState, clean_query
@@ -59,15 +60,12 @@ def _page_context(state: SearchState) -> dict[str, Any]:
     }
 
 
-@require_GET
+@require_safe
+@cached_page(on_hit=page_cache.announce_kept_search, key_extra=page_cache.results_key)
 def results(request: HttpRequest) -> HttpResponse:
     """Results with facets, active filters, highlights and "did you mean"; 404 for a page that cannot exist."""
-    kept = page_cache.kept_results_page(request)
-    if kept is not None:
-        return kept
     state, is_page_valid, was_cut = read_state(request)
     context = _page_context(state) | {"query_was_cut": was_cut, "max_query_length": settings.SEARCH_MAX_QUERY_LENGTH}
-    keepable = page_cache.csrf_placeholder(request)  # before searching (see its docstring)
     try:
         if not is_page_valid:
             raise SearchPageOutOfRange("That is not a page number.", last_page=1)
@@ -75,12 +73,15 @@ def results(request: HttpRequest) -> HttpResponse:
     except SearchPageOutOfRange as error:
         context |= {"page_error": str(error), "last_page_query": state.query_string(page=error.last_page)}
         return render(request, "search/results.html", context, status=404)
+    page_cache.remember_results(request, result)
     context["result"] = result
     if result.suggestion:
         # The suggestion was checked with these filters, so the link keeps them.
         context["suggestion_query"] = state.query_string(query=result.suggestion, page=1)
-    response = render(request, "search/results.html", context | keepable)
-    return page_cache.keep_results_page(request, response, result)
+    response = render(request, "search/results.html", context)
+    # Which backend answered (benchmarks and operators read it); kept pages are OpenSearch's.
+    response["X-Search-Backend"] = result.backend
+    return response
 
 
 @require_GET

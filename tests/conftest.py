@@ -8,6 +8,7 @@ import os
 import pytest
 from django.core.cache import cache, caches
 
+from cloudshelf.edge.page_cache import local_pages
 from tests.factories import UserFactory
 
 if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
@@ -56,12 +57,15 @@ def _empty_cache(settings):
     settings.CACHES = {
         **settings.CACHES,
         "default": {**settings.CACHES["default"], "KEY_PREFIX": f"test{os.getpid()}"},
+        "pages": {**settings.CACHES["pages"], "KEY_PREFIX": f"test{os.getpid()}:page"},
     }
     cache.delete_pattern("*")
-    caches["pages"].clear()  # process memory: kept search pages
+    caches["pages"].delete_pattern("*")  # kept pages (Redis) ...
+    local_pages.clear()  # ... and this process's copies
     yield
     cache.delete_pattern("*")
-    caches["pages"].clear()
+    caches["pages"].delete_pattern("*")
+    local_pages.clear()
 
 
 @pytest.fixture

@@ -184,16 +184,37 @@ def test_no_books_cost_nothing(django_assert_num_queries):
         assert book_cards_html([], request=page_request()) == []
 
 
-def test_the_add_to_cart_form_of_a_cached_card_works_with_csrf_checks(client, settings):
+def test_the_add_to_cart_form_of_a_shared_page_works_with_csrf_checks(client, settings):
+    """A visitor without a session gets the shared page (no token): the browser's same-origin proof suffices."""
     from django.test import Client
 
     book = BookFactory(stock=5)
     shopper = Client(enforce_csrf_checks=True)
     shopper.get("/books/")  # renders (and caches) the card
-    page = shopper.get("/books/")  # a card from the cache, with this visitor's token
+    page = shopper.get("/books/")  # the kept page: the same bytes for every visitor without a session
+    token = page.content.decode().split('name="csrfmiddlewaretoken" value="')[1].split('"')[0]
+
+    response = shopper.post(
+        "/cart/add/",
+        {"book_id": book.pk, "next": "/books/", "csrfmiddlewaretoken": token},
+        headers={"Sec-Fetch-Site": "same-origin"},
+    )
+
+    assert token == ""
+    assert response.status_code == 302
+    assert response["Location"] == "/books/"
+
+
+def test_a_card_on_a_page_for_a_visitor_with_a_session_carries_their_token(settings):
+    from django.test import Client
+
+    book = BookFactory(stock=5)
+    shopper = Client(enforce_csrf_checks=True)
+    shopper.post("/cart/add/", {"book_id": book.pk}, headers={"Sec-Fetch-Site": "same-origin"})
+    page = shopper.get("/books/")
     token = page.content.decode().split('name="csrfmiddlewaretoken" value="')[1].split('"')[0]
 
     response = shopper.post("/cart/add/", {"book_id": book.pk, "next": "/books/", "csrfmiddlewaretoken": token})
 
+    assert token
     assert response.status_code == 302
-    assert response["Location"] == "/books/"

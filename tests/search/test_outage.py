@@ -69,7 +69,7 @@ def test_customers_keep_getting_results_while_opensearch_is_down(client, shelf, 
     # Kept answers and pages would serve the repeated search without asking OpenSearch;
     # this test is about what happens when it is asked.
     settings.SEARCH_RESULTS_CACHE_SECONDS = 0
-    settings.SEARCH_PAGE_CACHE_SECONDS = 0
+    settings.PAGE_CACHE_SECONDS = 0
     search_index_rebuild()
 
     before = client.get("/search/", {"q": "dune"})

@@ -148,7 +148,8 @@ def test_an_uploaded_file_gets_a_name_of_its_own_and_is_served(client, media_roo
     second = default_storage.save(default_storage.generate_filename("covers/dune.png"), ContentFile(PNG[:-1]))
 
     assert first != second
-    assert first.startswith("covers/") and first.endswith("/dune.png")
+    assert first.startswith("covers/")
+    assert first.endswith("/dune.png")
     assert default_storage.url(first) == f"/media/{first}"
     response = client.get(default_storage.url(first))
     response.close()

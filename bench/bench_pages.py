@@ -24,8 +24,9 @@ comes back from the first add. 16 visitors with 3 lines each share the session b
 cart page run.
 
 **First view after a change, and why the method is fair.** Open loop (``bench/loadgen.py``)
-at 50/s over 200 books whose pages were all fetched once first (so each is in the page cache
-when it changes). Each request first changes its book through the service layer in this
+at 50/s over 600 other books whose pages were all fetched once first (so each is in the page
+cache when it changes; each book changes again only after 12 s, so two changes of one book
+never overlap even when answers queue). Each request first changes its book through the service layer in this
 process (``catalog.services.books_adjust_price``, +1%: one transaction, then
 ``books_changed`` after the commit, which is what retires the book's pages, queues the
 search sync and the CDN invalidation), in a worker thread; the page is fetched the moment
@@ -56,7 +57,9 @@ import random
 import socket
 import statistics
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal
 from urllib.parse import urlencode, urlsplit
@@ -65,12 +68,16 @@ import django
 
 from bench.bench_cart import Visitor, anonymous_visitor, cart_add
 from bench.checks import run_watched, watch_breaker
+from bench.cpu import CpuSnapshot, describe_usage
 from bench.loadgen import Request, Result
 from bench.targets import Target, ratio_verdict
-from bench.wrk import CONNECTIONS, DURATION_S, THREADS, WARMUP_S, WrkReport, run_with_warmup
+from bench.wrk import CONNECTIONS, DURATION_S, THREADS, WARMUP_S, WrkReport, run_wrk
 
 MIN_BOOKS = int(os.environ.get("BENCH_MIN_BOOKS", "100000"))
 BOOK_COUNT = int(os.environ.get("BENCH_PAGES_BOOKS", "200"))
+# Other books for the change run: each changes again only after CHANGE_BOOK_COUNT / rate
+# seconds (12 s), so no two changes of one book overlap even when answers queue.
+CHANGE_BOOK_COUNT = int(os.environ.get("BENCH_PAGES_CHANGE_BOOKS", "600"))
 SESSION_VISITORS, SESSION_LINES = 16, 3
 CART_VISITORS, CART_LINES = 8, 40
 CHANGE_RATE = float(os.environ.get("BENCH_PAGES_CHANGE_RATE", "50"))
@@ -140,6 +147,8 @@ class Note:
 class Sample:
     book_ids: list[int]
     book_urls: list[str]
+    changed_ids: list[int]
+    changed_urls: list[str]
     category_url: str
     # For the HTTP-cache mix:
     browse_urls: list[str]
@@ -160,11 +169,13 @@ def _sample() -> Sample:
     # Books with plenty of stock (carts can take them), spread over the catalog, the same
     # ones on every run.
     in_stock = list(Book.objects.filter(inventory__stock_on_hand__gte=100).order_by("id").values_list("id", flat=True))
-    ids = rng.sample(in_stock, min(len(in_stock), max(BOOK_COUNT, 2000)))
-    if len(ids) < BOOK_COUNT:
-        raise SystemExit(f"the benchmark needs {BOOK_COUNT} books with stock ≥ 100 and the stack has {len(ids)}")
+    wanted = max(BOOK_COUNT, 2000) + CHANGE_BOOK_COUNT
+    if len(in_stock) < wanted:
+        raise SystemExit(f"the benchmark needs {wanted:,} books with stock ≥ 100 and the stack has {len(in_stock):,}")
+    ids = rng.sample(in_stock, wanted)
     stocked = {book.pk: book.get_absolute_url() for book in Book.objects.filter(pk__in=ids).only("isbn13", "slug")}
     page_ids = sorted(ids[:BOOK_COUNT])
+    changed_ids = sorted(ids[-CHANGE_BOOK_COUNT:])
     categories = list(Category.objects.order_by("path"))
     roots = [category for category in categories if category.depth == 0]
     browse = [f"/books/?{urlencode({'sort': sort, 'page': page})}" for page in range(1, 6) for sort in SORTS]
@@ -176,6 +187,8 @@ def _sample() -> Sample:
     return Sample(
         book_ids=page_ids,
         book_urls=[stocked[book_id] for book_id in page_ids],
+        changed_ids=changed_ids,
+        changed_urls=[stocked[book_id] for book_id in changed_ids],
         category_url=roots[0].get_absolute_url(),
         browse_urls=browse,
         search_urls=searches,
@@ -186,8 +199,15 @@ def _sample() -> Sample:
 def _closed_loop(name: str, base_url: str, lines: Sequence[tuple[str, str]], target: Target | None) -> PageRun:
     print(f"  running {name} …", flush=True)
     with watch_breaker() as breaker:
-        report = run_with_warmup(base_url, lines)
+        if WARMUP_S >= 1:
+            run_wrk(base_url, lines, duration_s=WARMUP_S)
+        cpu_before = CpuSnapshot.take()
+        report = run_wrk(base_url, lines)
+        cpu_after = CpuSnapshot.take()
     run = PageRun(name=name, report=report, target=target)
+    run.notes.append(
+        "  " + describe_usage(cpu_before, cpu_after, elapsed_s=report.duration_s, requests=report.requests)
+    )
     run.problems.extend(breaker.problems(name))
     if report.errors:
         run.problems.append(f"{name}: {report.errors} request(s) got no answer ({report.socket_errors})")
@@ -249,10 +269,13 @@ def _price_changer(book_ids: list[int]) -> tuple[Callable[[int], bytes], Callabl
 
 
 def _first_view_after_change(base_url: str, sample: Sample) -> Result:
-    for url in sample.book_urls:  # every page is in the page cache before it changes
-        _fetch(base_url, url)
-    change, restore = _price_changer(sample.book_ids)
-    pages = list(zip(sample.book_ids, sample.book_urls, strict=True))
+    # Every page is in the page cache before it changes (four fetches at a time).
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        statuses = Counter(pool.map(lambda url: _fetch(base_url, url), sample.changed_urls))
+    if set(statuses) != {200}:
+        raise SystemExit(f"first view after a change: warming the book pages answered {dict(statuses)}")
+    change, restore = _price_changer(sample.changed_ids)
+    pages = list(zip(sample.changed_ids, sample.changed_urls, strict=True))
 
     def next_request(index: int) -> Request:
         book_id, url = pages[index % len(pages)]

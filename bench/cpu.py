@@ -64,23 +64,25 @@ def _all_processes() -> dict[int, tuple[int, float]]:
     return processes
 
 
-def tree_cpu_seconds(processes: Mapping[int, tuple[int, float]], root: int) -> float:
-    """CPU seconds of ``root`` and every live descendant in ``processes`` (pid -> (ppid, seconds))."""
+def tree_cpu_seconds(processes: Mapping[int, tuple[int, float]], root: int) -> dict[int, float]:
+    """CPU seconds of ``root`` and of every live descendant in ``processes`` (pid -> (ppid, seconds)), by pid."""
     children: dict[int, list[int]] = {}
     for pid, (parent, _) in processes.items():
         children.setdefault(parent, []).append(pid)
-    total, pending = 0.0, [root]
+    found, pending = {}, [root]
     while pending:
         pid = pending.pop()
         if pid in processes:
-            total += processes[pid][1]
+            found[pid] = processes[pid][1]
         pending.extend(children.get(pid, []))
-    return total
+    return found
 
 
 @dataclass(frozen=True)
 class CpuSnapshot:
-    seconds: dict[str, float]
+    """Per stack part, the CPU seconds of each of its processes (so a replaced worker is noticed)."""
+
+    seconds: dict[str, dict[int, float]]
 
     @classmethod
     def take(cls) -> CpuSnapshot:
@@ -88,18 +90,27 @@ class CpuSnapshot:
         return cls({name: tree_cpu_seconds(processes, pid) for name, pid in stack_roots().items()})
 
 
-def describe_usage(before: CpuSnapshot, after: CpuSnapshot, *, elapsed_s: float, requests: int) -> str:
-    """``gunicorn 0.84 cores (8.4 ms/request), postgres 0.21 cores (2.1 ms/request) of 2``.
+def cpu_used(before: Mapping[int, float], after: Mapping[int, float]) -> tuple[float, bool]:
+    """(CPU seconds used between two readings of one tree, whether a process of it exited meanwhile).
 
-    Workers recycled during the run take their CPU time with them, so a figure can only
-    be too low, never too high.
+    A process that exited (a gunicorn worker recycled after ``max_requests``) takes its CPU
+    time with it, so the figure is then a lower bound; one born meanwhile counts whole.
     """
+    used = sum(max(0.0, seconds - before.get(pid, 0.0)) for pid, seconds in after.items())
+    return used, bool(set(before) - set(after))
+
+
+def describe_usage(before: CpuSnapshot, after: CpuSnapshot, *, elapsed_s: float, requests: int) -> str:
+    """``cpu: gunicorn 0.84 cores (8.4 ms/request), postgres 0.21 cores (2.1 ms/request) of 2 cores``."""
     if elapsed_s <= 0 or requests <= 0:
         return "cpu: not measured"
-    parts = []
+    parts, any_lost = [], False
     for name in sorted(set(before.seconds) & set(after.seconds)):
-        used = max(0.0, after.seconds[name] - before.seconds[name])
-        parts.append(f"{name} {used / elapsed_s:.2f} cores ({used / requests * 1000:.1f} ms/request)")
+        used, lost = cpu_used(before.seconds[name], after.seconds[name])
+        any_lost = any_lost or lost
+        bound = " at least" if lost else ""
+        parts.append(f"{name}{bound} {used / elapsed_s:.2f} cores ({used / requests * 1000:.1f} ms/request)")
     if not parts:
         return "cpu: not measured (no gunicorn or Postgres pid file found)"
-    return f"cpu: {', '.join(parts)} of {os.cpu_count()} cores"
+    note = " (a process exited during the run, e.g. a recycled worker: its share is missing)" if any_lost else ""
+    return f"cpu: {', '.join(parts)} of {os.cpu_count()} cores{note}"

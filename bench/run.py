@@ -4,7 +4,7 @@ Each ``bench/bench_<name>.py`` exposes ``run(base_url: str) -> list[...]`` of re
 ``summary_line()`` and, optionally, ``notes`` (printed under it) and ``problems`` (reasons
 the run is not a valid measurement). Results are printed and appended, under a header that
 names the date, machine (cores, load average before the run) and git commit, to
-``var/bench/results.txt`` for the README.
+``var/bench/results.txt`` for the README (``BENCH_RESULTS_FILE`` elsewhere, for trial runs).
 
 Exit status: 0 when every run was a valid measurement (missed targets are printed as FAIL
 but are results); 1 when any run had a problem (a breaker opened, the search fallback
@@ -113,9 +113,9 @@ def main(argv: list[str]) -> int:
     )
     print(verdict, flush=True)
     lines.append(verdict)
-    out = ROOT / "var" / "bench"
-    out.mkdir(parents=True, exist_ok=True)
-    with (out / "results.txt").open("a") as handle:
+    out = Path(os.environ.get("BENCH_RESULTS_FILE") or ROOT / "var" / "bench" / "results.txt")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("a") as handle:
         handle.write("\n".join(lines) + "\n\n")
     return 1 if problems else 0
 

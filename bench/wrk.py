@@ -176,10 +176,3 @@ def run_wrk(
     if completed.returncode != 0:
         raise WrkError(f"wrk exited with {completed.returncode}: {completed.stderr.strip() or completed.stdout[-500:]}")
     return parse_wrk_output(completed.stdout)
-
-
-def run_with_warmup(base_url: str, lines: Sequence[tuple[str, str]], **options: float) -> WrkReport:
-    """``WARMUP_S`` of the same load (not measured), then the measured run."""
-    if WARMUP_S >= 1:
-        run_wrk(base_url, lines, duration_s=WARMUP_S)
-    return run_wrk(base_url, lines, **options)  # type: ignore[arg-type]

@@ -21,19 +21,27 @@ def test_a_command_name_with_spaces_and_parentheses_does_not_shift_the_fields():
     assert parse_stat(line) == (1, 150 / TICKS_PER_SECOND)
 
 
-def test_a_tree_sums_the_root_and_every_descendant_only():
+def test_a_tree_holds_the_root_and_every_descendant_only():
     processes = {10: (1, 1.0), 11: (10, 2.0), 12: (11, 4.0), 20: (1, 100.0)}
-    assert tree_cpu_seconds(processes, 10) == 7.0
-    assert tree_cpu_seconds(processes, 99) == 0.0
+    assert tree_cpu_seconds(processes, 10) == {10: 1.0, 11: 2.0, 12: 4.0}
+    assert tree_cpu_seconds(processes, 99) == {}
 
 
 def test_usage_is_cores_and_milliseconds_per_request():
-    before = CpuSnapshot({"gunicorn": 10.0, "postgres": 5.0})
-    after = CpuSnapshot({"gunicorn": 18.4, "postgres": 7.1})
+    before = CpuSnapshot({"gunicorn": {1: 0.5, 2: 9.5}, "postgres": {3: 5.0}})
+    after = CpuSnapshot({"gunicorn": {1: 0.5, 2: 17.9}, "postgres": {3: 7.1}})
     line = describe_usage(before, after, elapsed_s=10, requests=1000)
     assert line == (
         f"cpu: gunicorn 0.84 cores (8.4 ms/request), postgres 0.21 cores (2.1 ms/request) of {os.cpu_count()} cores"
     )
+
+
+def test_a_recycled_worker_makes_the_figure_a_lower_bound_not_zero():
+    before = CpuSnapshot({"gunicorn": {1: 0.1, 2: 500.0}})
+    after = CpuSnapshot({"gunicorn": {1: 0.1, 3: 2.0}})  # worker 2 exited, worker 3 was born
+    line = describe_usage(before, after, elapsed_s=10, requests=1000)
+    assert line.startswith("cpu: gunicorn at least 0.20 cores (2.0 ms/request) of ")
+    assert line.endswith("(a process exited during the run, e.g. a recycled worker: its share is missing)")
 
 
 @pytest.mark.parametrize(("elapsed_s", "requests"), [(0, 10), (10, 0)])
@@ -54,4 +62,4 @@ def test_a_snapshot_finds_this_machines_processes_through_their_pid_files(tmp_pa
     monkeypatch.setenv("PG_DATA", str(tmp_path / "no-postgres-here"))
     snapshot = CpuSnapshot.take()
     assert set(snapshot.seconds) == {"gunicorn"}
-    assert snapshot.seconds["gunicorn"] > 0  # this test process has used some CPU
+    assert snapshot.seconds["gunicorn"][os.getpid()] > 0  # this test process has used some CPU

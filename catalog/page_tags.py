@@ -26,6 +26,7 @@ from django.db import transaction
 from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.dispatch import receiver
 
+from catalog import selectors
 from catalog.models import Author, Book, BookAuthor, Category
 from catalog.signals import books_changed
 from cloudshelf.edge.page_cache import SITE_TAG, pages_changed
@@ -104,7 +105,11 @@ def retire_pages_of_removed_author(sender: Any, instance: BookAuthor, **kwargs: 
 @receiver(post_save, sender=Category, dispatch_uid="catalog.pages.category_saved")
 @receiver(post_delete, sender=Category, dispatch_uid="catalog.pages.category_deleted")
 def retire_every_page(sender: Any, **kwargs: Any) -> None:
-    retire_pages_on_commit({SITE_TAG})
+    def forget_categories_and_pages() -> None:
+        selectors.category_caches_clear()  # first, so rebuilt pages read the new tree
+        pages_changed({SITE_TAG})
+
+    transaction.on_commit(forget_categories_and_pages)
 
 
 @receiver(m2m_changed, sender=Book.tags.through, dispatch_uid="catalog.pages.book_tags_changed")

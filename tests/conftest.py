@@ -57,7 +57,7 @@ def _empty_cache(settings):
     settings.CACHES = {
         **settings.CACHES,
         "default": {**settings.CACHES["default"], "KEY_PREFIX": f"test{os.getpid()}"},
-        "pages": {**settings.CACHES["pages"], "KEY_PREFIX": f"test{os.getpid()}:page"},
+        "pages": {**settings.CACHES["pages"], "KEY_PREFIX": f"test{os.getpid()}-page"},
     }
     cache.delete_pattern("*")
     caches["pages"].delete_pattern("*")  # kept pages (Redis) ...

@@ -255,8 +255,16 @@ class _LocalPages:
                 self._copies.move_to_end(key)
             return copy
 
-    def put(self, key: str, entry: PageEntry) -> _LocalCopy:
-        copy = _LocalCopy(entry, time.monotonic(), _local_changes, len(entry.shell) + len(entry.shared_gzip))
+    def put(
+        self, key: str, entry: PageEntry, *, checked_at: float | None = None, changes: int | None = None
+    ) -> _LocalCopy:
+        """Keep ``entry``, checked now (or at ``checked_at``, when ``changes`` local changes had been made)."""
+        copy = _LocalCopy(
+            entry,
+            time.monotonic() if checked_at is None else checked_at,
+            _local_changes if changes is None else changes,
+            len(entry.shell) + len(entry.shared_gzip),
+        )
         with self._lock:
             old = self._copies.pop(key, None)
             if old is not None:
@@ -508,6 +516,8 @@ def _answer_from_copy(request: HttpRequest, copy: _LocalCopy, state: str, on_hit
 def _render(
     view: Callable[..., HttpResponseBase], request: HttpRequest, key: str, args: Any, kwargs: Any
 ) -> HttpResponseBase:
+    # Read before rendering: a change that lands meanwhile leaves this copy stale.
+    started, changes = time.monotonic(), _local_changes
     shell = PageShell(sequence=current_sequence())
     request.page_shell = shell  # type: ignore[attr-defined]
     try:
@@ -529,5 +539,5 @@ def _render(
     except Exception:
         logger.warning("page cache: could not keep %s", entry.path, exc_info=True)
     _record_paths(entry)
-    copy = local_pages.put(key, entry)
+    copy = local_pages.put(key, entry, checked_at=started, changes=changes)
     return _respond(request, copy, "miss")

@@ -435,6 +435,18 @@ def _path_cache_key(prefix: str, path: str) -> str:
     return f"{prefix}:{hashlib.sha256(path.encode()).hexdigest()[:32]}"
 
 
+def category_caches_clear() -> None:
+    """Forget the cached navigation, trails and branches: call after a category is saved or deleted.
+
+    Without Redis (the embedded default's in-process cache) only the navigation is
+    forgotten at once; trails and branches follow within ``CACHE_SECONDS``.
+    """
+    cache.delete(f"{CACHE_PREFIX}:root-categories")
+    delete_pattern = getattr(cache, "delete_pattern", None)
+    if delete_pattern is not None:
+        delete_pattern(f"{CACHE_PREFIX}:category-*")
+
+
 def root_categories() -> list[CategoryLink]:
     """The top-level categories, for the site navigation (cached: it is on every page)."""
 

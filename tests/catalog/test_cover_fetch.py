@@ -691,6 +691,52 @@ def test_an_uploaded_cover_still_wins_over_a_fetched_one(server, settings):
     assert cover_image_url(book) == "https://shop.example/media/covers/uploaded.jpg"
 
 
+# --- S3 (the moto server, as configured by the AWS settings) --------------------------------
+
+
+@pytest.fixture
+def media_on_s3(settings):
+    """Media in a fresh bucket of the moto server, linked through a CloudFront domain."""
+    endpoint = os.environ.get("AWS_ENDPOINT_URL")
+    if not endpoint:
+        pytest.fail("AWS_ENDPOINT_URL is not set: run the tests with `make pytest` (TEST_ENV starts moto)")
+    import boto3
+
+    s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
+    bucket = f"cloudshelf-covers-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(Bucket=bucket)
+    settings.AWS_ENDPOINT_URL = endpoint
+    settings.AWS_MEDIA_BUCKET_NAME = bucket
+    settings.CLOUDFRONT_DOMAIN = "cdn.cloudshelf.test"
+    settings.MEDIA_URL = "https://cdn.cloudshelf.test/media/"
+    settings.STORAGES = {**settings.STORAGES, "default": {"BACKEND": "cloudshelf.edge.storages.S3MediaStorage"}}
+    yield s3, bucket
+    for item in s3.list_objects_v2(Bucket=bucket).get("Contents", []):
+        s3.delete_object(Bucket=bucket, Key=item["Key"])
+    s3.delete_bucket(Bucket=bucket)
+
+
+def test_covers_go_to_s3_with_immutable_caching_and_pages_link_the_cdn(server, media_on_s3):
+    s3, bucket = media_on_s3
+    book = BookFactory(cover_url=server.url("/cover.jpg"))
+
+    outcome = cover_fetch(book_id=book.pk)
+    again = cover_fetch(book_id=book.pk, force=True)
+
+    keys = sorted(item["Key"] for item in s3.list_objects_v2(Bucket=bucket)["Contents"])
+    assert keys == sorted(f"media/{r.name}" for r in outcome.renditions)
+    assert again.renditions == outcome.renditions
+    for rendition in outcome.renditions:
+        head = s3.head_object(Bucket=bucket, Key=f"media/{rendition.name}")
+        assert head["CacheControl"] == "public, max-age=31536000, immutable"
+        assert head["ContentType"] == f"image/{rendition.format}"
+        body = s3.get_object(Bucket=bucket, Key=f"media/{rendition.name}")["Body"].read()
+        assert Image.open(io.BytesIO(body)).size == (rendition.width, rendition.height)
+    loaded = books_in_order([book.pk])[0]
+    assert f'src="https://cdn.cloudshelf.test/media/{outcome.renditions[0].name}"' in book_cover_html(loaded)
+    assert cover_image_url(loaded) == f"https://cdn.cloudshelf.test/media/{outcome.renditions[-1].name}"
+
+
 # --- Celery and the import --------------------------------------------------------------------
 
 

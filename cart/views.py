@@ -17,13 +17,16 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import InvalidPage
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
+from django.utils.cache import patch_cache_control
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from cart import selectors, services
 from cart.forms import PlaceOrderForm, ShippingAddressForm
 from cart.http import request_cart
+from cart.markup import cart_lines_html
 from cart.models import Order
 from cart.services import CartChange, CartError
 from cart.store import CartRef, CartStoreUnavailable, customer_cart
@@ -129,12 +132,19 @@ def _contents_or_message(request: HttpRequest) -> selectors.CartContents | None:
 
 @require_GET
 def cart_detail(request: HttpRequest) -> HttpResponse:
-    """The cart page: lines with today's prices and stock, and what changed since they were added."""
+    """The cart page: lines with today's prices and stock, and what changed since they were added.
+
+    The lines come ready-made from ``cart.markup`` (kept per version of what each shows),
+    so the template's work does not grow with them. Never kept by any cache: one visitor's.
+    """
     contents = _contents_or_message(request)
     context: dict[str, Any] = {"contents": contents, "page_title": "Your cart", **_PRIVATE}
     if contents is not None:
         context["cart_count"] = contents.count  # the header's count, without a second Redis call
-    return render(request, "cart/cart_detail.html", context, status=200 if contents is not None else 503)
+        context["cart_lines"] = cart_lines_html(contents.items, csrf_token=get_token(request))
+    response = render(request, "cart/cart_detail.html", context, status=200 if contents is not None else 503)
+    patch_cache_control(response, private=True, no_store=True)
+    return response
 
 
 # --- Checkout --------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
 from django.utils.cache import patch_cache_control
 from django.views.decorators.debug import sensitive_post_parameters
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from cart import selectors, services
 from cart.forms import PlaceOrderForm, ShippingAddressForm
@@ -31,6 +31,7 @@ from cart.models import Order
 from cart.services import CartChange, CartError
 from cart.store import CartRef, CartStoreUnavailable, customer_cart
 from cloudshelf.accounts.views import safe_next_url
+from cloudshelf.edge.http import csrf_token_optional_without_session
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -68,6 +69,7 @@ def _cart_write_response(request: HttpRequest, write: Callable[[CartRef], CartCh
     return redirect(safe_next_url(request) or "cart:detail")
 
 
+@csrf_token_optional_without_session
 @require_POST
 def cart_add(request: HttpRequest) -> HttpResponse:
     """Add a book (``book_id``, ``quantity`` default 1) to the visitor's cart."""
@@ -130,7 +132,7 @@ def _contents_or_message(request: HttpRequest) -> selectors.CartContents | None:
     return contents
 
 
-@require_GET
+@require_safe
 def cart_detail(request: HttpRequest) -> HttpResponse:
     """The cart page: lines with today's prices and stock, and what changed since they were added.
 
@@ -192,7 +194,7 @@ def _checkout_contents_or_redirect(request: CustomerRequest) -> selectors.CartCo
 
 
 @login_required
-@require_GET
+@require_safe
 def checkout_review(request: CustomerRequest) -> HttpResponse:
     """Step 2: the lines, the total and the address, with the card form and "Place order"."""
     contents = _checkout_contents_or_redirect(request)
@@ -238,7 +240,7 @@ def checkout_place(request: CustomerRequest) -> HttpResponse:
 
 
 @login_required
-@require_GET
+@require_safe
 def order_list(request: CustomerRequest) -> HttpResponse:
     """The customer's orders, newest first."""
     raw = request.GET.get("page", "1")
@@ -261,7 +263,7 @@ def _own_order_or_404(request: CustomerRequest, order_id: int) -> Order:
 
 
 @login_required
-@require_GET
+@require_safe
 def order_detail(request: CustomerRequest, order_id: int) -> HttpResponse:
     """One of the customer's orders: lines, total, address, payment and status."""
     order = _own_order_or_404(request, order_id)

@@ -17,7 +17,7 @@ from django.core.cache import cache
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from search.health import probe_search
 
@@ -81,13 +81,13 @@ def run_check(check: ReadinessCheck) -> dict[str, object]:
     return result
 
 
-@require_GET
+@require_safe
 @never_cache
 def liveness(request: HttpRequest) -> HttpResponse:
     return HttpResponse("ok", content_type="text/plain")
 
 
-@require_GET
+@require_safe
 @never_cache
 def readiness(request: HttpRequest) -> JsonResponse:
     checks = {check.name: run_check(check) for check in READINESS_CHECKS}

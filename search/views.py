@@ -14,7 +14,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.cache import cache_control
-from django.views.decorators.http import require_GET, require_safe
+from django.views.decorators.http import require_safe
 
 from cloudshelf.edge.page_cache import cached_page
 from search import engine, page_cache
@@ -84,7 +84,7 @@ def results(request: HttpRequest) -> HttpResponse:
     return response
 
 
-@require_GET
+@require_safe
 @cache_control(public=True, max_age=60)
 def autocomplete(request: HttpRequest) -> JsonResponse:
     """``{"titles": [{title, authors, url}], "authors": [{name, url}], "search_url"}`` for what was typed."""

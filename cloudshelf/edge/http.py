@@ -27,7 +27,6 @@ from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponseBase
-from django.utils.cache import patch_cache_control
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 
 PRIVATE = "private, no-store"
@@ -64,11 +63,9 @@ class DefaultPrivateMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponseBase:
         response = self.get_response(request)
-        if request.method not in ("GET", "HEAD") or not response.has_header("Cache-Control"):
+        is_undeclared = request.method not in ("GET", "HEAD") or not response.has_header("Cache-Control")
+        if is_undeclared or (response.cookies and "public" in response["Cache-Control"]):
             mark_private(response)
-        elif response.cookies and "public" in response["Cache-Control"]:
-            del response["Cache-Control"]
-            patch_cache_control(response, private=True, no_store=True)
         return response
 
 

@@ -134,13 +134,15 @@ def test_json_ld_cannot_be_broken_out_of(client):
     assert json_ld(html)["name"] == "</script><script>alert(1)</script>"
 
 
-def test_cover_url_is_used_for_the_cover_and_og_image(client):
+def test_a_cover_not_yet_fetched_is_never_hot_linked(client):
+    """Until our copy exists (catalog.cover_fetch) the generated cover shows, never the source host's image."""
     book = BookFactory(title="Pictured", cover_url="https://images.example/pictured.jpg")
 
     html = client.get(book.get_absolute_url()).content.decode()
 
-    assert '<meta property="og:image" content="https://images.example/pictured.jpg">' in html
-    assert 'src="https://images.example/pictured.jpg" alt="Cover of Pictured by' in html
+    assert "images.example" not in html
+    assert '<svg class="cover cover--large"' in html
+    assert 'property="og:image"' not in html
 
 
 def test_book_without_cover_gets_a_generated_one(client, book):

@@ -32,6 +32,7 @@ FAIL and ``make bench`` exits non-zero; so is a fallback run answered by OpenSea
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import time
@@ -325,19 +326,42 @@ def _opensearch_queries() -> int:
     return int(stats["_all"]["total"]["search"]["query_total"])
 
 
+class _Spoiled(Exception):
+    """A run meant for OpenSearch was not answered by it: what follows would measure the fallback."""
+
+
+def _checked(results: list[Result], result: Result) -> Result:
+    """Keep ``result``; stop the benchmark if it was not a valid OpenSearch run.
+
+    After a trip the breaker stays open for its cool-down and then probes, so every later
+    run would be partly or wholly the fallback's: not worth the machine's time.
+    """
+    results.append(result)
+    if result.problems:
+        result.notes.append("  stopped here: the remaining search runs would not measure OpenSearch")
+        raise _Spoiled
+    return result
+
+
 def run(base_url: str) -> list[Result]:
     sample = _sample()
+    _warm_up_node(base_url)
+    _forget_cached_searches()
+    results: list[Result] = []
+    with contextlib.suppress(_Spoiled):  # what was measured until then is reported, problems and all
+        _measure(base_url, sample, results)
+    return results
+
+
+def _measure(base_url: str, sample: Sample, results: list[Result]) -> None:
     from django.conf import settings
 
     from search.breaker import opensearch_breaker
 
-    _warm_up_node(base_url)
-    _forget_cached_searches()
-    results = [
-        _load("search: autocomplete", base_url, sample.prefixes, RATE, target=AUTOCOMPLETE),
-        # From cold caches, at a rate the machine sustains even then.
-        _load(f"search: results, cold start @{SUSTAINED_RATE:.0f}/s", base_url, sample.popular, SUSTAINED_RATE),
-    ]
+    _checked(results, _load("search: autocomplete", base_url, sample.prefixes, RATE, target=AUTOCOMPLETE))
+    # From cold caches, at a rate the machine sustains even then.
+    cold = f"search: results, cold start @{SUSTAINED_RATE:.0f}/s"
+    _checked(results, _load(cold, base_url, sample.popular, SUSTAINED_RATE))
     # Steady state: every popular search has been asked twice (as a shop's popular
     # searches have been, and so most gunicorn processes have kept its page), then the
     # measured run mixes them with rare searches nobody asked. The warm-up ramps up
@@ -348,15 +372,8 @@ def run(base_url: str) -> list[Result]:
         until = round(asked * share_of_requests)
         rate = WARM_UP_RATE * share_of_rate
         chunk = [sample.popular[index % len(sample.popular)] for index in range(done, until)]
-        warm_up = _load(
-            f"search: warm-up @{rate:.0f}/s (not a figure)",
-            base_url,
-            chunk,
-            rate,
-            duration_s=len(chunk) / rate,
-            in_order=True,
-        )
-        results.append(warm_up)
+        name = f"search: warm-up @{rate:.0f}/s (not a figure)"
+        _checked(results, _load(name, base_url, chunk, rate, duration_s=len(chunk) / rate, in_order=True))
         done = until
     # How many searches OpenSearch itself answered, and how many came from the shared
     # answers (search.result_cache): a miss costs two queries (hits and facets), a typo
@@ -367,16 +384,16 @@ def run(base_url: str) -> list[Result]:
         "search: results page + facets", base_url, sample.popular, RATE, rare=rare_for_results, target=RESULTS_PAGE
     )
     queries = _opensearch_queries() - queries_before
-    results.append(mixed)
     mixed.notes.append(
         f"  {RATE:.0f}/s results run: {len(mixed.latencies_ms):,} pages, {RARE_SHARE:.0%} of them rare searches;"
         f" OpenSearch answered {queries:,} queries"
     )
+    _checked(results, mixed)
     api = _partner_api_search(sample.popular)
     if api is not None:
         paths, headers, revoke = api
         try:
-            results.append(_load("search: partner API JSON + facets", base_url, paths, RATE, headers))
+            _checked(results, _load("search: partner API JSON + facets", base_url, paths, RATE, headers))
         finally:
             revoke()
     # The fallback: open the breaker for every process of the stack (its state lives in
@@ -386,16 +403,14 @@ def run(base_url: str) -> list[Result]:
     opensearch_breaker.trip()
     try:
         # Searches no page was kept for (kept pages would answer without searching).
-        results.append(
-            _load(
-                "search: fallback results page",
-                base_url,
-                rare_for_fallback,
-                FALLBACK_RATE,
-                expected=DATABASE,
-                target=FALLBACK,
-            )
+        fallback = _load(
+            "search: fallback results page",
+            base_url,
+            rare_for_fallback,
+            FALLBACK_RATE,
+            expected=DATABASE,
+            target=FALLBACK,
         )
+        results.append(fallback)
     finally:
         opensearch_breaker.reset()
-    return results

@@ -48,7 +48,7 @@ class Target:
         """``PASS (≥ 1,000 req/s, p99 < 50 ms)`` or ``FAIL (...: 612 req/s < 1,000)``."""
         misses = self.misses(rate=rate, p95_ms=p95_ms, p99_ms=p99_ms)
         if problems:
-            misses.append(f"{problems} failed or non-2xx answer(s)")
+            misses.append(f"{problems} failed answer(s)")
         if not misses:
             return f"PASS ({self.describe()})"
         return f"FAIL ({self.describe()}: {'; '.join(misses)})"

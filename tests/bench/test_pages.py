@@ -55,5 +55,5 @@ def test_a_page_run_with_failed_answers_fails_however_fast():
     assert (
         PageRun("pages: home", report, ANONYMOUS_PAGE, floor_rate=2000)
         .summary_line()
-        .endswith("1000 failed or non-2xx answer(s))")
+        .endswith("1000 failed answer(s))")
     )

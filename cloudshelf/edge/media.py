@@ -73,6 +73,8 @@ def serve_media(request: HttpRequest, name: str) -> HttpResponseBase:
     ETag and Last-Modified come from the file's size and modification time (as nginx makes
     them), so a revalidation costs one ``stat`` and answers 304 without opening the file.
     """
+    if not _is_media_local():  # on S3: CloudFront or the bucket serves it, never this origin
+        raise Http404("Media is not served here")
     path, file_stat = _resolve(name)
     etag = f'"{file_stat.st_mtime_ns:x}-{file_stat.st_size:x}"'
     last_modified = int(file_stat.st_mtime)
@@ -95,14 +97,19 @@ def serve_media(request: HttpRequest, name: str) -> HttpResponseBase:
     return FileResponse(path.open("rb"), content_type=content_type, headers=headers)
 
 
-def media_urlpatterns() -> list[URLPattern]:
-    """The URL of ``serve_media`` under ``MEDIA_URL``, or none when media is served elsewhere.
+def _is_media_local() -> bool:
+    """Media is served here unless ``MEDIA_URL`` names another host (S3, CloudFront)."""
+    return not urlsplit(settings.MEDIA_URL).netloc
 
-    ``MEDIA_URL`` is a full URL when media lives on S3 (CloudFront or the bucket serves it);
-    only a local path (``/media/``) is mounted here.
+
+def media_urlpatterns() -> list[URLPattern]:
+    """The URL of ``serve_media``: the path of ``MEDIA_URL`` (``/media/``).
+
+    Mounted whatever ``MEDIA_URL`` says when the URLconf loads; whether media is local is
+    decided per request (``serve_media`` answers 404 when ``MEDIA_URL`` names another host),
+    so the answer follows the settings rather than the moment the URLconf was first read.
     """
-    media_url = urlsplit(settings.MEDIA_URL)
-    if media_url.scheme or media_url.netloc or not media_url.path.startswith("/"):
+    prefix = urlsplit(settings.MEDIA_URL).path.lstrip("/")
+    if not prefix:  # MEDIA_URL "/" would swallow every page
         return []
-    prefix = media_url.path.lstrip("/")
     return [re_path(rf"^{re.escape(prefix)}(?P<name>.*)$", serve_media, name="media")]

@@ -2,9 +2,9 @@
 
 A rate alone says little on a shared 2-core machine: 200 requests/s of a page that costs
 9 ms of CPU is the whole machine, and its latency then measures the queue, not the page.
-So each open-loop run also prints the CPU time gunicorn (master and workers) and Postgres
-(postmaster and backends) used, per request and as cores: read from ``/proc`` (Linux),
-before and after, for each process tree.
+So each run also prints the CPU time gunicorn (master and workers) and Postgres (the
+backends serving the stack's database, not other databases on the same server) used, per
+request and as cores: read from ``/proc`` (Linux), before and after.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 TICKS_PER_SECOND = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
@@ -24,6 +25,29 @@ def _pid_from_file(path: Path) -> int | None:
     except (OSError, IndexError):
         return None
     return int(first) if first.isdigit() else None
+
+
+def stack_database() -> str:
+    """The stack's database name, from ``DATABASE_URL`` (``cloudshelf`` by default)."""
+    path = urlsplit(os.environ.get("DATABASE_URL", "")).path.strip("/")
+    return path or "cloudshelf"
+
+
+def is_backend_of(database: str, command_line: str) -> bool:
+    """Whether a Postgres process serves ``database``: ``postgres: <user> <database> <client> <state>``.
+
+    Postgres is shared: other engineers' test databases have backends under the same
+    postmaster, and their CPU is not the stack's.
+    """
+    parts = command_line.split()
+    return len(parts) >= 3 and parts[0] == "postgres:" and parts[2] == database
+
+
+def _command_line(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
 
 
 def stack_roots() -> dict[str, int]:
@@ -87,7 +111,13 @@ class CpuSnapshot:
     @classmethod
     def take(cls) -> CpuSnapshot:
         processes = _all_processes()
-        return cls({name: tree_cpu_seconds(processes, pid) for name, pid in stack_roots().items()})
+        seconds = {name: tree_cpu_seconds(processes, pid) for name, pid in stack_roots().items()}
+        if "postgres" in seconds:
+            database = stack_database()
+            seconds["postgres"] = {
+                pid: used for pid, used in seconds["postgres"].items() if is_backend_of(database, _command_line(pid))
+            }
+        return cls(seconds)
 
 
 def cpu_used(before: Mapping[int, float], after: Mapping[int, float]) -> tuple[float, bool]:

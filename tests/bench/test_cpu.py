@@ -6,7 +6,15 @@ import os
 
 import pytest
 
-from bench.cpu import TICKS_PER_SECOND, CpuSnapshot, describe_usage, parse_stat, tree_cpu_seconds
+from bench.cpu import (
+    TICKS_PER_SECOND,
+    CpuSnapshot,
+    describe_usage,
+    is_backend_of,
+    parse_stat,
+    stack_database,
+    tree_cpu_seconds,
+)
 
 
 def test_it_reads_parent_and_cpu_seconds_from_a_stat_line():
@@ -63,3 +71,25 @@ def test_a_snapshot_finds_this_machines_processes_through_their_pid_files(tmp_pa
     snapshot = CpuSnapshot.take()
     assert set(snapshot.seconds) == {"gunicorn"}
     assert snapshot.seconds["gunicorn"][os.getpid()] > 0  # this test process has used some CPU
+
+
+@pytest.mark.parametrize(
+    ("command_line", "serves"),
+    [
+        ("postgres: cloudshelf cloudshelf 127.0.0.1(46236) idle", True),
+        ("postgres: cloudshelf test_cloudshelf_deep 127.0.0.1(46192) idle in transaction", False),
+        ("postgres: cloudshelf cloudshelf_bench 127.0.0.1(1) idle", False),
+        ("postgres: checkpointer ", False),
+        ("postgres: autovacuum worker cloudshelf", False),
+        ("", False),
+    ],
+)
+def test_only_backends_of_the_stacks_database_count(command_line, serves):
+    assert is_backend_of("cloudshelf", command_line) is serves
+
+
+def test_the_stacks_database_comes_from_database_url(monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", "postgres://u:p@127.0.0.1:55432/cloudshelf_other")
+    assert stack_database() == "cloudshelf_other"
+    monkeypatch.setenv("DATABASE_URL", "")
+    assert stack_database() == "cloudshelf"

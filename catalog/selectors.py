@@ -8,10 +8,14 @@ runs a fixed number of SQL queries whatever the size of the catalog:
 * browse pages use a *deferred join*: one query selects only the ids of the requested
   page, ordered exactly like one of the ``Book.Meta.indexes`` (trailing ``id``
   included), so the database walks an index instead of sorting the catalog; a second
-  query fetches just those rows for the cards;
+  query fetches just those rows for the cards. Deep pages find their first row by key
+  (a cached table of page boundaries) rather than by ``OFFSET``, so page 1,500 costs
+  what page 1 costs;
 * expensive, slowly-changing figures (counts, the home page layout, the category tree
   around a page) are cached for a few minutes. Caches hold ids and names only, never
-  prices or stock, so a cached page part is never wrong about what a book costs.
+  prices or stock, so a cached page part is never wrong about what a book costs (page
+  boundaries hold sort values, prices among them, but only as positions to seek from;
+  nothing shown on a page comes from them).
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.cache import cache
 from django.core.paginator import EmptyPage
 from django.db import connection
-from django.db.models import Count, F, OrderBy, Q, QuerySet, RowRange, Window
+from django.db.models import Count, F, Field, OrderBy, Q, QuerySet, RowRange, Window
 from django.db.models.fields.tuple_lookups import Tuple, TupleGreaterThan, TupleLessThan
 from django.db.models.functions import RowNumber
 from django.db.models.lookups import Lookup
@@ -277,6 +281,11 @@ def sort_columns(sort: SortOption) -> tuple[tuple[str, bool], ...]:
             columns.append((name, item.descending))
         else:  # a new sort must order by plain columns to be paged by key
             raise TypeError(f"sort {sort.key!r} orders by {item!r}, not a column")
+    # A NULL boundary would compare as unknown and silently empty the page: sort keys
+    # must be NOT NULL (publication dates are, through the generated publication_sort_date).
+    nullable = [name for name, _ in columns if Book._meta.get_field(name).null]
+    if nullable:
+        raise TypeError(f"sort {sort.key!r} orders by nullable columns {nullable}; keyset pages need NOT NULL keys")
     return tuple(columns)
 
 
@@ -314,8 +323,12 @@ def _queryset_digest(books: QuerySet[Book]) -> str:
 
 
 def _boundaries_key(*, scope: str, sort: SortOption, page: PageInfo, chunk: int) -> str:
-    scope_digest = hashlib.sha256(scope.encode()).hexdigest()[:32]
-    return f"{CACHE_PREFIX}:page-keys:{scope_digest}:{sort.key}:{page.page_size}:{page.total}:{chunk}"
+    """Where a chunk of boundaries lives: a new listing, key shape, page size or total is a new table."""
+    # The sort's columns are in the digest so a release that changes a sort never seeks
+    # with keys of the old shape.
+    shape = ",".join(f"{'-' if is_descending else ''}{name}" for name, is_descending in sort_columns(sort))
+    digest = hashlib.sha256(f"{scope}\n{shape}".encode()).hexdigest()[:32]
+    return f"{CACHE_PREFIX}:page-keys:{digest}:{sort.key}:{page.page_size}:{page.total}:{chunk}"
 
 
 def page_boundary(books: QuerySet[Book], *, sort: SortOption, page: PageInfo, scope: str) -> tuple[object, ...] | None:
@@ -381,7 +394,11 @@ def _page_boundaries(
             f"SELECT * FROM ({sql}) AS numbered WHERE numbered.page_row %% %s = 0 ORDER BY numbered.page_row",
             (*params, page_size),
         )
-        return [tuple(row[:-1]) for row in cursor.fetchall()]
+        found = cursor.fetchall()
+    # A raw cursor skips the ORM's converters (SQLite returns decimals as floats and dates
+    # as text): the fields make each value what a lookup on them expects.
+    fields = [cast(Field, Book._meta.get_field(name)) for name in names]  # sort keys are concrete columns
+    return [tuple(field.to_python(value) for field, value in zip(fields, row, strict=False)) for row in found]
 
 
 def all_books() -> QuerySet[Book]:

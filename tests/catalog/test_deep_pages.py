@@ -19,7 +19,8 @@ from django.core.cache import cache
 from django.core.management import call_command
 from django.core.paginator import EmptyPage
 from django.db import connection
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
+from django.db.models.functions import Lower
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -154,6 +155,32 @@ def test_shallow_pages_keep_offset_and_build_no_boundaries(catalog):
 
         assert ids == reference_ids(Book.objects.all(), "bestselling", number)
         assert boundary_queries(sql) == []
+
+
+def test_every_sort_is_paged_by_its_index_columns_ending_in_id():
+    assert {key: selectors.sort_columns(sort) for key, sort in selectors.SORT_OPTIONS.items()} == {
+        "bestselling": (("popularity", True), ("id", False)),
+        "price": (("price", False), ("id", False)),
+        "price-desc": (("price", True), ("id", True)),
+        "rating": (("average_rating", True), ("ratings_count", True), ("id", False)),
+        "newest": (("publication_sort_date", True), ("id", False)),
+        "title": (("title", False), ("id", False)),
+    }
+
+
+def test_a_sort_on_a_nullable_column_is_refused_rather_than_paged_wrong():
+    # NULL would compare as unknown and empty every page after it.
+    sort = selectors.SortOption("published", "Published", (F("publication_date").desc(), "id"))
+
+    with pytest.raises(TypeError, match=r"nullable columns \['publication_date'\]"):
+        selectors.sort_columns(sort)
+
+
+def test_a_sort_on_an_expression_is_refused():
+    sort = selectors.SortOption("title-any-case", "Title", (Lower("title").asc(), "id"))
+
+    with pytest.raises(TypeError, match="not a column"):
+        selectors.sort_columns(sort)
 
 
 # --- Queries ------------------------------------------------------------------------------

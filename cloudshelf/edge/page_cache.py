@@ -406,6 +406,7 @@ def _entry_from(request: HttpRequest, response: HttpResponse, shell: PageShell) 
 
 def _respond(request: HttpRequest, copy: _LocalCopy, state: str) -> HttpResponseBase:
     entry = copy.entry
+    response: HttpResponseBase
     if is_personal(request):
         html = entry.shell_text().replace(CSRF_TOKEN_SLOT, get_token(request))
         response = HttpResponse(fill_personal_slots(request, html), content_type=entry.content_type)

@@ -452,3 +452,25 @@ def test_a_slot_argument_that_could_close_its_marker_is_refused(rf):
 def test_an_unknown_slot_is_a_clear_error(rf):
     with pytest.raises(KeyError, match="no personal slot named 'nope'"):
         render_slot(rf.get("/"), "nope", in_shell=True)
+
+
+# --- Which paths the edge must purge ----------------------------------------------------
+
+
+def test_the_paths_of_every_kept_page_showing_a_book_are_known(hobbit):
+    unrelated = BookFactory(title="Unrelated", category=CategoryFactory(name="Cooking"))
+    urls = {*page_urls(hobbit).values(), "/books/?sort=title"}
+    for url in [*urls, unrelated.get_absolute_url()]:
+        Client().get(url)
+
+    assert set(page_cache.paths_showing([f"book:{hobbit.pk}"])) == urls
+    # Listings and the navigation are too broad to list: their pages expire at s-maxage.
+    assert page_cache.paths_showing(["site", "listing:all"]) == []
+
+
+def test_at_most_the_configured_number_of_paths_are_purged(hobbit, settings):
+    settings.PAGE_CACHE_MAX_PURGE_PATHS = 2
+    for url in page_urls(hobbit).values():
+        Client().get(url)
+
+    assert len(page_cache.paths_showing([f"book:{hobbit.pk}"])) == 2

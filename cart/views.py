@@ -143,7 +143,8 @@ def cart_detail(request: HttpRequest) -> HttpResponse:
     context: dict[str, Any] = {"contents": contents, "page_title": "Your cart", **_PRIVATE}
     if contents is not None:
         context["cart_count"] = contents.count  # the header's count, without a second Redis call
-        context["cart_lines"] = cart_lines_html(contents.items, csrf_token=get_token(request))
+        if contents.items:
+            context["cart_lines"] = cart_lines_html(contents.items, csrf_token=get_token(request))
     response = render(request, "cart/cart_detail.html", context, status=200 if contents is not None else 503)
     patch_cache_control(response, private=True, no_store=True)
     return response

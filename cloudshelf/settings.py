@@ -194,7 +194,7 @@ PAGE_CACHE_STALE_SECONDS = env_int("PAGE_CACHE_STALE_SECONDS", 3600, minimum=0)
 # A process trusts its own copy this long before checking it against changes again:
 # the bound on how late a change made by another process shows (plus commit time).
 PAGE_CACHE_RECHECK_SECONDS = env_float("PAGE_CACHE_RECHECK_SECONDS", 1.0, minimum=0)
-# Memory for each process's copies (compressed pages, ~30 kB each).
+# Memory for each process's copies (a page: ~15 kB compressed, ~100 kB once served).
 PAGE_CACHE_LOCAL_MAX_BYTES = env_int("PAGE_CACHE_LOCAL_MAX_BYTES", 64 * 1024 * 1024, minimum=0)
 # Only one request rebuilds a stale page; the lock lapses after this long if it dies.
 PAGE_CACHE_REBUILD_SECONDS = env_int("PAGE_CACHE_REBUILD_SECONDS", 10, minimum=1)

@@ -79,8 +79,7 @@ class PageEntry:
     """One kept page. Pickled into the ``pages`` cache, so keep it small and plain."""
 
     path: str
-    shell: bytes  # zlib-compressed UTF-8: placeholders and slot markers in place
-    shared_gzip: bytes  # gzip of what a visitor without a session gets
+    shell: bytes  # zlib-compressed UTF-8 (~15 kB): placeholders and slot markers in place
     etag: str  # digest of the shared body (without quotes)
     content_type: str
     rendered_at: float  # epoch seconds
@@ -237,7 +236,20 @@ class _LocalCopy:
     checked_at: float  # time.monotonic() of the last check against the tags
     checked_changes: int  # _local_changes at that check
     size: int
-    shared_body: bytes | None = None  # decompressed lazily, for clients without gzip
+    # What a visitor without a session gets, made on first use in this process: behind nginx
+    # (which asks for identity and compresses itself) the gzip copy is never made at all.
+    shared_body: bytes | None = None
+    shared_gzip: bytes | None = None
+
+    def shared_identity(self) -> bytes:
+        if self.shared_body is None:
+            self.shared_body = self.entry.shell_text().replace(CSRF_TOKEN_SLOT, "").encode()
+        return self.shared_body
+
+    def shared_gzipped(self) -> bytes:
+        if self.shared_gzip is None:
+            self.shared_gzip = gzip.compress(self.shared_identity(), compresslevel=6, mtime=0)
+        return self.shared_gzip
 
 
 class _LocalPages:
@@ -263,7 +275,7 @@ class _LocalPages:
             entry,
             time.monotonic() if checked_at is None else checked_at,
             _local_changes if changes is None else changes,
-            len(entry.shell) + len(entry.shared_gzip),
+            len(entry.shell) * 6,  # the compressed shell, and the shared bodies made from it
         )
         with self._lock:
             old = self._copies.pop(key, None)
@@ -387,21 +399,21 @@ def shell_context(request: HttpRequest) -> dict[str, Any]:
     }
 
 
-def _entry_from(request: HttpRequest, response: HttpResponse, shell: PageShell) -> PageEntry:
+def _entry_from(request: HttpRequest, response: HttpResponse, shell: PageShell) -> tuple[PageEntry, bytes]:
+    """The page to keep, and what a visitor without a session gets of it."""
     html = response.content.decode(response.charset)
     shared = html.replace(CSRF_TOKEN_SLOT, "").encode()
-    return PageEntry(
+    entry = PageEntry(
         path=request.get_full_path(),
         shell=zlib.compress(html.encode(), 1),
-        shared_gzip=gzip.compress(shared, compresslevel=6, mtime=0),
         etag=hashlib.blake2b(shared, digest_size=12).hexdigest(),
         content_type=response["Content-Type"],
         rendered_at=time.time(),
         sequence=shell.sequence,
         tags=tuple(sorted(shell.tags)),
-        extra=shell.extra
-        | {"headers": {name: response[name] for name in REPLAYED_HEADERS if response.has_header(name)}},
+        extra=shell.extra | {"headers": {name: response[name] for name in REPLAYED_HEADERS if name in response}},
     )
+    return entry, shared
 
 
 def _respond(request: HttpRequest, copy: _LocalCopy, state: str) -> HttpResponseBase:
@@ -432,12 +444,10 @@ def _shared_response(request: HttpRequest, copy: _LocalCopy) -> HttpResponseBase
     if conditional is not None:
         response: HttpResponseBase = conditional
     elif gzipped:
-        response = HttpResponse(entry.shared_gzip, content_type=entry.content_type)
+        response = HttpResponse(copy.shared_gzipped(), content_type=entry.content_type)
         response["Content-Encoding"] = "gzip"
     else:
-        if copy.shared_body is None:
-            copy.shared_body = gzip.decompress(entry.shared_gzip)
-        response = HttpResponse(copy.shared_body, content_type=entry.content_type)
+        response = HttpResponse(copy.shared_identity(), content_type=entry.content_type)
     response["ETag"] = etag
     response["Last-Modified"] = http_date(last_modified)
     patch_vary_headers(response, ("Accept-Encoding",))
@@ -534,11 +544,12 @@ def _render(
             html = html.replace(CSRF_TOKEN_SLOT, get_token(request) if is_personal(request) else "")
             response.content = fill_personal_slots(request, html) if is_personal(request) else html
         return response
-    entry = _entry_from(request, response, shell)
+    entry, shared_body = _entry_from(request, response, shell)
     try:
         caches[PAGES_CACHE_ALIAS].set(key, entry, settings.PAGE_CACHE_SECONDS + settings.PAGE_CACHE_STALE_SECONDS)
     except Exception:
         logger.warning("page cache: could not keep %s", entry.path, exc_info=True)
     _record_paths(entry)
     copy = local_pages.put(key, entry, checked_at=started, changes=changes)
+    copy.shared_body = shared_body
     return _respond(request, copy, "miss")

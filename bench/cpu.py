@@ -3,13 +3,15 @@
 A rate alone says little on a shared 2-core machine: 200 requests/s of a page that costs
 9 ms of CPU is the whole machine, and its latency then measures the queue, not the page.
 So each run also prints the CPU time gunicorn (master and workers) and Postgres (the
-backends serving the stack's database, not other databases on the same server) used, per
-request and as cores: read from ``/proc`` (Linux), before and after.
+backends serving the stack's database, not other databases on the same server) and the
+load generator itself (this process and wrk) used, per request and as cores: read from
+``/proc`` and ``getrusage`` (Linux), before and after.
 """
 
 from __future__ import annotations
 
 import os
+import resource
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -112,6 +114,10 @@ class CpuSnapshot:
     def take(cls) -> CpuSnapshot:
         processes = _all_processes()
         seconds = {name: tree_cpu_seconds(processes, pid) for name, pid in stack_roots().items()}
+        # This process (the open-loop generator, the bench's own changes) and the children
+        # it waited for (wrk): on two shared cores their CPU is taken from the server's.
+        own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+        seconds["load generator"] = {0: own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime}
         if "postgres" in seconds:
             database = stack_database()
             seconds["postgres"] = {
@@ -140,7 +146,7 @@ def describe_usage(before: CpuSnapshot, after: CpuSnapshot, *, elapsed_s: float,
         any_lost = any_lost or lost
         bound = " at least" if lost else ""
         parts.append(f"{name}{bound} {used / elapsed_s:.2f} cores ({used / requests * 1000:.1f} ms/request)")
-    if not parts:
+    if not {"gunicorn", "postgres"} & set(before.seconds):
         return "cpu: not measured (no gunicorn or Postgres pid file found)"
     note = " (a process exited during the run, e.g. a recycled worker: its share is missing)" if any_lost else ""
     return f"cpu: {', '.join(parts)} of {os.cpu_count()} cores{note}"

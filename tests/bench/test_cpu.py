@@ -36,11 +36,12 @@ def test_a_tree_holds_the_root_and_every_descendant_only():
 
 
 def test_usage_is_cores_and_milliseconds_per_request():
-    before = CpuSnapshot({"gunicorn": {1: 0.5, 2: 9.5}, "postgres": {3: 5.0}})
-    after = CpuSnapshot({"gunicorn": {1: 0.5, 2: 17.9}, "postgres": {3: 7.1}})
+    before = CpuSnapshot({"gunicorn": {1: 0.5, 2: 9.5}, "postgres": {3: 5.0}, "load generator": {0: 1.0}})
+    after = CpuSnapshot({"gunicorn": {1: 0.5, 2: 17.9}, "postgres": {3: 7.1}, "load generator": {0: 4.0}})
     line = describe_usage(before, after, elapsed_s=10, requests=1000)
     assert line == (
-        f"cpu: gunicorn 0.84 cores (8.4 ms/request), postgres 0.21 cores (2.1 ms/request) of {os.cpu_count()} cores"
+        "cpu: gunicorn 0.84 cores (8.4 ms/request), load generator 0.30 cores (3.0 ms/request),"
+        f" postgres 0.21 cores (2.1 ms/request) of {os.cpu_count()} cores"
     )
 
 
@@ -60,7 +61,8 @@ def test_usage_of_an_empty_run_is_not_measured(elapsed_s, requests):
 
 
 def test_usage_without_stack_processes_says_so():
-    line = describe_usage(CpuSnapshot({}), CpuSnapshot({}), elapsed_s=1, requests=1)
+    generator = {"load generator": {0: 1.0}}
+    line = describe_usage(CpuSnapshot(generator), CpuSnapshot(generator), elapsed_s=1, requests=1)
     assert line == "cpu: not measured (no gunicorn or Postgres pid file found)"
 
 
@@ -69,7 +71,7 @@ def test_a_snapshot_finds_this_machines_processes_through_their_pid_files(tmp_pa
     monkeypatch.setenv("RUN_DIR", str(tmp_path))
     monkeypatch.setenv("PG_DATA", str(tmp_path / "no-postgres-here"))
     snapshot = CpuSnapshot.take()
-    assert set(snapshot.seconds) == {"gunicorn"}
+    assert set(snapshot.seconds) == {"gunicorn", "load generator"}
     assert snapshot.seconds["gunicorn"][os.getpid()] > 0  # this test process has used some CPU
 
 

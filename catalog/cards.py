@@ -34,8 +34,8 @@ from django.utils.html import conditional_escape
 from django.utils.safestring import SafeString, mark_safe
 
 from catalog.markup import book_card_html
-from cloudshelf.edge.page_cache import CSRF_TOKEN_SLOT, page_depends_on
 from catalog.models import Book
+from cloudshelf.edge.page_cache import CSRF_TOKEN_SLOT, page_depends_on
 
 # (book, CSRF token, path to return to) -> the control's HTML, e.g. a form.
 CardAction = Callable[[Book, str, str], SafeString]

@@ -21,6 +21,8 @@ import platform
 import subprocess
 import sys
 import traceback
+import urllib.error
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +74,18 @@ def header(now: datetime.datetime, names: list[str]) -> list[str]:
     ]
 
 
+def stack_answers(base_url: str, timeout_s: float = 5.0) -> str | None:
+    """``None`` when ``/health`` answers 200, else why not (the stack is not up, or not there)."""
+    try:
+        with urllib.request.urlopen(f"{base_url}/health", timeout=timeout_s) as response:
+            status = response.status
+    except urllib.error.HTTPError as error:
+        status = error.code
+    except (OSError, ValueError) as error:
+        return f"{base_url}/health did not answer ({error})"
+    return None if status == 200 else f"{base_url}/health answered {status}"
+
+
 def result_lines(result: Any) -> tuple[list[str], list[str]]:
     """(lines to print, problems) for one result."""
     lines = [result.summary_line(), *getattr(result, "notes", [])]
@@ -86,6 +100,10 @@ def main(argv: list[str]) -> int:
         print(f"unknown benchmark(s): {', '.join(unknown)}; available: {', '.join(available())}", file=sys.stderr)
         return 2
     base_url = "http://" + os.environ.get("GUNICORN_BIND", "127.0.0.1:8100")
+    down = stack_answers(base_url)
+    if down:
+        print(f"{down}: start the stack first (`make up && make seed`)", file=sys.stderr)
+        return 2
     lines = header(datetime.datetime.now(datetime.UTC), names)
     print("\n".join(lines), flush=True)
     problems: list[str] = []

@@ -38,6 +38,7 @@ def fake_benchmarks(monkeypatch, tmp_path):
     for module in (clean, spoiled, broken):
         monkeypatch.setitem(sys.modules, module.__name__, module)
     monkeypatch.setattr(runner, "available", lambda: ["clean", "spoiled", "broken"])
+    monkeypatch.setattr(runner, "stack_answers", lambda base_url: None)
     monkeypatch.setattr(runner, "ROOT", tmp_path)
     monkeypatch.setenv("GUNICORN_BIND", "127.0.0.1:8190")
     return tmp_path
@@ -82,3 +83,26 @@ def test_the_header_names_date_machine_and_commit():
     assert lines[1].startswith("#   machine: ")
     assert "load average" in lines[1]
     assert lines[2] != "#   commit unknown"
+
+
+def test_nothing_runs_when_the_stack_does_not_answer(fake_benchmarks, monkeypatch, capsys):
+    monkeypatch.setattr(runner, "stack_answers", lambda base_url: f"{base_url}/health did not answer (refused)")
+    assert runner.main(["clean"]) == 2
+    assert "start the stack first (`make up && make seed`)" in capsys.readouterr().err
+    assert not (fake_benchmarks / "var").exists()
+
+
+def test_the_stack_check_names_what_answered(unused_tcp_port_url):
+    assert runner.stack_answers(unused_tcp_port_url, timeout_s=1).startswith(
+        f"{unused_tcp_port_url}/health did not answer"
+    )
+
+
+@pytest.fixture
+def unused_tcp_port_url():
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return f"http://127.0.0.1:{port}"

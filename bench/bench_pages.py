@@ -41,7 +41,7 @@ at the end (one transaction, ``books_changed`` again).
 gunicorn) in this process: a book page fetched until the page cache serves it, then
 ``/health`` and the page in alternating batches; the medians of each give the ratio.
 
-**HTTP cache hit rate.** Through nginx at 127.0.0.1:8080 (``make up`` starts it), open loop:
+**HTTP cache hit rate.** Through nginx at 127.0.0.1:$NGINX_PORT (8080; ``make up`` starts it), open loop:
 browse 40% (``/books/`` sorts and pages 1-5, categories pages 1-3), search 30% (300 searches
 of title words), book detail 20% (2,000 books), home 10%. Within each kind URLs are drawn by
 popularity, Zipf with s = 1 (the first URL is asked twice as often as the second, ...), as
@@ -84,7 +84,8 @@ CHANGE_RATE = float(os.environ.get("BENCH_PAGES_CHANGE_RATE", "50"))
 CHANGE_DURATION = float(os.environ.get("BENCH_PAGES_CHANGE_DURATION", "20"))
 IN_PROCESS_ROUNDS = int(os.environ.get("BENCH_PAGES_IN_PROCESS_ROUNDS", "10"))
 IN_PROCESS_BATCH = int(os.environ.get("BENCH_PAGES_IN_PROCESS_BATCH", "200"))
-HTTP_CACHE_URL = os.environ.get("BENCH_HTTP_CACHE_URL", "http://127.0.0.1:8080")
+# The HTTP cache `make up` starts (scripts/nginx.sh, on NGINX_PORT).
+HTTP_CACHE_URL = os.environ.get("BENCH_HTTP_CACHE_URL") or f"http://127.0.0.1:{os.environ.get('NGINX_PORT') or 8080}"
 HTTP_CACHE_RATE = float(os.environ.get("BENCH_HTTP_CACHE_RATE", "50"))
 HTTP_CACHE_DURATION = float(os.environ.get("BENCH_HTTP_CACHE_DURATION", "30"))
 HTTP_CACHE_MIX = (("browse", 40), ("search", 30), ("book detail", 20), ("home", 10))

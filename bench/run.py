@@ -65,12 +65,27 @@ def machine_line() -> str:
     return f"#   machine: {os.cpu_count()} cores, load average {one:.2f} {five:.2f} {fifteen:.2f} before the run"
 
 
+def pending_tasks(broker: str, queue: str = "celery") -> str:
+    """Tasks waiting in the stack's Celery queue: background work (cover fetches, index syncs)
+    that will compete with the benchmark for the two cores."""
+    if not broker.startswith("redis://"):
+        return "no Redis broker configured"
+    try:
+        import redis
+
+        count = redis.Redis.from_url(broker, socket_timeout=2).llen(queue)
+    except Exception as error:  # noqa: BLE001 - a header line, not a reason to stop
+        return f"unknown ({type(error).__name__})"
+    return f"{count} task(s) waiting" + (" (a worker will be busy during the runs)" if count else "")
+
+
 def header(now: datetime.datetime, names: list[str]) -> list[str]:
     stamp = now.strftime("%Y-%m-%d %H:%M UTC")
     return [
         f"# {stamp} on {platform.node()} (Python {platform.python_version()}): make bench NAME={' '.join(names)}",
         machine_line(),
         f"#   commit {git_commit()}",
+        f"#   celery queue: {pending_tasks(os.environ.get('CELERY_BROKER_URL', ''))}",
     ]
 
 

@@ -83,6 +83,34 @@ def test_the_header_names_date_machine_and_commit():
     assert lines[1].startswith("#   machine: ")
     assert "load average" in lines[1]
     assert lines[2] != "#   commit unknown"
+    assert lines[3].startswith("#   celery queue: ")
+
+
+def test_the_queue_length_is_read_from_the_broker(settings):
+    import os
+
+    import redis
+
+    queue = f"bench-test-queue-{os.getpid()}"  # a list of this test only, in the tests' Redis
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    client.rpush(queue, "a", "b", "c")
+    try:
+        assert runner.pending_tasks(settings.REDIS_URL, queue) == (
+            "3 task(s) waiting (a worker will be busy during the runs)"
+        )
+    finally:
+        client.delete(queue)
+    assert runner.pending_tasks(settings.REDIS_URL, queue) == "0 task(s) waiting"
+
+
+def test_without_a_redis_broker_the_queue_is_not_read():
+    assert runner.pending_tasks("") == "no Redis broker configured"
+    assert runner.pending_tasks("memory://") == "no Redis broker configured"
+
+
+def test_an_unreachable_broker_leaves_the_queue_unknown(unused_tcp_port_url):
+    port = unused_tcp_port_url.rsplit(":", 1)[1]
+    assert runner.pending_tasks(f"redis://127.0.0.1:{port}/0") == "unknown (ConnectionError)"
 
 
 def test_nothing_runs_when_the_stack_does_not_answer(fake_benchmarks, monkeypatch, capsys):

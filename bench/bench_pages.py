@@ -217,11 +217,10 @@ def _closed_loop(name: str, base_url: str, lines: Sequence[tuple[str, str]], tar
 
 def _visitors(base_url: str, sample: Sample, count: int, lines: int, rng: random.Random) -> list[Visitor]:
     """``count`` visitors with ``lines`` books each in their carts, made over HTTP as browsers make them."""
-    stocked = sample.book_ids
     visitors = []
     for index in range(count):
         visitor = anonymous_visitor(base_url, sample.book_urls[index % len(sample.book_urls)])
-        for book_id in rng.sample(stocked, lines):
+        for book_id in rng.sample(sample.book_ids, lines):
             cart_add(base_url, visitor, book_id)
         visitors.append(visitor)
     return visitors

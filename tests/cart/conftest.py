@@ -21,11 +21,16 @@ def store_kind(request, settings):
         return
     redis_caches, redis_url = settings.CACHES, settings.REDIS_URL
     settings.REDIS_URL = ""
+    local = "django.core.cache.backends.locmem.LocMemCache"
     settings.CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": f"cart-{os.getpid()}"}
+        "default": {"BACKEND": local, "LOCATION": f"cart-{os.getpid()}"},
+        # Every other cache as an unset REDIS_URL makes it: in process memory.
+        "fragments": {"BACKEND": local, "LOCATION": f"cart-fragments-{os.getpid()}"},
+        "pages": {"BACKEND": local, "LOCATION": f"cart-pages-{os.getpid()}"},
     }
     yield "cache"
-    caches["default"].clear()
+    for alias in ("default", "fragments", "pages"):
+        caches[alias].clear()
     settings.CACHES, settings.REDIS_URL = redis_caches, redis_url
 
 

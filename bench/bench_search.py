@@ -400,6 +400,7 @@ def _measure(base_url: str, sample: Sample, results: list[Result]) -> None:
     # Redis, as in a real outage) for the run, then close it again.
     _settle(base_url)
     settings.SEARCH_BREAKER_COOLDOWN = DURATION + 60
+    print("  opening the search breaker on purpose for the fallback run (closed again after it)", flush=True)
     opensearch_breaker.trip()
     try:
         # Searches no page was kept for (kept pages would answer without searching).

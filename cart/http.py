@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from django.http import HttpRequest
 
-from cart.store import CartRef, anonymous_cart, customer_cart
+from cart.store import CartRef, CartStoreUnavailable, anonymous_cart, customer_cart, get_store
 
 
 def request_cart(request: HttpRequest, *, create: bool = False) -> CartRef | None:
@@ -24,3 +26,23 @@ def request_cart(request: HttpRequest, *, create: bool = False) -> CartRef | Non
         session.save()
     assert session.session_key is not None
     return anonymous_cart(session.session_key)
+
+
+def cart_page_key(request: HttpRequest) -> str:
+    """What the cart page shows besides the books' own data: its lines (the page cache's ``key_extra``).
+
+    Reading the lines restarts the cart's idle clock, as looking at the cart always has.
+    The page is made of the lines and the data of their books (each a page-cache tag), so
+    two visitors with the same lines share a kept page (their personal parts are slots).
+    The number of items is left on the request for the header's count.
+    """
+    cart = request_cart(request)
+    if cart is None:
+        return "no-cart"
+    try:
+        lines = get_store().lines(cart, refresh=True)
+    except CartStoreUnavailable:
+        return "unavailable"  # the page answers 503, which is never kept
+    request.known_cart_count = sum(line.quantity for line in lines.values())  # type: ignore[attr-defined]
+    described = repr(sorted((book_id, line.quantity, str(line.price_seen)) for book_id, line in lines.items()))
+    return hashlib.blake2b(described.encode(), digest_size=16).hexdigest()

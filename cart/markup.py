@@ -173,9 +173,10 @@ def cart_lines_html(items: Sequence[CartItem], *, csrf_token: str) -> SafeString
     """
     if not items:
         return SafeString("")
-    if not csrf_token.isalnum():
-        # The token goes into HTML unescaped; Django's tokens are letters and digits.
-        raise ValueError("a CSRF token is letters and digits")
+    if not csrf_token.replace("_", "").isalnum():
+        # The token goes into HTML unescaped; Django's tokens are letters and digits (the
+        # page cache's placeholder for one, letters and underscores).
+        raise ValueError("a CSRF token is letters, digits and underscores")
     store = caches[settings.CARD_CACHE_ALIAS]
     prefix = f"cart-line:{_code_digest()}:"
     keys = [prefix + line_version(item) for item in items]

@@ -17,7 +17,6 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import InvalidPage
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
-from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
 from django.utils.cache import patch_cache_control
 from django.views.decorators.debug import sensitive_post_parameters
@@ -25,13 +24,15 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 
 from cart import selectors, services
 from cart.forms import PlaceOrderForm, ShippingAddressForm
-from cart.http import request_cart
+from cart.http import cart_page_key, request_cart
 from cart.markup import cart_lines_html
 from cart.models import Order
 from cart.services import CartChange, CartError
 from cart.store import CartRef, CartStoreUnavailable, customer_cart
+from catalog.page_tags import book_tag
 from cloudshelf.accounts.views import safe_next_url
 from cloudshelf.edge.http import csrf_token_optional_without_session
+from cloudshelf.edge.page_cache import cached_page, page_csrf_token, page_depends_on
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -133,18 +134,21 @@ def _contents_or_message(request: HttpRequest) -> selectors.CartContents | None:
 
 
 @require_safe
+@cached_page(key_extra=cart_page_key, private=True)
 def cart_detail(request: HttpRequest) -> HttpResponse:
     """The cart page: lines with today's prices and stock, and what changed since they were added.
 
-    The lines come ready-made from ``cart.markup`` (kept per version of what each shows),
-    so the template's work does not grow with them. Never kept by any cache: one visitor's.
+    Kept whole by the page cache under its lines (``cart_page_key``) and retired when any of
+    its books changes, so a repeated view costs no query and no rendering; always private.
+    The lines come ready-made from ``cart.markup`` (kept per version of what each shows).
     """
     contents = _contents_or_message(request)
     context: dict[str, Any] = {"contents": contents, "page_title": "Your cart", **_PRIVATE}
     if contents is not None:
         context["cart_count"] = contents.count  # the header's count, without a second Redis call
+        page_depends_on(request, *(book_tag(item.book.pk) for item in contents.items))
         if contents.items:
-            context["cart_lines"] = cart_lines_html(contents.items, csrf_token=get_token(request))
+            context["cart_lines"] = cart_lines_html(contents.items, csrf_token=page_csrf_token(request))
     response = render(request, "cart/cart_detail.html", context, status=200 if contents is not None else 503)
     patch_cache_control(response, private=True, no_store=True)
     return response

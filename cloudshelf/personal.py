@@ -28,6 +28,8 @@ def _cart_count(request: HttpRequest, values: Mapping[str, Any]) -> int | None:
     if "cart_count" in values:  # the view already knows it (the cart page)
         count = values["cart_count"]
         return None if count is None else int(count)
+    if hasattr(request, "known_cart_count"):  # read with the cart's lines (cart.http.cart_page_key)
+        return int(request.known_cart_count)
     from cart.http import request_cart
     from cart.selectors import cart_count
 

@@ -372,6 +372,11 @@ def page_shell(request: HttpRequest) -> PageShell | None:
     return getattr(request, "page_shell", None)
 
 
+def page_csrf_token(request: HttpRequest) -> str:
+    """The CSRF token a view writes into its page: the placeholder in a shell, else this visitor's."""
+    return CSRF_TOKEN_SLOT if page_shell(request) is not None else get_token(request)
+
+
 def page_depends_on(request: HttpRequest, *tags: str) -> None:
     """Record that the page being rendered shows what ``tags`` name (no-op outside the page cache)."""
     shell = page_shell(request)
@@ -416,10 +421,10 @@ def _entry_from(request: HttpRequest, response: HttpResponse, shell: PageShell) 
     return entry, shared
 
 
-def _respond(request: HttpRequest, copy: _LocalCopy, state: str) -> HttpResponseBase:
+def _respond(request: HttpRequest, copy: _LocalCopy, state: str, *, private: bool = False) -> HttpResponseBase:
     entry = copy.entry
     response: HttpResponseBase
-    if is_personal(request):
+    if private or is_personal(request):
         html = entry.shell_text().replace(CSRF_TOKEN_SLOT, get_token(request))
         response = HttpResponse(fill_personal_slots(request, html), content_type=entry.content_type)
         edge_http.mark_private(response)
@@ -478,12 +483,16 @@ OnHit = Callable[[HttpRequest, PageEntry], None]
 KeyExtra = Callable[[HttpRequest], str]
 
 
-def cached_page(*, on_hit: OnHit | None = None, key_extra: KeyExtra | None = None) -> Callable[..., Any]:
+def cached_page(
+    *, on_hit: OnHit | None = None, key_extra: KeyExtra | None = None, private: bool = False
+) -> Callable[..., Any]:
     """Serve the decorated GET view from the page cache (see the module docstring).
 
     ``on_hit(request, entry)`` runs for every answer given from a kept copy (search uses
     it to count kept searches for analytics); ``key_extra(request)`` adds to the key
-    what the URL alone does not say.
+    what the URL alone does not say. ``private``: every answer is made for its visitor
+    and marked ``private, no-store``, even without a session (the cart page, whose key
+    says which lines it shows).
     """
 
     def decorator(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
@@ -495,22 +504,22 @@ def cached_page(*, on_hit: OnHit | None = None, key_extra: KeyExtra | None = Non
             key = _page_key(request, key_extra(request) if key_extra else "")
             copy, is_current = _find(key)
             if copy is not None and is_current:
-                return _answer_from_copy(request, copy, "hit", on_hit)
+                return _answer_from_copy(request, copy, "hit", on_hit, private)
             if copy is not None and _can_serve_stale(copy) and not _take_rebuild_lock(key):
-                return _answer_from_copy(request, copy, "stale", on_hit)
+                return _answer_from_copy(request, copy, "stale", on_hit, private)
             try:
-                response = _render(view, request, key, args, kwargs)
+                response = _render(view, request, key, args, kwargs, private)
             except Exception:
                 if not _can_serve_stale(copy):
                     raise
                 logger.warning("page cache: rebuilding %s failed; serving the kept copy", request.path, exc_info=True)
                 assert copy is not None
-                return _answer_from_copy(request, copy, "stale", on_hit)
+                return _answer_from_copy(request, copy, "stale", on_hit, private)
             finally:
                 _release_rebuild_lock(key)
             if response.status_code >= 500 and _can_serve_stale(copy):
                 assert copy is not None
-                return _answer_from_copy(request, copy, "stale", on_hit)
+                return _answer_from_copy(request, copy, "stale", on_hit, private)
             return response
 
         return wrapper
@@ -518,14 +527,16 @@ def cached_page(*, on_hit: OnHit | None = None, key_extra: KeyExtra | None = Non
     return decorator
 
 
-def _answer_from_copy(request: HttpRequest, copy: _LocalCopy, state: str, on_hit: OnHit | None) -> HttpResponseBase:
+def _answer_from_copy(
+    request: HttpRequest, copy: _LocalCopy, state: str, on_hit: OnHit | None, private: bool
+) -> HttpResponseBase:
     if on_hit is not None:
         on_hit(request, copy.entry)
-    return _respond(request, copy, state)
+    return _respond(request, copy, state, private=private)
 
 
 def _render(
-    view: Callable[..., HttpResponseBase], request: HttpRequest, key: str, args: Any, kwargs: Any
+    view: Callable[..., HttpResponseBase], request: HttpRequest, key: str, args: Any, kwargs: Any, private: bool
 ) -> HttpResponseBase:
     # Read before rendering: a change that lands meanwhile leaves this copy stale.
     started, changes = time.monotonic(), _local_changes
@@ -540,9 +551,10 @@ def _render(
     if response.status_code != 200 or not shell.keep or "text/html" not in response.get("Content-Type", ""):
         # Not kept, but it was rendered as a shell: give this visitor their version.
         if "text/html" in response.get("Content-Type", ""):
+            personal = private or is_personal(request)
             html = response.content.decode(response.charset)
-            html = html.replace(CSRF_TOKEN_SLOT, get_token(request) if is_personal(request) else "")
-            response.content = fill_personal_slots(request, html) if is_personal(request) else html
+            html = html.replace(CSRF_TOKEN_SLOT, get_token(request) if personal else "")
+            response.content = fill_personal_slots(request, html) if personal else html
         return response
     entry, shared_body = _entry_from(request, response, shell)
     try:
@@ -552,4 +564,4 @@ def _render(
     _record_paths(entry)
     copy = local_pages.put(key, entry, checked_at=started, changes=changes)
     copy.shared_body = shared_body
-    return _respond(request, copy, "miss")
+    return _respond(request, copy, "miss", private=private)

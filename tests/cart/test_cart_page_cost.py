@@ -15,6 +15,7 @@ from cart import markup, services
 from cart.markup import CSRF_TOKEN_SLOT, cart_lines_html
 from cart.selectors import cart_contents
 from cart.store import customer_cart
+from catalog import services as catalog_services
 from catalog.models import Author, Book, Inventory
 from tests.cart.helpers import quantities
 from tests.factories import AuthorFactory, BookFactory
@@ -96,8 +97,9 @@ def line_of(html: str, book: Book) -> str:
 
 @pytest.mark.parametrize("lines", [1, 3, 40])
 def test_a_signed_in_cart_page_costs_two_queries_whatever_its_lines(
-    customer_client, customer, django_assert_num_queries, lines
+    customer_client, customer, django_assert_num_queries, lines, settings
 ):
+    settings.PAGE_CACHE_SECONDS = 0  # every view drawn from the lines (the kept page: below)
     fill_cart(customer, lines, authors=[AuthorFactory(), AuthorFactory()])
     customer_client.get("/cart/")  # the session into the cache
 
@@ -109,7 +111,23 @@ def test_a_signed_in_cart_page_costs_two_queries_whatever_its_lines(
 
 
 @pytest.mark.parametrize("lines", [1, 3, 40])
-def test_an_anonymous_cart_page_costs_one_query_whatever_its_lines(client, django_assert_num_queries, lines):
+def test_a_kept_cart_page_costs_only_the_customer_query_whatever_its_lines(
+    customer_client, customer, django_assert_num_queries, lines
+):
+    fill_cart(customer, lines, authors=[AuthorFactory(), AuthorFactory()])
+    first = customer_client.get("/cart/")
+
+    with django_assert_num_queries(1):  # the signed-in customer, for the header
+        second = customer_client.get("/cart/")
+
+    assert (first["X-Page-Cache"], second["X-Page-Cache"]) == ("miss", "hit")
+    assert second.content.decode().count('<li class="cart-line') == lines
+    assert second["Cache-Control"] == "private, no-store"
+
+
+@pytest.mark.parametrize("lines", [1, 3, 40])
+def test_an_anonymous_cart_page_costs_one_query_whatever_its_lines(client, django_assert_num_queries, lines, settings):
+    settings.PAGE_CACHE_SECONDS = 0  # every view drawn from the lines
     for book in BookFactory.create_batch(lines, stock=20):
         client.post("/cart/add/", {"book_id": book.pk})
     client.get("/cart/")
@@ -138,7 +156,8 @@ def test_one_query_reads_every_author_in_credit_order(customer, django_assert_nu
 # --- Lines kept and reused ---------------------------------------------------------------------
 
 
-def test_a_second_view_draws_no_line_and_writes_nothing(customer_client, customer, draws, fragment_writes):
+def test_a_second_view_draws_no_line_and_writes_nothing(customer_client, customer, draws, fragment_writes, settings):
+    settings.PAGE_CACHE_SECONDS = 0  # the lines' own cache, beneath the kept page
     books = fill_cart(customer, 3)
 
     first = customer_client.get("/cart/").content.decode()
@@ -149,7 +168,8 @@ def test_a_second_view_draws_no_line_and_writes_nothing(customer_client, custome
     assert TOKEN_FIELD.sub("", first) == TOKEN_FIELD.sub("", second)
 
 
-def test_another_cart_with_the_same_line_reuses_it(customer, other_customer, draws):
+def test_another_cart_with_the_same_line_reuses_it(customer, other_customer, draws, settings):
+    settings.PAGE_CACHE_SECONDS = 0  # the lines' own cache, beneath the kept page
     book = BookFactory(stock=20)
     for user in (customer, other_customer):
         services.cart_add_item(cart=customer_cart(user.pk), book_id=book.pk, quantity=2)
@@ -178,7 +198,8 @@ def test_another_cart_with_the_same_line_reuses_it(customer, other_customer, dra
     ],
     ids=["price", "title", "short", "sold-out", "quantity-maximum", "author", "quantity"],
 )
-def test_a_line_is_drawn_again_when_what_it_shows_changes(customer_client, customer, draws, change, shown):
+def test_a_line_is_drawn_again_when_what_it_shows_changes(customer_client, customer, draws, change, shown, settings):
+    settings.PAGE_CACHE_SECONDS = 0  # the lines' own cache, beneath the kept page
     cart = customer_cart(customer.pk)
     changed, unchanged = BookFactory(title="Changed", price=Decimal("10.00"), stock=20), BookFactory(title="Same")
     for book in (changed, unchanged):
@@ -193,11 +214,14 @@ def test_a_line_is_drawn_again_when_what_it_shows_changes(customer_client, custo
     assert shown in line_of(html, changed)
 
 
-def test_a_price_change_shows_the_old_price_and_the_new_total(customer_client, customer):
+def test_a_price_change_shows_the_old_price_and_the_new_total(
+    customer_client, customer, django_capture_on_commit_callbacks
+):
     (book,) = fill_cart(customer, 1, price=Decimal("10.00"))
     customer_client.get("/cart/")
 
-    Book.objects.filter(pk=book.pk).update(price=Decimal("7.50"))
+    with django_capture_on_commit_callbacks(execute=True):  # the kept page is retired on commit
+        catalog_services.books_adjust_price(book_ids=[book.pk], percent=Decimal("-25"))
     html = customer_client.get("/cart/").content.decode()
 
     assert "Price dropped from $10.00 since you added it." in line_of(html, book)
@@ -292,7 +316,7 @@ def test_a_token_that_is_not_letters_and_digits_is_refused(customer, token):
     fill_cart(customer, 1)
     contents = cart_contents(cart=customer_cart(customer.pk))
 
-    with pytest.raises(ValueError, match="letters and digits"):
+    with pytest.raises(ValueError, match="letters, digits and underscores"):
         cart_lines_html(contents.items, csrf_token=token)
 
 
@@ -377,3 +401,68 @@ def test_a_sold_out_line_has_no_quantity_form(customer_client, customer):
     assert '<p class="cart-line__quantity-fixed">Quantity 2</p>' in line
     assert 'cart-line__quantity"' not in line
     assert len(TOKEN_FIELD.findall(line)) == 1
+
+
+# --- The kept page -----------------------------------------------------------------------------
+
+
+def test_two_visitors_with_the_same_lines_share_the_kept_page_but_not_their_parts(customer, other_customer):
+    book = BookFactory(stock=20)
+    browsers = []
+    for user in (customer, other_customer):
+        services.cart_add_item(cart=customer_cart(user.pk), book_id=book.pk, quantity=2)
+        browser = Client(enforce_csrf_checks=True)
+        browser.force_login(user)
+        browsers.append(browser)
+
+    pages = [browser.get("/cart/") for browser in browsers]
+
+    assert [page["X-Page-Cache"] for page in pages] == ["miss", "hit"]
+    for page, user, other in ((pages[0], customer, other_customer), (pages[1], other_customer, customer)):
+        html = page.content.decode()
+        assert f"Logged in as {user.username}" in html
+        assert f"Logged in as {other.username}" not in html
+        assert f">{other.username}<" not in html
+        assert page["Cache-Control"] == "private, no-store"
+    tokens = [set(TOKEN_FIELD.findall(page.content.decode())) for page in pages]
+    assert tokens[0].isdisjoint(tokens[1])
+    # Each visitor's token works for them.
+    token = TOKEN_FIELD.search(pages[1].content.decode()).group(1)
+    removed = browsers[1].post("/cart/remove/", {"book_id": book.pk, "csrfmiddlewaretoken": token})
+    assert removed.status_code == 302
+
+
+def test_changing_the_lines_gives_another_page(customer_client, customer):
+    (book,) = fill_cart(customer, 1)
+    customer_client.get("/cart/")
+
+    services.cart_set_quantity(cart=customer_cart(customer.pk), book_id=book.pk, quantity=3)
+    page = customer_client.get("/cart/")
+
+    assert page["X-Page-Cache"] == "miss"
+    assert 'value="3"' in line_of(page.content.decode(), book)
+
+
+def test_a_stock_change_retires_the_kept_cart_page(customer_client, customer, django_capture_on_commit_callbacks):
+    (book,) = fill_cart(customer, 1)
+    customer_client.get("/cart/")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        catalog_services.inventory_set_stock(book_ids=[book.pk], stock_on_hand=0)
+    page = customer_client.get("/cart/")
+
+    assert page["X-Page-Cache"] == "miss"
+    assert "Out of stock since you added it" in page.content.decode()
+
+
+def test_viewing_the_kept_cart_page_still_restarts_the_carts_idle_clock(customer_client, customer, settings):
+    from cart.store import get_store
+
+    fill_cart(customer, 1)
+    customer_client.get("/cart/")
+    cart = customer_cart(customer.pk)
+    store = get_store()
+    store.client.expire(store.make_key(cart.key), 60)  # as if it had sat idle for weeks
+
+    assert customer_client.get("/cart/")["X-Page-Cache"] == "hit"
+    assert store.ttl(cart) > settings.CART_CUSTOMER_TTL_DAYS * 86400 - 60

@@ -10,6 +10,8 @@ name the tags it touches and ``pages_changed`` retires exactly the pages that ca
   or membership may have moved;
 * a book created or deleted: also the all-books listing and the home page;
 * an author renamed, a book's author removed, tags edited: the books (and author page);
+* a review saved or deleted: the book's reviews (a kept fragment of its page; the book
+  itself through ``books_changed``, as its rating moves);
 * a category saved or deleted: every page (the navigation and breadcrumbs show it).
 
 A listing's *order* moving because a price or rating changed (``/books/?sort=price``
@@ -27,7 +29,7 @@ from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.dispatch import receiver
 
 from catalog import selectors
-from catalog.models import Author, Book, BookAuthor, Category
+from catalog.models import Author, Book, BookAuthor, Category, Review
 from catalog.signals import books_changed
 from cloudshelf.edge.page_cache import SITE_TAG, pages_changed
 
@@ -36,6 +38,11 @@ ALL_BOOKS_TAG = "listing:all"
 
 def book_tag(book_id: int) -> str:
     return f"book:{book_id}"
+
+
+def reviews_tag(book_id: int) -> str:
+    """A book's reviews as its page lists them."""
+    return f"reviews:{book_id}"
 
 
 def category_books_tag(category_id: int) -> str:
@@ -100,6 +107,12 @@ def retire_pages_of_author(sender: Any, instance: Author, **kwargs: Any) -> None
 @receiver(post_delete, sender=BookAuthor, dispatch_uid="catalog.pages.book_author_deleted")
 def retire_pages_of_removed_author(sender: Any, instance: BookAuthor, **kwargs: Any) -> None:
     retire_pages_on_commit({book_tag(instance.book_id), author_books_tag(instance.author_id)})
+
+
+@receiver(post_save, sender=Review, dispatch_uid="catalog.pages.review_saved")
+@receiver(post_delete, sender=Review, dispatch_uid="catalog.pages.review_deleted")
+def retire_reviews_of_book(sender: Any, instance: Review, **kwargs: Any) -> None:
+    retire_pages_on_commit({reviews_tag(instance.book_id)})
 
 
 @receiver(post_save, sender=Category, dispatch_uid="catalog.pages.category_saved")

@@ -147,19 +147,25 @@ def book_by_isbn(request: HttpRequest, isbn13: str) -> HttpResponse:
     return redirect(book, permanent=True)
 
 
-def _reviews_page_or_404(request: HttpRequest, book: Book) -> selectors.ReviewPage:
-    """The page of reviews named by ``?reviews_page=``; 404 for a malformed or missing page."""
+def _reviews_page_or_404(request: HttpRequest, book: Book) -> selectors.PageInfo:
+    """Where the page of reviews named by ``?reviews_page=`` sits; 404 for a malformed or missing page.
+
+    Checked against the book's review count, without reading the reviews: the page
+    template reads them (or reuses them, see ``shop.book_reviews_list``).
+    """
     number = page_number_or_404(request, "reviews_page")
     try:
-        return selectors.book_reviews_page(book, number=number, page_size=settings.CATALOG_REVIEWS_PAGE_SIZE)
+        return selectors.PageInfo.build(
+            number=number, page_size=settings.CATALOG_REVIEWS_PAGE_SIZE, total=book.review_count
+        )
     except EmptyPage:
         raise Http404("No such page of reviews.") from None
 
 
-def _book_seo(book: Book, reviews: selectors.ReviewPage) -> dict[str, str]:
+def _book_seo(book: Book, reviews_page: selectors.PageInfo) -> dict[str, str]:
     """Title, description and canonical path of a book page (``og:type`` ``book``)."""
     authors = ", ".join(book.author_names)
-    review_query = f"?reviews_page={reviews.page.number}" if reviews.page.has_previous else ""
+    review_query = f"?reviews_page={reviews_page.number}" if reviews_page.has_previous else ""
     return {
         "page_title": f"{book.title} by {authors}" if authors else book.title,
         "meta_description": book.description or f"{book.title}: buy it at {settings.SITE_NAME}.",
@@ -182,16 +188,16 @@ def book_detail(request: HttpRequest, isbn13: str, slug: str) -> HttpResponse:
         query = f"?{request.GET.urlencode()}" if request.GET else ""
         return HttpResponsePermanentRedirect(f"{book.get_absolute_url()}{query}")
     page_depends_on(request, book_tag(book.pk))
-    reviews = _reviews_page_or_404(request, book)
+    reviews_page = _reviews_page_or_404(request, book)
     trail = selectors.category_trail(book.category.path) if book.category else ()
     context = {
         "book": book,
         "trail": trail,
         "nav_section": trail[0].path if trail else "",
-        "reviews": reviews,
-        "related_books": selectors.related_books(book),
+        # The reviews and the related books are read by the template, as kept fragments.
+        "reviews_page": reviews_page,
     }
-    return render(request, "catalog/book_detail.html", context | _book_seo(book, reviews))
+    return render(request, "catalog/book_detail.html", context | _book_seo(book, reviews_page))
 
 
 class CustomerRequest(HttpRequest):

@@ -14,6 +14,7 @@ from typing import Any
 
 from django import template
 from django.core.serializers.json import DjangoJSONEncoder
+from django.template.loader import render_to_string
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import get_language_info
@@ -22,6 +23,9 @@ from catalog import markup, selectors
 from catalog.cards import book_cards_html, context_csrf_token
 from catalog.markup import cover_image_url
 from catalog.models import Book
+from catalog.page_tags import book_tag, reviews_tag
+from catalog.selectors import PageInfo
+from cloudshelf.edge.fragments import tagged_fragment
 
 register = template.Library()
 
@@ -66,6 +70,32 @@ def book_cards(context: template.Context, books: Sequence[Book]) -> list[SafeStr
     ``{% book_cards page.books as cards %}{% for card in cards %}<li>{{ card }}</li>{% endfor %}``
     """
     return book_cards_html(list(books), request=context["request"], csrf_token=context_csrf_token(context))
+
+
+@register.simple_tag(takes_context=True)
+def book_reviews_list(context: template.Context, book: Book, page: PageInfo) -> SafeString:
+    """Page ``page`` of the book's reviews with its page links, kept until a review of it changes."""
+    request = context["request"]
+
+    def render() -> tuple[str, list[str]]:
+        reviews = selectors.book_reviews_page(book, number=page.number, page_size=page.page_size)
+        html = render_to_string("catalog/includes/reviews_list.html", {"reviews": reviews, "request": request})
+        return html, [reviews_tag(book.pk)]
+
+    return tagged_fragment(request, f"reviews:{book.pk}:{page.number}:{page.page_size}:{request.path}", render)
+
+
+@register.simple_tag(takes_context=True)
+def related_books_section(context: template.Context, book: Book) -> SafeString:
+    """The "you may also like" row, kept until one of its books changes (the row's choice: ``related_books``)."""
+    request = context["request"]
+
+    def render() -> tuple[str, list[str]]:
+        books = selectors.related_books(book)
+        values = {"related_books": books, "request": request, "csrf_token": context.get("csrf_token")}
+        return render_to_string("catalog/includes/related_books.html", values), [book_tag(b.pk) for b in books]
+
+    return tagged_fragment(request, f"related:{book.pk}:{request.path}", render)
 
 
 @register.simple_tag

@@ -156,11 +156,14 @@ def pages_changed(tags: Iterable[str]) -> None:
     _invalidate_paths_showing(tags)
 
 
+def unchanged_since(tags: Iterable[str], sequence: int) -> bool:
+    """Whether none of ``tags`` changed after change number ``sequence`` (one ``get_many``)."""
+    stamps = default_cache.get_many([_tag_key(tag) for tag in tags])
+    return all(int(stamp) <= sequence for stamp in stamps.values())
+
+
 def _is_current(entry: PageEntry) -> bool:
-    if entry.age >= settings.PAGE_CACHE_SECONDS:
-        return False
-    stamps = default_cache.get_many([_tag_key(tag) for tag in entry.tags])
-    return all(int(stamp) <= entry.sequence for stamp in stamps.values())
+    return entry.age < settings.PAGE_CACHE_SECONDS and unchanged_since(entry.tags, entry.sequence)
 
 
 # --- Which paths show a tag (for purges at the CDN and the local HTTP cache) -----------

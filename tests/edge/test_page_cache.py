@@ -200,6 +200,57 @@ def test_a_change_to_a_book_shows_at_once_on_every_kind_of_page(
     assert shown in after.content.decode()
 
 
+def test_a_new_review_shows_on_a_kept_book_page(hobbit, django_capture_on_commit_callbacks):
+    Client().get(hobbit.get_absolute_url())
+
+    with django_capture_on_commit_callbacks(execute=True):
+        catalog_services.review_create(book=hobbit, user=UserFactory(), rating=4, title="Riddles in the dark", body="…")
+    after = Client().get(hobbit.get_absolute_url()).content.decode()
+
+    assert "Riddles in the dark" in after
+
+
+def test_an_edited_review_shows_on_a_kept_book_page(hobbit, customer, django_capture_on_commit_callbacks):
+    review = ReviewFactory(book=hobbit, user=customer, title="First thoughts", rating=3)
+    Client().get(hobbit.get_absolute_url())
+
+    with django_capture_on_commit_callbacks(execute=True):
+        catalog_services.review_update(review=review, user=customer, rating=3, title="Second thoughts", body="Better.")
+    after = Client().get(hobbit.get_absolute_url()).content.decode()
+
+    assert "Second thoughts" in after
+    assert "First thoughts" not in after
+
+
+def test_a_price_change_of_a_related_book_shows_on_the_book_page(hobbit, tolkien, django_capture_on_commit_callbacks):
+    related = BookFactory(title="Farmer Giles of Ham", price=Decimal("8.00"), authors=[tolkien], stock=3)
+    page = Client().get(hobbit.get_absolute_url()).content.decode()
+    assert "Farmer Giles of Ham" in page
+
+    with django_capture_on_commit_callbacks(execute=True):
+        change_price(related)
+    after = Client().get(hobbit.get_absolute_url()).content.decode()
+
+    assert "$6.00" in after
+
+
+def test_a_rebuild_after_a_price_change_reuses_the_reviews_and_related_fragments(
+    hobbit, tolkien, django_capture_on_commit_callbacks, django_assert_num_queries
+):
+    BookFactory(title="Farmer Giles of Ham", authors=[tolkien])
+    ReviewFactory(book=hobbit, title="Kept")
+    Client().get(hobbit.get_absolute_url())
+
+    with django_capture_on_commit_callbacks(execute=True):
+        change_price(hobbit)
+    with django_assert_num_queries(2):  # the book and its authors
+        after = Client().get(hobbit.get_absolute_url()).content.decode()
+
+    assert "$9.00" in after
+    assert "Kept" in after
+    assert "Farmer Giles of Ham" in after
+
+
 def test_an_import_shows_at_once_on_the_book_page(hobbit, tmp_path, django_capture_on_commit_callbacks):
     from django.core.management import call_command
 

@@ -663,13 +663,6 @@ def book_reviews_page(book: Book, *, number: int, page_size: int) -> ReviewPage:
     return ReviewPage(reviews=reviews, page=page)
 
 
-def review_by_customer(*, book: Book, user: AbstractBaseUser | AnonymousUser) -> Review | None:
-    """``user``'s review of ``book``, if they wrote one (``None`` for anonymous visitors)."""
-    if not user.is_authenticated:
-        return None
-    return Review.objects.filter(book=book, user_id=user.pk).first()
-
-
 def review_by_isbn_and_customer(*, isbn13: str, user: AbstractBaseUser | AnonymousUser) -> Review | None:
     """``user``'s review of the book ``isbn13``, if they wrote one (one query; ``None`` for anonymous visitors)."""
     if not user.is_authenticated:

@@ -75,6 +75,7 @@ fmt: dev-venv ## Format and autofix
 	$(VENV)/bin/ruff check --fix .
 
 pytest: dev-venv services ## Only the pytest suite, against real Postgres and Redis (ARGS=... passes options)
+	scripts/tools.sh wrk
 	$(TEST_ENV) $(VENV)/bin/pytest $(ARGS)
 
 smoke: venv ## A short smoke test of the embedded default (SQLite, in-process cache)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -107,7 +106,6 @@ def little_server():
     server.server_close()
 
 
-@pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed: scripts/tools.sh wrk")
 def test_the_lua_script_rotates_urls_sends_cookies_and_counts_headers(little_server):
     lines = [("/cached", "sessionid=one"), ("/fresh", ""), ("/missing", "")]
     report = run_wrk(little_server, lines, duration_s=1, threads=1, connections=2)

@@ -564,7 +564,8 @@ def _render(
         caches[PAGES_CACHE_ALIAS].set(key, entry, settings.PAGE_CACHE_SECONDS + settings.PAGE_CACHE_STALE_SECONDS)
     except Exception:
         logger.warning("page cache: could not keep %s", entry.path, exc_info=True)
-    _record_paths(entry)
+    if not private:  # a private page is never kept at the edge: nothing there to purge
+        _record_paths(entry)
     copy = local_pages.put(key, entry, checked_at=started, changes=changes)
     copy.shared_body = shared_body
     return _respond(request, copy, "miss", private=private)

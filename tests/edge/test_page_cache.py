@@ -525,3 +525,10 @@ def test_at_most_the_configured_number_of_paths_are_purged(hobbit, settings):
         Client().get(url)
 
     assert len(page_cache.paths_showing([f"book:{hobbit.pk}"])) == 2
+
+
+def test_the_private_cart_page_is_never_listed_for_edge_purges(hobbit, client):
+    client.post("/cart/add/", {"book_id": hobbit.pk})
+    client.get("/cart/")
+
+    assert "/cart/" not in page_cache.paths_showing([f"book:{hobbit.pk}"])

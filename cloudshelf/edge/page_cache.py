@@ -508,8 +508,13 @@ def cached_page(
             copy, is_current = _find(key)
             if copy is not None and is_current:
                 return _answer_from_copy(request, copy, "hit", on_hit, private)
-            if copy is not None and _can_serve_stale(copy) and not _take_rebuild_lock(key):
-                return _answer_from_copy(request, copy, "stale", on_hit, private)
+            # One request rebuilds while the others get the previous bytes. A private page
+            # (one visitor's lines) has no crowd to protect from a stampede.
+            is_locked = False
+            if copy is not None and not private and _can_serve_stale(copy):
+                if not _take_rebuild_lock(key):
+                    return _answer_from_copy(request, copy, "stale", on_hit, private)
+                is_locked = True
             try:
                 response = _render(view, request, key, args, kwargs, private)
             except Exception:
@@ -519,7 +524,8 @@ def cached_page(
                 assert copy is not None
                 return _answer_from_copy(request, copy, "stale", on_hit, private)
             finally:
-                _release_rebuild_lock(key)
+                if is_locked:
+                    _release_rebuild_lock(key)
             if response.status_code >= 500 and _can_serve_stale(copy):
                 assert copy is not None
                 return _answer_from_copy(request, copy, "stale", on_hit, private)

@@ -385,8 +385,10 @@ def test_a_hot_page_expiring_under_concurrent_requests_is_rebuilt_once(settings)
     with ThreadPoolExecutor(max_workers=12) as pool:
         states = sorted(pool.map(visit, range(12)))
 
+    # One rebuild; the others got the previous bytes (or, arriving after it, the new ones).
     assert states.count("miss") == 1
-    assert states.count("stale") == 11
+    assert states.count("stale") >= 1
+    assert states.count("stale") + states.count("hit") == 11
 
 
 @pytest.mark.django_db(transaction=True)

@@ -12,8 +12,6 @@ import io
 import json
 import os
 import struct
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -27,7 +25,6 @@ import pytest
 from django.core.files.storage import default_storage
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.db import connection
 from django.test import RequestFactory
 from django.utils import timezone
 from PIL import Image
@@ -43,6 +40,7 @@ from catalog.signals import books_changed
 from catalog.tasks import cover_fetch_queue, cover_fetch_task
 from cloudshelf.celery import app as celery_app
 from tests.factories import AuthorFactory, BookFactory
+from tests.workers import real_worker
 
 pytestmark = pytest.mark.django_db
 
@@ -811,57 +809,19 @@ def test_after_a_failure_that_may_pass_the_task_queues_its_next_try_for_when_it_
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_a_real_worker_fetches_a_queued_cover(server, settings, tmp_path):
-    queue = f"test-covers-{uuid.uuid4().hex[:8]}"
-    database = connection.settings_dict
-    url = (
-        f"postgres://{database['USER']}:{database['PASSWORD']}@{database['HOST']}:{database['PORT']}/{database['NAME']}"
-    )
-    log = tmp_path / "worker.log"
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "cloudshelf",
-            "worker",
-            "--pool",
-            "solo",
-            "--queues",
-            queue,
-            "--hostname",
-            f"{queue}@%h",
-            "--without-heartbeat",
-            "--without-gossip",
-            "--without-mingle",
-            "--loglevel",
-            "info",
-            "--logfile",
-            str(log),
-        ],
-        cwd=ROOT,
-        env={
-            **os.environ,
-            "DATABASE_URL": url,
-            "DATA_DIR": str(tmp_path),  # MEDIA_ROOT is DATA_DIR/media, as the test's
-            "COVER_FETCH_ALLOW_PRIVATE_HOSTS": "1",
-            "SEARCH_INDEX_PREFIX": settings.SEARCH_INDEX_PREFIX,
-        },
-    )
-    previous = celery_app.conf.task_always_eager, celery_app.conf.task_default_queue
-    celery_app.conf.task_always_eager, celery_app.conf.task_default_queue = False, queue
-    try:
+    environment = {
+        "DATA_DIR": str(tmp_path),  # MEDIA_ROOT is DATA_DIR/media, as the test's
+        "COVER_FETCH_ALLOW_PRIVATE_HOSTS": "1",
+        "SEARCH_INDEX_PREFIX": settings.SEARCH_INDEX_PREFIX,
+    }
+    with real_worker("covers", environment) as worker:
         book = BookFactory(cover_url=server.url("/cover.jpg"))
         cover_fetch_task.delay(book.pk)
         deadline = time.monotonic() + 30
         while not Book.objects.get(pk=book.pk).fetched_cover:
-            assert process.poll() is None, log.read_text() if log.exists() else "the worker exited"
-            assert time.monotonic() < deadline, log.read_text() if log.exists() else "no worker log"
+            worker.assert_alive()
+            assert time.monotonic() < deadline, worker.text()
             time.sleep(0.2)
-    finally:
-        celery_app.conf.task_always_eager, celery_app.conf.task_default_queue = previous
-        process.terminate()
-        process.wait(timeout=15)
 
     renditions = Book.objects.get(pk=book.pk).fetched_cover
     assert [r.width for r in renditions] == [200, 320, 400, 600, 600]

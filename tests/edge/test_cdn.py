@@ -4,8 +4,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -15,7 +13,6 @@ from pathlib import Path
 
 import boto3
 import pytest
-from django.db import connection
 
 from catalog.services import books_adjust_price
 from cloudshelf.celery import app as celery_app
@@ -23,6 +20,7 @@ from cloudshelf.edge import cdn, tasks
 from cloudshelf.edge.cdn import InvalidPathError, collapse_paths, invalidate_paths, normalise_path
 from tests.edge.conftest import free_port
 from tests.factories import BookFactory
+from tests.workers import real_worker
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -443,55 +441,22 @@ def test_a_flush_for_another_namespace_is_left_alone(distribution, cloudfront_cl
 @pytest.mark.django_db(transaction=True)
 def test_a_real_worker_sends_a_burst_as_one_invalidation(settings, cloudfront_client, distribution, monkeypatch):
     monkeypatch.undo()  # real apply_async: through Redis to the worker
-    queue = f"test-edge-{uuid.uuid4().hex[:8]}"
-    log = ROOT / "var" / "log" / f"{queue}.log"
-    log.parent.mkdir(parents=True, exist_ok=True)
-    database = connection.settings_dict
+    settings.EDGE_INVALIDATION_DEBOUNCE_SECONDS = 0.5
     environment = {
-        **os.environ,
-        "DATABASE_URL": f"postgres://{database['USER']}:{database['PASSWORD']}@{database['HOST']}:{database['PORT']}"
-        f"/{database['NAME']}",
         "CACHE_KEY_PREFIX": settings.CACHES["default"]["KEY_PREFIX"],
         "CLOUDFRONT_DISTRIBUTION_ID": distribution,
         "CLOUDFRONT_INVALIDATION_INTERVAL": "0",
     }
-    previous = (celery_app.conf.task_always_eager, celery_app.conf.task_default_queue)
-    celery_app.conf.task_always_eager = False
-    celery_app.conf.task_default_queue = queue
-    settings.EDGE_INVALIDATION_DEBOUNCE_SECONDS = 0.5
-    worker = subprocess.Popen(
-        [
-            *[sys.executable, "-m", "celery", "-A", "cloudshelf", "worker", "--pool", "solo", "--queues", queue],
-            *["--hostname", f"{queue}@%h", "--without-heartbeat", "--without-gossip", "--without-mingle"],
-            *["--loglevel", "info", "--logfile", str(log)],
-        ],
-        cwd=ROOT,
-        env=environment,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while " ready." not in (log.read_text() if log.exists() else ""):
-            assert worker.poll() is None, log.read_text() if log.exists() else ""
-            assert time.monotonic() < deadline, log.read_text() if log.exists() else ""
-            time.sleep(0.1)
-
+    with real_worker("edge", environment) as worker:
         for number in range(5):
             invalidate_paths([f"/books/book-{number}/"])
 
         deadline = time.monotonic() + 15
         while not invalidations(cloudfront_client, distribution):
-            assert time.monotonic() < deadline, log.read_text()
+            worker.assert_alive()
+            assert time.monotonic() < deadline, worker.text()
             time.sleep(0.2)
         time.sleep(1)  # a second task, if there were one, would have run by now
         found = invalidations(cloudfront_client, distribution)
         assert [paths_of(invalidation) for invalidation in found] == [[f"/books/book-{n}/" for n in range(5)]]
-        assert log.read_text().count("cdn_flush_invalidations[") >= 1
-    finally:
-        worker.terminate()
-        try:
-            worker.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait()
-        celery_app.conf.task_always_eager, celery_app.conf.task_default_queue = previous
-        log.unlink(missing_ok=True)
+        assert worker.count("cdn_flush_invalidations[") >= 1

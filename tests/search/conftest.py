@@ -5,16 +5,12 @@ need one (``celery_worker``)."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import time
-import uuid
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from django.db import connection
 from django_redis import get_redis_connection
 from opensearchpy import OpenSearch
 
@@ -27,6 +23,7 @@ from search.documents import alias_name
 from search.facets import category_tree_changed
 from search.services import search_index_rebuild
 from tests.factories import AuthorFactory, BookFactory, CategoryFactory
+from tests.workers import real_worker
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -292,82 +289,12 @@ def indexed_shelf(shelf, search_index) -> Shelf:
 # --- A real Celery worker ------------------------------------------------------------------
 
 
-def _worker_env(settings, queue: str) -> dict[str, str]:
-    database = connection.settings_dict
-    url = (
-        f"postgres://{database['USER']}:{database['PASSWORD']}@{database['HOST']}:{database['PORT']}/{database['NAME']}"
-    )
-    return {
-        **os.environ,
-        "DATABASE_URL": url,  # the test database (pytest-django's test_cloudshelf), not the dev one
-        "SEARCH_INDEX_PREFIX": settings.SEARCH_INDEX_PREFIX,
-        "SEARCH_INDEX_DEBOUNCE_SECONDS": "0.5",
-    }
-
-
 @pytest.fixture
 def celery_worker(settings, transactional_db):
-    """A real ``celery -A cloudshelf worker`` on a queue of its own, reading the test database.
-
-    Tasks queued by this test go through Redis to it; nothing runs in-process. Use with
-    ``@pytest.mark.django_db(transaction=True)`` so the worker sees the committed rows.
-    """
-    queue = f"test-search-{uuid.uuid4().hex[:8]}"
-    previous = (celery_app.conf.task_always_eager, celery_app.conf.task_default_queue)
-    celery_app.conf.task_always_eager = False
-    celery_app.conf.task_default_queue = queue
-    log = ROOT / "var" / "log" / f"{queue}.log"
-    log.parent.mkdir(parents=True, exist_ok=True)
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "cloudshelf",
-            "worker",
-            "--pool",
-            "solo",
-            "--queues",
-            queue,
-            "--hostname",
-            f"{queue}@%h",
-            "--without-heartbeat",
-            "--without-gossip",
-            "--without-mingle",
-            "--loglevel",
-            "info",
-            "--logfile",
-            str(log),
-        ],
-        cwd=ROOT,
-        env=_worker_env(settings, queue),
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while " ready." not in (log.read_text() if log.exists() else ""):
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the Celery worker did not start:\n{log.read_text() if log.exists() else ''}")
-            time.sleep(0.1)
-        yield WorkerLog(log)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        celery_app.conf.task_always_eager, celery_app.conf.task_default_queue = previous
-        log.unlink(missing_ok=True)
-
-
-class WorkerLog:
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def count(self, *texts: str) -> int:
-        """Log lines that contain every one of ``texts``."""
-        return sum(all(text in line for text in texts) for line in self.path.read_text().splitlines())
+    """A real ``celery -A cloudshelf worker`` reading the test database (``tests.workers.real_worker``)."""
+    environment = {"SEARCH_INDEX_PREFIX": settings.SEARCH_INDEX_PREFIX, "SEARCH_INDEX_DEBOUNCE_SECONDS": "0.5"}
+    with real_worker("search", environment) as log:
+        yield log
 
 
 def wait_for(condition, *, timeout: float = 15.0, interval: float = 0.1):

@@ -48,7 +48,8 @@ from django.contrib.auth.models import AnonymousUser
 from django.contrib.messages.storage.cookie import CookieStorage
 from django.core.cache import cache as default_cache
 from django.core.cache import caches
-from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.core.exceptions import BadRequest, PermissionDenied, SuspiciousOperation
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.middleware.csrf import get_token
 from django.utils.cache import get_conditional_response, patch_vary_headers
 from django.utils.http import http_date
@@ -482,6 +483,10 @@ def _can_serve_stale(copy: _LocalCopy | None) -> bool:
     return copy is not None and copy.entry.age < settings.PAGE_CACHE_SECONDS + settings.PAGE_CACHE_STALE_SECONDS
 
 
+# Exceptions that are the answer (Django turns them into 404, 403, 400), not a failure to
+# answer: a kept copy of a page that is now gone must not be served in its place.
+_ANSWERS = (Http404, PermissionDenied, BadRequest, SuspiciousOperation)
+
 OnHit = Callable[[HttpRequest, PageEntry], None]
 KeyExtra = Callable[[HttpRequest], str]
 
@@ -517,6 +522,8 @@ def cached_page(
                 is_locked = True
             try:
                 response = _render(view, request, key, args, kwargs, private)
+            except _ANSWERS:
+                raise  # not a failure: the page is gone, or the request is refused
             except Exception:
                 if not _can_serve_stale(copy):
                     raise

@@ -534,3 +534,15 @@ def test_the_private_cart_page_is_never_listed_for_edge_purges(hobbit, client):
     client.get("/cart/")
 
     assert "/cart/" not in page_cache.paths_showing([f"book:{hobbit.pk}"])
+
+
+def test_a_deleted_book_answers_404_not_its_kept_page(hobbit, django_capture_on_commit_callbacks):
+    url = hobbit.get_absolute_url()
+    Client().get(url)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        hobbit.delete()
+    response = Client().get(url)
+
+    assert response.status_code == 404
+    assert "X-Page-Cache" not in response

@@ -23,10 +23,8 @@ Keep the markup in step with ``static/css/site.css`` and ``static/js/site.js``.
 from __future__ import annotations
 
 import hashlib
-import sys
 from collections.abc import Sequence
 from functools import cache
-from pathlib import Path
 
 from django.conf import settings
 from django.core.cache import caches
@@ -37,6 +35,7 @@ from django.utils.safestring import SafeString, mark_safe
 from cart.selectors import CartItem
 from catalog.cards import card_version
 from catalog.markup import book_cover_html, money
+from cloudshelf.edge.release import source_digest
 
 # Stands for the CSRF token in cached lines (see the module docstring for why a "<").
 CSRF_TOKEN_SLOT = "<!--cart-line-csrf-token-->"
@@ -49,15 +48,13 @@ _DRAWING_MODULES = ("cart.markup", "catalog.markup", "catalog.covers")
 @cache
 def _code_digest() -> str:
     """A digest of the code that draws a line and the settings it reads (once per process)."""
-    digest = hashlib.blake2b(digest_size=6)
-    digest.update(
-        repr(
-            (settings.CART_MAX_QUANTITY_PER_LINE, settings.SITE_URL, settings.MEDIA_URL, settings.STORAGES["default"])
-        ).encode()
+    return source_digest(
+        _DRAWING_MODULES,
+        settings.CART_MAX_QUANTITY_PER_LINE,
+        settings.SITE_URL,
+        settings.MEDIA_URL,
+        settings.STORAGES["default"],
     )
-    for name in _DRAWING_MODULES:
-        digest.update(Path(sys.modules[name].__file__ or "").read_bytes())
-    return digest.hexdigest()
 
 
 def line_version(item: CartItem) -> str:

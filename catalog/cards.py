@@ -20,10 +20,8 @@ returns to. The cached HTML holds placeholders for them, filled in on every rend
 from __future__ import annotations
 
 import hashlib
-import sys
 from collections.abc import Callable, Sequence
 from functools import cache
-from pathlib import Path
 
 from django.conf import settings
 from django.core.cache import caches
@@ -36,6 +34,7 @@ from django.utils.safestring import SafeString, mark_safe
 from catalog.markup import book_card_html
 from catalog.models import Book
 from cloudshelf.edge.page_cache import CSRF_TOKEN_SLOT, page_depends_on
+from cloudshelf.edge.release import source_digest
 
 # (book, CSRF token, path to return to) -> the control's HTML, e.g. a form.
 CardAction = Callable[[Book, str, str], SafeString]
@@ -82,12 +81,8 @@ def card_version(book: Book) -> str:
 @cache
 def _code_digest() -> str:
     """A digest of the code that draws a card and the settings it reads (once per process)."""
-    digest = hashlib.blake2b(digest_size=6)
-    digest.update(f"{settings.CATALOG_LOW_STOCK_THRESHOLD}:{settings.SITE_URL}:{settings.MEDIA_URL}".encode())
     modules = {"catalog.cards", "catalog.markup", "catalog.covers"} | {action.__module__ for action in _card_actions}
-    for name in sorted(modules):
-        digest.update(Path(sys.modules[name].__file__ or "").read_bytes())
-    return digest.hexdigest()
+    return source_digest(modules, settings.CATALOG_LOW_STOCK_THRESHOLD, settings.SITE_URL, settings.MEDIA_URL)
 
 
 def _render_card(book: Book) -> str:

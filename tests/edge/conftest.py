@@ -19,6 +19,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -274,10 +275,10 @@ class HttpCache:
         shutil.rmtree(self.directory, ignore_errors=True)
 
 
-@pytest.fixture
-def http_cache(gunicorn_server) -> Iterator[HttpCache]:
-    """nginx from ``scripts/nginx.sh`` on a free port in front of ``gunicorn_server``."""
-    cache = HttpCache(upstream=gunicorn_server.bind)
+@contextmanager
+def running_http_cache(upstream: str) -> Iterator[HttpCache]:
+    """nginx from ``scripts/nginx.sh`` on a free port in front of ``upstream``; no worker may crash meanwhile."""
+    cache = HttpCache(upstream=upstream)
     try:
         cache.start()
         yield cache
@@ -285,3 +286,10 @@ def http_cache(gunicorn_server) -> Iterator[HttpCache]:
     finally:
         cache.stop()
         cache.remove()
+
+
+@pytest.fixture
+def http_cache(gunicorn_server) -> Iterator[HttpCache]:
+    """nginx from ``scripts/nginx.sh`` on a free port in front of ``gunicorn_server``."""
+    with running_http_cache(gunicorn_server.bind) as cache:
+        yield cache

@@ -22,7 +22,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from tests.edge.conftest import NGINX_SCRIPT, HttpCache, fetch, free_port
+from tests.edge.conftest import NGINX_SCRIPT, HttpCache, fetch, free_port, running_http_cache
 from tests.factories import BookFactory
 
 pytestmark = pytest.mark.slow
@@ -292,14 +292,8 @@ def scripted_origin() -> Iterator[ScriptedOrigin]:
 
 @pytest.fixture
 def scripted_cache(scripted_origin) -> Iterator[HttpCache]:
-    cache = HttpCache(upstream=scripted_origin.bind)
-    try:
-        cache.start()
+    with running_http_cache(scripted_origin.bind) as cache:
         yield cache
-        assert cache.crashed_workers() == []
-    finally:
-        cache.stop()
-        cache.remove()
 
 
 def test_a_public_answer_that_sets_a_cookie_is_not_stored(scripted_cache, scripted_origin):

@@ -164,6 +164,9 @@ if REDIS_URL:
         "KEY_PREFIX": CACHE_KEY_PREFIX + ":fragment",
         "TIMEOUT": CARD_CACHE_SECONDS,
     }
+    # "durable": what must not be evicted or lost on a restart (carts, sessions, rate limits).
+    # Its own Redis when REDIS_DURABLE_URL is set (see docs/operations.md), else REDIS_URL's.
+    CACHES["durable"] = CACHES["default"] | {"LOCATION": env_str("REDIS_DURABLE_URL", REDIS_URL)}
     # When Redis is down, cache reads behave as misses and the database answers instead.
     # Code that *needs* Redis (the cart) talks to the raw connection and sees the error.
     DJANGO_REDIS_IGNORE_EXCEPTIONS = True
@@ -171,6 +174,12 @@ if REDIS_URL:
 else:
     CACHES = {
         "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": "cloudshelf",
+            "TIMEOUT": env_int("CACHE_DEFAULT_TIMEOUT", 300, minimum=1),
+        },
+        # One process, one memory: the same store as "default" (same LOCATION).
+        "durable": {
             "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
             "LOCATION": "cloudshelf",
             "TIMEOUT": env_int("CACHE_DEFAULT_TIMEOUT", 300, minimum=1),

@@ -58,12 +58,15 @@ def _empty_cache(settings):
         **settings.CACHES,
         "default": {**settings.CACHES["default"], "KEY_PREFIX": f"test{os.getpid()}"},
         "pages": {**settings.CACHES["pages"], "KEY_PREFIX": f"test{os.getpid()}-page"},
+        "durable": {**settings.CACHES["durable"], "KEY_PREFIX": f"test{os.getpid()}"},
     }
     cache.delete_pattern("*")
+    caches["durable"].delete_pattern("*")
     caches["pages"].delete_pattern("*")  # kept pages (Redis) ...
     local_pages.clear()  # ... and this process's copies
     yield
     cache.delete_pattern("*")
+    caches["durable"].delete_pattern("*")
     caches["pages"].delete_pattern("*")
     local_pages.clear()
 

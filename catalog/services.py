@@ -135,12 +135,21 @@ def _clean_review_fields(*, rating: int, title: str, body: str) -> tuple[int, st
 def review_create(*, book: Book, user: User, rating: int, title: str, body: str) -> Review:
     """Publish ``user``'s review of ``book`` and refresh the book's rating.
 
-    Refuses a second review by the same customer (they edit the first one instead); the
-    unique constraint backs this up if two submissions race.
+    Safe to submit twice (a double click, a resent form): the same review again returns the
+    one already published. A different second review by the same customer is refused with
+    ``CatalogError`` (they edit the first one instead). The book row is locked before the
+    check, so two submissions racing each other are serialized: the second one sees the
+    first, never the unique constraint (which stays as the last line of defence).
     """
     rating, title, body = _clean_review_fields(rating=rating, title=title, body=body)
     with transaction.atomic():
-        if Review.objects.filter(book=book, user=user).exists():
+        # The same row book_refresh_rating locks below, taken first: one lock order, no deadlock.
+        if not list(Book.objects.select_for_update().filter(pk=book.pk).values_list("pk", flat=True)):
+            raise CatalogError("This book is no longer in the catalog.")
+        existing = Review.objects.filter(book=book, user=user).first()
+        if existing is not None:
+            if (existing.rating, existing.title, existing.body) == (rating, title, body):
+                return existing
             raise CatalogError("You have already reviewed this book; edit your review instead.")
         review = Review.objects.create(book=book, user=user, rating=rating, title=title, body=body)
         book_refresh_rating(book_id=book.pk)

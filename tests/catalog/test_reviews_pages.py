@@ -1,10 +1,15 @@
 """Writing and editing reviews from the book page."""
 
+import threading
+import time
 from decimal import Decimal
 
 import pytest
+from django.db import connection, transaction
+from django.http import HttpResponse
 from django.test import Client
 
+from catalog import services
 from catalog.models import Review
 from tests.factories import BookFactory, ReviewFactory
 
@@ -165,3 +170,82 @@ def test_anonymous_visitors_cannot_edit_reviews(client, book):
 def test_reviewing_an_unknown_book_is_404(customer_client):
     assert customer_client.post("/reviews/new/9780000000002/", VALID).status_code == 404
     assert not Review.objects.exists()
+
+
+def _backends_waiting_on_a_lock() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
+        return cursor.fetchone()[0]
+
+
+def _submit_during_an_uncommitted_first_review(customer, book, *, first: dict, second: dict) -> HttpResponse:
+    """The double-click race, made certain: the second POST arrives while the first review is
+    written but not yet committed, so it cannot see it; the first commits once the second waits."""
+    first_written, release_first = threading.Event(), threading.Event()
+    answers: list[HttpResponse] = []
+
+    def first_submission() -> None:
+        try:
+            with transaction.atomic():
+                services.review_create(
+                    book=book, user=customer, rating=int(first["rating"]), title=first["title"], body=first["body"]
+                )
+                first_written.set()
+                release_first.wait(timeout=10)
+        finally:
+            connection.close()
+
+    def second_submission() -> None:
+        try:
+            browser = Client()
+            browser.force_login(customer)
+            first_written.wait(timeout=10)
+            answers.append(browser.post(create_url(book), second))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=first_submission), threading.Thread(target=second_submission)]
+    for thread in threads:
+        thread.start()
+    assert first_written.wait(timeout=10)
+    deadline = time.monotonic() + 10
+    while _backends_waiting_on_a_lock() == 0 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    release_first.set()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert len(answers) == 1, "the second submission raised (a 500 in production)"
+    return answers[0]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_double_submitted_review_publishes_one_review_and_both_submits_succeed(customer, book):
+    response = _submit_during_an_uncommitted_first_review(customer, book, first=VALID, second=VALID)
+
+    assert response.status_code == 302
+    assert response["Location"] == f"/books/{book.isbn13}/dune/#reviews"
+    assert list(Review.objects.values_list("user__username", "title")) == [("alice", "A classic")]
+    book.refresh_from_db()
+    assert (book.review_count, book.average_rating) == (1, Decimal("5.00"))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_different_review_racing_the_first_is_refused_with_a_message(customer, book):
+    second = {"rating": "1", "title": "Changed my mind", "body": "Dull."}
+
+    response = _submit_during_an_uncommitted_first_review(customer, book, first=VALID, second=second)
+
+    assert response.status_code == 200
+    assert "You have already reviewed this book; edit your review instead." in response.content.decode()
+    assert list(Review.objects.values_list("title", "rating")) == [("A classic", 5)]
+
+
+def test_submitting_the_same_review_again_later_is_not_an_error(customer_client, customer, book):
+    customer_client.post(create_url(book), VALID)
+
+    response = customer_client.post(create_url(book), VALID)
+
+    assert response.status_code == 302
+    assert Review.objects.filter(user=customer, book=book).count() == 1

@@ -40,19 +40,19 @@ run: venv ## Serve the shop on the embedded default (SQLite, in-process cache) a
 	env -u DATABASE_URL -u REDIS_URL -u CELERY_BROKER_URL -u OPENSEARCH_URL $(PY) manage.py collectstatic --no-input -v 0
 	env -u DATABASE_URL -u REDIS_URL -u CELERY_BROKER_URL -u OPENSEARCH_URL $(PY) manage.py runserver $(HOST):$(PORT)
 
-services: ## Install (when missing) and start Postgres, Redis and OpenSearch on loopback
+services: ## Install (when missing) and start Postgres, both Redis roles (cache, durable) and OpenSearch on loopback
 	scripts/postgres.sh start
 	scripts/redis.sh start
 	scripts/opensearch.sh start
 	scripts/moto.sh start
 
-services-down: ## Stop Postgres, Redis and OpenSearch
+services-down: ## Stop Postgres, both Redis roles and OpenSearch
 	-scripts/moto.sh stop
 	-scripts/opensearch.sh stop
 	-scripts/redis.sh stop
 	-scripts/postgres.sh stop
 
-up: venv services ## The production-shaped stack: Postgres, Redis, gunicorn, a Celery worker and nginx in front
+up: venv services ## The production-shaped stack: Postgres, two Redis, gunicorn, Celery worker and beat (under supervisord), nginx in front
 	$(STACK_ENV) $(PY) manage.py migrate --no-input
 	$(STACK_ENV) $(PY) manage.py collectstatic --no-input -v 0
 	$(STACK_ENV) scripts/app.sh start

@@ -7,6 +7,12 @@ CLOUDSHELF_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
 : "${PG_PORT:=55432}"
 : "${REDIS_PORT:=56379}"
+# Two Redis roles (scripts/redis.sh, docs/operations.md): REDIS_PORT is the evictable cache,
+# REDIS_DURABLE_PORT the durable one (carts, sessions, rate limits, the Celery broker).
+: "${REDIS_DURABLE_PORT:=56380}"
+# The cache's memory bound (LRU eviction past it) and the durable one's (writes refused past it).
+: "${REDIS_CACHE_MAXMEMORY:=256mb}"
+: "${REDIS_DURABLE_MAXMEMORY:=512mb}"
 : "${GUNICORN_BIND:=127.0.0.1:8100}"
 # The shared HTTP cache (scripts/nginx.sh) in front of gunicorn, as `make up` serves the site.
 : "${NGINX_PORT:=8080}"
@@ -23,10 +29,11 @@ CLOUDSHELF_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 : "${PG_PASSWORD:=cloudshelf}"
 : "${PG_DATABASE:=cloudshelf}"
 : "${REDIS_DIR:=$VAR_DIR/redis}"
+: "${REDIS_DURABLE_DIR:=$VAR_DIR/redis-durable}"
 : "${NGINX_DIR:=$VAR_DIR/nginx}"
 : "${VENV_DIR:=$CLOUDSHELF_ROOT/.venv}"
 
-export CLOUDSHELF_ROOT PG_PORT REDIS_PORT GUNICORN_BIND NGINX_PORT NGINX_DIR VAR_DIR RUN_DIR LOG_DIR PG_DATA PG_SOCKET_DIR PG_LOG \
+export CLOUDSHELF_ROOT PG_PORT REDIS_PORT REDIS_DURABLE_PORT REDIS_CACHE_MAXMEMORY REDIS_DURABLE_MAXMEMORY REDIS_DURABLE_DIR GUNICORN_BIND NGINX_PORT NGINX_DIR VAR_DIR RUN_DIR LOG_DIR PG_DATA PG_SOCKET_DIR PG_LOG \
 	PG_USER PG_PASSWORD PG_DATABASE REDIS_DIR VENV_DIR
 
 # OpenSearch (scripts/opensearch.sh): a single node of this checkout on loopback, with

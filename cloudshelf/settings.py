@@ -368,6 +368,32 @@ SECURE_REFERRER_POLICY = "strict-origin-when-cross-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
 
+# --- Abuse limits (cloudshelf.ratelimit, cloudshelf.client) ----------------------------
+# Proxies of ours in front of Django (load balancer, CDN): the client address is the entry
+# this many places from the right of X-Forwarded-For. 0: REMOTE_ADDR, the header is ignored.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0, minimum=0)
+# The switch for every limit below (the partner API's limits are its plans). Each count
+# below also switches its own limit off at 0.
+RATE_LIMITS_ENABLED = env_bool("RATE_LIMITS_ENABLED", True)
+# Failed logins per account in any 15 minutes and any hour (OWASP ASVS 2.2.1), exact windows.
+LOGIN_FAILURES_PER_ACCOUNT_15_MINUTES = env_int("LOGIN_FAILURES_PER_ACCOUNT_15_MINUTES", 10, minimum=0)
+LOGIN_FAILURES_PER_ACCOUNT_HOUR = env_int("LOGIN_FAILURES_PER_ACCOUNT_HOUR", 100, minimum=0)
+# Login attempts per client address per hour: one address guessing across many accounts.
+LOGIN_ATTEMPTS_PER_ADDRESS_HOUR = env_int("LOGIN_ATTEMPTS_PER_ADDRESS_HOUR", 100, minimum=0)
+# Password-reset requests per client address and per target e-mail per hour: each may send a mail.
+PASSWORD_RESETS_PER_ADDRESS_HOUR = env_int("PASSWORD_RESETS_PER_ADDRESS_HOUR", 10, minimum=0)
+PASSWORD_RESETS_PER_EMAIL_HOUR = env_int("PASSWORD_RESETS_PER_EMAIL_HOUR", 3, minimum=0)
+# Sign-ups per client address per hour: a family shares one address, a bot makes thousands.
+SIGNUPS_PER_ADDRESS_HOUR = env_int("SIGNUPS_PER_ADDRESS_HOUR", 10, minimum=0)
+# Orders a customer may place per hour (each charges a card: card testing is the abuse).
+ORDERS_PER_CUSTOMER_HOUR = env_int("ORDERS_PER_CUSTOMER_HOUR", 20, minimum=0)
+# Anonymous carts (new sessions) created per client address per hour: each costs Redis memory.
+CARTS_PER_ADDRESS_HOUR = env_int("CARTS_PER_ADDRESS_HOUR", 60, minimum=0)
+# Searches and autocomplete calls per client address per minute: far above any shopper (one
+# autocomplete per keystroke), low enough to stop a crawler paging through every query.
+SEARCHES_PER_ADDRESS_MINUTE = env_int("SEARCHES_PER_ADDRESS_MINUTE", 120, minimum=0)
+AUTOCOMPLETE_PER_ADDRESS_MINUTE = env_int("AUTOCOMPLETE_PER_ADDRESS_MINUTE", 600, minimum=0)
+
 # --- Catalog --------------------------------------------------------------------------
 CATALOG_PAGE_SIZE = env_int("CATALOG_PAGE_SIZE", 24, minimum=1)
 CATALOG_REVIEWS_PAGE_SIZE = env_int("CATALOG_REVIEWS_PAGE_SIZE", 10, minimum=1)

@@ -239,7 +239,8 @@ def _check_response(response: requests.Response) -> None:
     if not content_type.startswith("image/"):
         raise CoverError("not_an_image", f"Content-Type {content_type[:80] or 'missing'!r} is not an image")
     declared = response.headers.get("Content-Length", "")
-    if declared.isdigit() and int(declared) > settings.COVER_FETCH_MAX_BYTES:
+    # isascii(): a "²" passes isdigit() but not int(); such a header is ignored and the body's size counts.
+    if declared.isascii() and declared.isdigit() and int(declared) > settings.COVER_FETCH_MAX_BYTES:
         raise CoverError("too_large", f"{int(declared):,} bytes; the limit is {settings.COVER_FETCH_MAX_BYTES:,}")
 
 

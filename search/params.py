@@ -220,7 +220,13 @@ def isbn_in_query(query: str) -> str | None:
     compact = "".join(ch for ch in query if ch not in "- ").upper()
     if len(compact) == 13 and is_valid_isbn13(compact):
         return compact
-    if len(compact) == 10 and compact[:9].isdigit() and (compact[9].isdigit() or compact[9] == "X"):
+    # isascii() first: "²" and other non-ASCII digits pass isdigit() but int() refuses them.
+    if (
+        len(compact) == 10
+        and compact.isascii()
+        and compact[:9].isdigit()
+        and (compact[9].isdigit() or compact[9] == "X")
+    ):
         total = sum((10 - index) * int(digit) for index, digit in enumerate(compact[:9]))
         check = 10 if compact[9] == "X" else int(compact[9])
         if (total + check) % 11 == 0:

@@ -209,7 +209,9 @@ class KeysetPagination(BasePagination):
         if raw is None:
             return int(settings.API_PAGE_SIZE)
         maximum = int(settings.API_MAX_PAGE_SIZE)
-        if not raw.isdigit() or not 1 <= int(raw) <= maximum:
+        # ASCII digits only, and no longer than the maximum: "²" passes isdigit() yet int() raises
+        # on it, and int() refuses strings past 4,300 digits with an exception too.
+        if not (raw.isascii() and raw.isdigit()) or len(raw) > len(str(maximum)) or not 1 <= int(raw) <= maximum:
             raise ValidationError({self.page_size_query_param: [f"A whole number from 1 to {maximum}."]})
         return int(raw)
 

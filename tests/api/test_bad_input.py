@@ -17,6 +17,9 @@ HOSTILE = [
     "\u202egnp.exe\u200b",  # right-to-left override, zero-width space
     "\U0001d518\U0001d52b",  # astral-plane letters
     "9" * 400,
+    "²",  # isdigit() says yes, int() raises
+    "\u0661\u0662",  # Arabic-Indic "12": int() accepts it, our ASCII-only fields must not
+    "\U0001d7d7",  # mathematical bold digit nine
     "-1",
     "1e309",
     "NaN",
@@ -73,6 +76,10 @@ def test_book_list_parameters_refuse_hostile_values_with_400(api, parameter, val
         ("language=EN", "language"),
         ("page_size=1000000", "page_size"),
         ("page_size=1.5", "page_size"),
+        ("page_size=%C2%B2", "page_size"),  # "²": isdigit() is true, int() raises
+        ("page_size=%D9%A1%D9%A2", "page_size"),  # Arabic-Indic digits
+        ("page_size=" + "9" * 5000, "page_size"),  # past int()'s 4,300-digit limit
+        ("page_size=+5", "page_size"),
         ("cursor=" + "A" * 600, "cursor"),
         ("cursor=eyJvIjoieCIsInYiOltdfQ", "cursor"),  # valid base64 JSON, wrong order fingerprint
     ],

@@ -165,6 +165,10 @@ def test_a_page_past_the_results_is_400(api, fallback, shelf):
         "(a|b)*[",
         "x" * 1000,
         "   ",
+        "²" * 10,  # ten "digits" to the ISBN-10 check: isdigit() is true, int() raises
+        "²²²²²²²²²X",
+        "\u0661" * 10,  # Arabic-Indic digits
+        "1" * 9 + "²",
     ],
 )
 def test_query_syntax_and_long_queries_never_fail(api, fallback, shelf, text):

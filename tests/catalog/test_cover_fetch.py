@@ -142,6 +142,7 @@ class ImageServer:
             "/page.html": lambda: send(200, b"<html>not a cover</html>", "text/html; charset=utf-8"),
             "/huge-declared.jpg": lambda: send(200, JPEG[:100], length=str(MAX_BYTES * 10)),
             "/huge-streamed.jpg": lambda: _huge_streamed(handler),
+            "/superscript-length.jpg": lambda: send(200, JPEG, length="\N{SUPERSCRIPT TWO}", Connection="close"),
             "/bomb.png": lambda: send(200, png_declaring(20_000, 20_000), "image/png"),
             "/wide.png": lambda: send(200, png_declaring(8_000, 5_000), "image/png"),
             "/tiny.gif": lambda: send(200, image_bytes((1, 1), "GIF", mode="P", colour=0), "image/gif"),
@@ -386,6 +387,15 @@ def test_a_failed_fetch_records_the_attempt_and_changes_nothing_else(
     assert 'aria-label="Cover of Unlucky by Ann Author"' in html
     assert server.base not in html
     assert "og:image" not in html
+
+
+def test_a_content_length_of_non_ascii_digits_is_ignored_not_a_crash(server):
+    """A Content-Length of "²" passes isdigit() but not int(): the size is found out by reading."""
+    book = BookFactory(cover_url=server.url("/superscript-length.jpg"))
+
+    outcome = cover_fetch(book_id=book.pk)
+
+    assert outcome.status == CoverFetchStatus.FETCHED, outcome.error
 
 
 def test_private_addresses_are_refused_before_any_request(server, settings):

@@ -229,6 +229,8 @@ else:
 # cached_db: reads come from the cache, the database keeps sessions alive when Redis is
 # down (the cache-only backend retries 10,000 times to find a free key in that case).
 SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+# Sessions are read from the durable Redis: an evicted or restarted cache must not log anyone out.
+SESSION_CACHE_ALIAS = "durable"
 SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 60 * 60 * 24 * 30, minimum=60)
 
 # --- Celery ---------------------------------------------------------------------------
@@ -443,6 +445,20 @@ CART_CUSTOMER_TTL_DAYS = env_int("CART_CUSTOMER_TTL_DAYS", 30, minimum=1)
 CART_ANONYMOUS_TTL_DAYS = env_int("CART_ANONYMOUS_TTL_DAYS", 7, minimum=1)
 # Dotted path of the payment provider (a cart.payments.PaymentProvider).
 CART_PAYMENT_PROVIDER = env_str("CART_PAYMENT_PROVIDER", "cart.payments.TestCardProvider")
+# cart.payments.HttpPaymentProvider: the processor's API base URL and secret key.
+CART_PAYMENT_API_URL = env_str("CART_PAYMENT_API_URL")
+CART_PAYMENT_API_KEY = env_str("CART_PAYMENT_API_KEY")
+# Seconds to open a connection to the provider: a dead host is given up on quickly.
+CART_PAYMENT_CONNECT_TIMEOUT = env_float("CART_PAYMENT_CONNECT_TIMEOUT", 3.0, minimum=0.1)
+# Seconds to wait for the provider's answer; connect + this stays well under gunicorn's 30 s.
+CART_PAYMENT_TIMEOUT = env_float("CART_PAYMENT_TIMEOUT", 15.0, minimum=0.1)
+# An order whose charge had no answer is looked up this many seconds after the last try,
+# once the provider has surely finished with it (cart.tasks.orders_reconcile_pending).
+CART_PAYMENT_RECONCILE_AFTER_SECONDS = env_int("CART_PAYMENT_RECONCILE_AFTER_SECONDS", 120, minimum=0)
+# Unanswered lookups of one pending order before it is flagged for staff (12 = an hour at 5 min).
+CART_PAYMENT_RECONCILE_MAX_CHECKS = env_int("CART_PAYMENT_RECONCILE_MAX_CHECKS", 12, minimum=1)
+# A "placed" order this old never started its payment (the process died): checked, then cancelled.
+CART_ORDER_ABANDONED_AFTER_MINUTES = env_int("CART_ORDER_ABANDONED_AFTER_MINUTES", 30, minimum=1)
 CART_ORDERS_PAGE_SIZE = env_int("CART_ORDERS_PAGE_SIZE", 20, minimum=1)
 
 # --- Search ---------------------------------------------------------------------------

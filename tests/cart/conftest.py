@@ -1,4 +1,4 @@
-"""Fixtures of the cart suite: the two cart stores and raw Redis access."""
+"""Fixtures of the cart suite: the two cart stores, raw Redis access and a card processor on loopback."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import os
 import pytest
 from django.core.cache import caches
 from django_redis import get_redis_connection
+
+from tests.cart.payment_server import API_KEY, FakeProcessor
 
 
 @pytest.fixture(params=["redis", "cache"])
@@ -38,3 +40,20 @@ def store_kind(request, settings):
 def redis_raw():
     """The raw Redis connection the cart store uses."""
     return get_redis_connection("default")
+
+
+# Short, so a stalled charge costs the test a fraction of a second; the connect timeout is
+# generous because a loopback connect never takes long unless the machine is busy.
+PROCESSOR_READ_TIMEOUT = 0.3
+
+
+@pytest.fixture
+def processor(settings):
+    """An external card processor's API on a loopback port (``tests.cart.payment_server``),
+    made the shop's payment provider (``cart.payments.HttpPaymentProvider``)."""
+    fake = FakeProcessor().start()
+    settings.CART_PAYMENT_PROVIDER = "cart.payments.HttpPaymentProvider"
+    settings.CART_PAYMENT_API_URL, settings.CART_PAYMENT_API_KEY = fake.url, API_KEY
+    settings.CART_PAYMENT_CONNECT_TIMEOUT, settings.CART_PAYMENT_TIMEOUT = 2.0, PROCESSOR_READ_TIMEOUT
+    yield fake
+    fake.stop()

@@ -58,3 +58,19 @@ def test_the_provider_comes_from_settings(settings):
     settings.CART_PAYMENT_PROVIDER = "cart.payments.TestCardProvider"
 
     assert isinstance(get_provider(), TestCardProvider)
+
+
+def test_the_test_provider_answers_lookups_by_idempotency_key():
+    provider = TestCardProvider()
+    approved = charge("4242424242424242", "order-21")
+    declined = charge("4000000000000002", "order-22")
+
+    assert provider.lookup(idempotency_key="order-21") == approved
+    assert provider.lookup(idempotency_key="order-22") == declined
+    assert provider.lookup(idempotency_key="order-23") is None
+
+
+def test_the_test_provider_answers_a_replayed_key_with_the_first_outcome():
+    first = charge("4000000000000002", "order-31")
+
+    assert charge("4242424242424242", "order-31") == first

@@ -31,6 +31,7 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from cart.addresses import address_text_clean
 from cart.models import Order
 from cart.selectors import CartContents, cart_contents
 from cart.services import CartError, ShippingAddress, cart_add_item, cart_remove_item, cart_set_quantity
@@ -142,13 +143,20 @@ class CartSerializer(serializers.Serializer):
     can_order = serializers.BooleanField(source="contents.can_check_out")
 
 
+class AddressTextField(serializers.CharField):
+    """Free text for a label, under the checkout form's rule (``cart.addresses.address_text_clean``)."""
+
+    def to_internal_value(self, data: Any) -> str:
+        return address_text_clean(super().to_internal_value(data))
+
+
 class ShippingAddressSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=200)
-    line1 = serializers.CharField(max_length=200)
-    line2 = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
-    city = serializers.CharField(max_length=100)
-    region = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
-    postal_code = serializers.CharField(max_length=20)
+    name = AddressTextField(max_length=200)
+    line1 = AddressTextField(max_length=200)
+    line2 = AddressTextField(max_length=200, required=False, allow_blank=True, default="")
+    city = AddressTextField(max_length=100)
+    region = AddressTextField(max_length=100, required=False, allow_blank=True, default="")
+    postal_code = AddressTextField(max_length=20)
     country = serializers.RegexField(r"^[A-Z]{2}\Z", help_text="ISO 3166-1 alpha-2, e.g. `GB`.")
 
 

@@ -8,6 +8,7 @@ from typing import Any
 from django import forms
 from django.utils import timezone
 
+from cart.addresses import address_text_clean
 from cart.payments import CardDetails, luhn_is_valid
 from cart.services import ShippingAddress
 
@@ -31,17 +32,12 @@ SHIPPING_COUNTRIES = [
     ("FI", "Finland"),
 ]
 
-_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
-
 
 class _AddressField(forms.CharField):
-    """Free text for a label: whitespace collapsed, control characters refused."""
+    """Free text for a label: the rule the partner API applies too (``address_text_clean``)."""
 
     def clean(self, value: Any) -> str:
-        text = " ".join(str(super().clean(value)).split())
-        if _CONTROL_CHARACTERS.search(text):
-            raise forms.ValidationError("Use letters, numbers and punctuation only.")
-        return text
+        return address_text_clean(str(super().clean(value)))
 
 
 class ShippingAddressForm(forms.Form):

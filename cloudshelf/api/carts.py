@@ -48,6 +48,14 @@ class PartnerInvoiceProvider:
     def charge(
         self, *, amount: Decimal, currency: str, card: CardDetails, idempotency_key: str, description: str
     ) -> PaymentResult:
+        return self._invoiced(idempotency_key)
+
+    def lookup(self, *, idempotency_key: str) -> PaymentResult | None:
+        """Reconciliation's question; an invoice cannot fail, so its answer is always "charged"."""
+        return self._invoiced(idempotency_key)
+
+    @staticmethod
+    def _invoiced(idempotency_key: str) -> PaymentResult:
         reference = "inv_" + hashlib.sha256(idempotency_key.encode()).hexdigest()[:24]
         return PaymentResult(is_approved=True, reference=reference, card_last4="")
 

@@ -28,6 +28,8 @@ TEMPLATE=$CLOUDSHELF_ROOT/scripts/nginx/nginx.conf.template
 # served while the origin is down (stale-if-error), so keep it at least that long.
 : "${NGINX_CACHE_INACTIVE:=2d}"
 
+ERROR_PAGE_TEMPLATE=$CLOUDSHELF_ROOT/scripts/nginx/error-page.html
+LOGO=$CLOUDSHELF_ROOT/templates/includes/logo.svg
 CONF=$NGINX_DIR/nginx.conf
 PIDFILE=$NGINX_DIR/nginx.pid
 LOGFILE=$NGINX_DIR/logs/error.log
@@ -118,11 +120,36 @@ write_config() {
 	config=${config//@CACHE_INACTIVE@/$NGINX_CACHE_INACTIVE}
 	config=${config//@NGINX_PORT@/$NGINX_PORT}
 	config=${config//@UPSTREAM@/$GUNICORN_BIND}
+	config=${config//@ERRORS_DIR@/$NGINX_DIR/errors}
 	if [[ $config =~ @[A-Z_]+@ ]]; then
 		die "the template still has a placeholder ${BASH_REMATCH[0]} after rendering; fix scripts/nginx.sh"
 	fi
 	printf '%s\n' "$config" >"$CONF.new"
 	mv "$CONF.new" "$CONF"
+}
+
+# The site-styled pages nginx answers with when it refuses a request itself (the
+# template's error_page lines): one per status, from one skeleton, written beside the config.
+write_error_pages() {
+	local skeleton logo page code title message
+	# Bash 5.2 would read an "&" in a replacement as the matched text; take texts literally.
+	shopt -u patsub_replacement 2>/dev/null || true
+	skeleton=$(<"$ERROR_PAGE_TEMPLATE")
+	logo=$(<"$LOGO")
+	mkdir -p "$NGINX_DIR/errors"
+	while IFS='|' read -r code title message; do
+		page=${skeleton//@LOGO@/$logo}
+		page=${page//@CODE@/$code}
+		page=${page//@TITLE@/$title}
+		page=${page//@MESSAGE@/$message}
+		printf '%s\n' "$page" >"$NGINX_DIR/errors/$code.html.new"
+		mv "$NGINX_DIR/errors/$code.html.new" "$NGINX_DIR/errors/$code.html"
+	done <<-'PAGES'
+		400|We could not read that request|Your browser sent something this site cannot read, often an unusually large cookie. Clearing this site’s cookies usually fixes it.
+		413|That is more than we can accept|What you sent is larger than this site takes in one go.
+		414|That link is too long|The address is longer than we can read. If it was a search, try it with fewer words.
+		502|CloudShelf is taking a short break|We could not load this page just now. Please try again in a minute.
+	PAGES
 }
 
 # -p, -c and -e keep nginx away from its compiled-in /etc/nginx and /var/log/nginx paths.
@@ -164,6 +191,7 @@ cmd_start() {
 	fi
 	check_port_free
 	prepare_dirs
+	write_error_pages
 	write_config
 	test_config
 	info "starting nginx on 127.0.0.1:$NGINX_PORT in front of $GUNICORN_BIND (logs: $NGINX_DIR/logs)"
@@ -192,6 +220,7 @@ cmd_reload() {
 	local pid
 	pid=$(live_pid_from_file "$PIDFILE") || die "not running ($NGINX_DIR); use scripts/nginx.sh start"
 	prepare_dirs
+	write_error_pages
 	write_config
 	test_config
 	info "reloading nginx (pid $pid)"

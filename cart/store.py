@@ -534,10 +534,14 @@ class CacheCartStore:
 
 
 def get_store() -> CartStore:
-    """The store for this deployment: Redis when ``REDIS_URL`` is set, else Django's cache."""
-    cache = caches["default"]
+    """The store for this deployment: Redis when ``REDIS_URL`` is set, else Django's cache.
+
+    Both on the ``"durable"`` alias: a cart is data, so it lives on the Redis that keeps an
+    append-only file and never evicts (docs/operations.md), not on the evictable cache.
+    """
+    cache = caches["durable"]
     if settings.REDIS_URL:
         from django_redis import get_redis_connection
 
-        return RedisCartStore(get_redis_connection("default"), cache.make_key)
+        return RedisCartStore(get_redis_connection("durable"), cache.make_key)
     return CacheCartStore(cache)

@@ -18,5 +18,7 @@ urlpatterns = [
     path("", include("search.urls")),
 ]
 
+handler400 = "cloudshelf.errors.bad_request"
+handler403 = "cloudshelf.errors.permission_denied"
 handler404 = "cloudshelf.errors.page_not_found"
 handler500 = "cloudshelf.errors.server_error"

@@ -14,6 +14,7 @@ from wsgiref.headers import Headers
 
 import dj_database_url
 
+from cloudshelf.database import connection_timeout_options
 from cloudshelf.env import ImproperlyConfiguredEnv, env_bool, env_float, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -71,6 +72,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "cloudshelf.api",
     "cloudshelf.edge",
+    "cloudshelf.accounts",
 ]
 
 MIDDLEWARE = [
@@ -111,6 +113,15 @@ TEMPLATES = [
 ]
 
 # --- Database -------------------------------------------------------------------------
+# The longest one statement of a request or task may run (pages answer in milliseconds; a
+# statement still running after 15 s is a runaway, and is cancelled so the page gets a 500).
+DATABASE_STATEMENT_TIMEOUT_MS = env_int("DATABASE_STATEMENT_TIMEOUT_MS", 15_000, minimum=0)
+# The longest a statement waits for a row or table lock (behind a migration, a stuck order):
+# shorter than the statement timeout, so a queue behind one lock cannot take every connection.
+DATABASE_LOCK_TIMEOUT_MS = env_int("DATABASE_LOCK_TIMEOUT_MS", 5_000, minimum=0)
+# A transaction left open with nothing running (a crashed worker, a network call inside it)
+# is ended after this, releasing its locks and its connection slot.
+DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS = env_int("DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS", 60_000, minimum=0)
 if DATABASE_URL:
     DATABASES = {
         "default": dj_database_url.parse(
@@ -123,6 +134,15 @@ if DATABASE_URL:
     }
     DATABASES["default"].setdefault("OPTIONS", {})
     DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", env_int("DATABASE_CONNECT_TIMEOUT", 3, minimum=1))
+    # Every session starts with these (cloudshelf.database; 0 = off). Maintenance commands
+    # (migrate, seed_catalog, import_books, search_index, VACUUM) lift the statement and
+    # idle ones for their own session.
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        DATABASES["default"]["OPTIONS"]["options"] = connection_timeout_options(
+            statement_ms=DATABASE_STATEMENT_TIMEOUT_MS,
+            lock_ms=DATABASE_LOCK_TIMEOUT_MS,
+            idle_in_transaction_ms=DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS,
+        )
 else:
     DATABASES = {
         "default": {
@@ -142,7 +162,13 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 CARD_CACHE_ALIAS = "fragments"
 CARD_CACHE_SECONDS = env_int("CARD_CACHE_SECONDS", 15 * 60, minimum=1)
 
+# After a Redis timeout or failed connect, each process fails calls to that server at once for
+# this long (cloudshelf.redis_guard): a hung Redis costs one socket timeout, not one per call.
+REDIS_DOWN_MEMO_SECONDS = env_float("REDIS_DOWN_MEMO_SECONDS", 5.0, minimum=0)
+
 if REDIS_URL:
+    from cloudshelf.redis_guard import GuardedConnection
+
     CACHE_KEY_PREFIX = env_str("CACHE_KEY_PREFIX", "cs")
     CACHES = {
         "default": {
@@ -155,7 +181,11 @@ if REDIS_URL:
                 # Short timeouts: a sick Redis must cost a request milliseconds, not seconds.
                 "SOCKET_CONNECT_TIMEOUT": env_float("REDIS_CONNECT_TIMEOUT", 0.5, minimum=0.01),
                 "SOCKET_TIMEOUT": env_float("REDIS_SOCKET_TIMEOUT", 0.5, minimum=0.01),
-                "CONNECTION_POOL_KWARGS": {"max_connections": env_int("REDIS_MAX_CONNECTIONS", 50, minimum=1)},
+                "CONNECTION_POOL_KWARGS": {
+                    "max_connections": env_int("REDIS_MAX_CONNECTIONS", 50, minimum=1),
+                    # Remembers a hung or refusing server for REDIS_DOWN_MEMO_SECONDS (above).
+                    "connection_class": GuardedConnection,
+                },
                 # hiredis is installed; redis-py picks its parser automatically.
             },
         },
@@ -369,6 +399,11 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "strict-origin-when-cross-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
+# The SMTP server (EMAIL_BACKEND smtp) and how long one mail may wait on it: mail is sent by
+# the Celery worker, and a hung server must not hold a worker for Django's default (forever).
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1)
+EMAIL_TIMEOUT = env_float("EMAIL_TIMEOUT", 10.0, minimum=0.1)
 
 # --- Abuse limits (cloudshelf.ratelimit, cloudshelf.client) ----------------------------
 # Proxies of ours in front of Django (load balancer, CDN): the client address is the entry
@@ -508,6 +543,11 @@ API_KEY_LAST_USED_INTERVAL = env_int("API_KEY_LAST_USED_INTERVAL", 60, minimum=1
 # Calls without a valid key (schema, docs, bad keys) share a bucket per client address.
 API_ANONYMOUS_RATE_PER_SECOND = env_float("API_ANONYMOUS_RATE_PER_SECOND", 5, minimum=0.01)
 API_ANONYMOUS_BURST = env_int("API_ANONYMOUS_BURST", 30, minimum=1)
+# Largest request body the API reads: an order's JSON is under 2 KiB, so 64 KiB is room to spare; larger is 413 unread.
+API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 64 * 1024, minimum=1024)
+# How long a key that matched nothing is remembered (the evictable cache, by hash): a client
+# retrying a bad key costs a cache read, not a query; short, since it only bounds that memory.
+API_BAD_KEY_CACHE_SECONDS = env_int("API_BAD_KEY_CACHE_SECONDS", 5, minimum=0)
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["cloudshelf.api.authentication.ApiKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["cloudshelf.api.authentication.IsActivePartner"],

@@ -47,7 +47,7 @@ def test_permission_denied_gets_the_site_403_page():
 
     assert response.status_code == 403
     html = response.content.decode()
-    assert "You can’t open this page" in html
+    assert "You can\N{RIGHT SINGLE QUOTATION MARK}t open this page" in html
     assert "internal reason" not in html
     assert_is_a_site_page(html)
 

@@ -11,6 +11,9 @@
     return;
   }
   const MIN_LENGTH = 2;
+  // The server reads at most the box's maxlength (SEARCH_MAX_QUERY_LENGTH); a longer value
+  // (a bookmarked search filled in, a script) is cut here too, so the request stays short.
+  const MAX_LENGTH = input.maxLength > 0 ? input.maxLength : 200;
   const DELAY_MS = 150;
   let timer = 0;
   let controller = null;
@@ -90,6 +93,10 @@
     input.setAttribute("aria-expanded", "true");
   }
 
+  function typedText() {
+    return input.value.trim().slice(0, MAX_LENGTH);
+  }
+
   async function suggest(text) {
     if (controller) {
       controller.abort();
@@ -103,7 +110,7 @@
         return;
       }
       const data = await response.json();
-      if (input.value.trim() === text) {
+      if (typedText() === text) {
         render(data);
       }
     } catch (error) {
@@ -115,7 +122,7 @@
 
   input.addEventListener("input", () => {
     window.clearTimeout(timer);
-    const text = input.value.trim();
+    const text = typedText();
     if (text.length < MIN_LENGTH) {
       if (controller) {
         controller.abort();

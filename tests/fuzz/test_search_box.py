@@ -11,7 +11,6 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-
 SEARCH_JS = Path(__file__).resolve().parents[2] / "static" / "js" / "search.js"
 
 

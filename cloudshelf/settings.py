@@ -13,9 +13,11 @@ from pathlib import Path
 from wsgiref.headers import Headers
 
 import dj_database_url
+from celery.schedules import crontab
 
 from cloudshelf.database import connection_timeout_options
 from cloudshelf.env import ImproperlyConfiguredEnv, env_bool, env_float, env_int, env_list, env_str
+from cloudshelf.security import content_security_policy
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(env_str("DATA_DIR", str(BASE_DIR / "var")))
@@ -79,6 +81,9 @@ MIDDLEWARE = [
     # First, so it sees every response last: anything not declared shareable is private.
     "cloudshelf.edge.http.DefaultPrivateMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Above WhiteNoise and every view: static files and replayed cached pages get them too.
+    "cloudshelf.security.ContentSecurityPolicyMiddleware",
+    "django_permissions_policy.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # /api/ only: keys, per-partner throttling, rate-limit and caching headers, JSON errors.
     # Early, so a throttled request costs nothing below it.
@@ -275,6 +280,35 @@ CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2, "socket_timeout": 2}
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
+# Periodic jobs, sent by `celery -A cloudshelf beat` (run by `make up`; docs/operations.md).
+# Every one is idempotent, so a beat restart that sends one twice does no harm.
+CELERY_BEAT_SCHEDULE = {
+    # Orders whose payment outcome is unknown (provider timeout): ask the provider.
+    "orders-reconcile-pending": {"task": "cart.tasks.orders_reconcile_pending", "schedule": 60.0},
+    # Placed orders never paid: cancel them (only after the provider confirms) and restock.
+    "orders-cancel-abandoned": {"task": "cart.tasks.orders_cancel_abandoned", "schedule": 15 * 60.0},
+    # Expired sessions out of Postgres (clearsessions), at a quiet hour.
+    "sessions-clear-expired": {
+        "task": "cloudshelf.tasks.sessions_clear_expired",
+        "schedule": crontab(hour=3, minute=7),
+    },
+    # Search logs past SEARCH_LOG_RETENTION_DAYS, in batches.
+    "search-logs-prune": {"task": "analytics.tasks.search_logs_prune", "schedule": crontab(hour=3, minute=37)},
+}
+# Search logs older than this are deleted by the daily prune (the reports look back 30 days at most).
+SEARCH_LOG_RETENTION_DAYS = env_int("SEARCH_LOG_RETENTION_DAYS", 90, minimum=1)
+# Each worker refreshes its heartbeat key this often; the key lapses after the TTL, so a dead
+# worker is noticed within it (a few missed beats, not one slow tick, make a worker "dead").
+WORKER_HEARTBEAT_SECONDS = env_float("WORKER_HEARTBEAT_SECONDS", 5.0, minimum=0.1)
+WORKER_HEARTBEAT_TTL_SECONDS = env_int("WORKER_HEARTBEAT_TTL_SECONDS", 20, minimum=1)
+
+# --- Health (/health/ready, cloudshelf.health) --------------------------------------------
+# Callers sending this in `X-Health-Token` (and staff users) see each check's details; the
+# public sees only the status. Empty: details for staff only.
+HEALTH_DETAILS_TOKEN = env_str("HEALTH_DETAILS_TOKEN")
+# The broker check's answer is reused this long: a load balancer probing every second must
+# not open a broker connection every second.
+HEALTH_BROKER_CHECK_SECONDS = env_float("HEALTH_BROKER_CHECK_SECONDS", 5.0, minimum=0)
 
 # --- Auth -----------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
@@ -386,19 +420,47 @@ WHITENOISE_ADD_HEADERS_FUNCTION = _static_cache_headers
 # HTTPS=1 says "this site is served over TLS" (directly or behind a load balancer that
 # sets X-Forwarded-Proto). It turns on secure cookies, HSTS and the HTTPS redirect.
 HTTPS = env_bool("HTTPS", False)
+# A production-shaped deployment (Postgres, DEBUG off) over plain HTTP sends session and CSRF
+# cookies in clear text: it must say so explicitly (the local stack and the tests do).
+ALLOW_INSECURE_HTTP = env_bool("ALLOW_INSECURE_HTTP", False)
+if DATABASE_URL and not DEBUG and not (HTTPS or ALLOW_INSECURE_HTTP):
+    raise ImproperlyConfiguredEnv(
+        "DATABASE_URL is set and DEBUG is off, so this is a production-shaped deployment: set HTTPS=1 "
+        "when the site is served over TLS (secure cookies, HSTS, redirect to https), or set "
+        "ALLOW_INSECURE_HTTP=1 to run it over plain HTTP on purpose (a local stack or tests; session "
+        "and CSRF cookies then travel unencrypted)"
+    )
 SESSION_COOKIE_SECURE = HTTPS
 CSRF_COOKIE_SECURE = HTTPS
 SECURE_SSL_REDIRECT = HTTPS
 SECURE_REDIRECT_EXEMPT = [r"^health"]  # the load balancer probes over plain HTTP
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 60 * 60 * 24 * 365 if HTTPS else 0, minimum=0)
-SECURE_HSTS_INCLUDE_SUBDOMAINS = HTTPS
-SECURE_HSTS_PRELOAD = HTTPS
+# Off unless asked for: both reach beyond this site (every subdomain; browsers' built-in
+# lists, which take months to leave), so they are a decision for whoever owns the domain.
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+# `check --deploy` warns when those two are off (W005, W021); off is the deliberate default above.
+SILENCED_SYSTEM_CHECKS = ["security.W005", "security.W021"]
 if HTTPS:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "strict-origin-when-cross-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
+# What pages may load and run: our origin and the static/media host, nothing inline, no
+# framing (cloudshelf.security, which also lists the narrow additions of the 500 page, the
+# admin and the API docs).
+CONTENT_SECURITY_POLICY = content_security_policy(static_url=STATIC_URL, media_url=MEDIA_URL)
+# Browser features no page of ours uses, denied to every page and anything it embeds.
+PERMISSIONS_POLICY: dict[str, list[str]] = {
+    feature: []
+    for feature in (
+        "accelerometer", "ambient-light-sensor", "autoplay", "bluetooth", "browsing-topics", "camera",
+        "display-capture", "encrypted-media", "geolocation", "gyroscope", "hid", "idle-detection",
+        "magnetometer", "microphone", "midi", "payment", "publickey-credentials-get", "screen-wake-lock",
+        "serial", "usb", "xr-spatial-tracking",
+    )
+}  # fmt: skip
 # The SMTP server (EMAIL_BACKEND smtp) and how long one mail may wait on it: mail is sent by
 # the Celery worker, and a hung server must not hold a worker for Django's default (forever).
 EMAIL_HOST = env_str("EMAIL_HOST", "localhost")

@@ -1,9 +1,11 @@
 """Who is calling: API keys in ``Authorization: Bearer <key>`` or ``X-API-Key: <key>``.
 
-The key is resolved once per request by ``request_credential`` and remembered on the
-Django request: the API middleware needs it first (to pick the partner's rate-limit
-bucket), then DRF's authentication asks again and gets the same answer without a second
-query.
+The key is resolved once per request and remembered on the Django request: the API
+middleware needs it first (to pick the partner's rate-limit bucket), then DRF's
+authentication asks again (``request_credential``) and gets the same answer without a
+second lookup. A lookup asks the cache first (``cached_api_key``: live keys, and keys that
+matched nothing, by hash) and the database only on a miss (``api_key_lookup``), which the
+middleware does only after the client address's bucket allowed it.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest
 from rest_framework import authentication, exceptions, permissions
@@ -22,6 +25,8 @@ from cloudshelf.api.services import (
     KEY_PREFIX,
     hash_raw_key,
     key_cache_key,
+    key_generation,
+    key_generation_key,
 )
 
 if TYPE_CHECKING:
@@ -44,6 +49,13 @@ class Credential:
         return self.api_key.partner if self.api_key is not None else None
 
 
+@dataclass(frozen=True)
+class KnownKey:
+    """A lookup answered without the database: the live key, or ``None`` for a key that matches nothing."""
+
+    api_key: ApiKey | None
+
+
 def presented_key(request: HttpRequest) -> str | None:
     """The raw key from the headers (``Authorization: Bearer`` first), or ``None`` when absent."""
     header = request.META.get("HTTP_AUTHORIZATION", "")
@@ -54,24 +66,57 @@ def presented_key(request: HttpRequest) -> str | None:
     return api_key_header.strip() if api_key_header is not None else None
 
 
-def api_key_for_raw_key(raw_key: str) -> ApiKey | None:
-    """The unrevoked key whose hash matches ``raw_key``, with its partner, or ``None``.
+def _is_plausible(raw_key: str) -> bool:
+    return raw_key.startswith(KEY_PREFIX) and len(raw_key) <= MAX_KEY_LENGTH
 
-    Keys that cannot be ours (wrong prefix, absurd length) are refused without a query.
-    A live key is remembered in the cache for ``KEY_CACHE_SECONDS`` (one cache read instead
-    of a query on every request); revoking a key or saving it or its partner forgets it at
-    once (``forget_api_keys``). Unknown keys are never cached, so guessing cannot fill it.
+
+def cached_api_key(raw_key: str) -> KnownKey | None:
+    """What is known of ``raw_key`` without a query; ``None`` when only the database can say.
+
+    Keys that cannot be ours (wrong prefix, absurd length) are known bad without a lookup.
+    Otherwise one cache round trip reads the cached answer and the key's generation token
+    together; the answer counts only if it was cached under the current token.
     """
-    if not raw_key.startswith(KEY_PREFIX) or len(raw_key) > MAX_KEY_LENGTH:
+    if not _is_plausible(raw_key):
+        return KnownKey(api_key=None)
+    key_hash = hash_raw_key(raw_key)
+    found = cache.get_many([key_cache_key(key_hash), key_generation_key(key_hash)])
+    entry, token = found.get(key_cache_key(key_hash)), found.get(key_generation_key(key_hash))
+    if not isinstance(entry, tuple) or token is None or entry[0] != token:
+        return None
+    return KnownKey(api_key=None if entry[1] is None else _key_from_cache(entry[1]))
+
+
+def api_key_lookup(raw_key: str) -> ApiKey | None:
+    """The unrevoked key whose hash matches ``raw_key``, with its partner, from the database.
+
+    The answer is cached under the generation token read *before* the query: a live key
+    for ``KEY_CACHE_SECONDS``, a key that matches nothing for ``API_BAD_KEY_CACHE_SECONDS``
+    (so a client retrying a bad key costs a cache read, not a query). Revoking or saving a
+    key draws a new token (``forget_api_keys``), which makes any answer read before it stale,
+    even one cached after the revocation by a request that was already under way.
+    """
+    if not _is_plausible(raw_key):
         return None
     key_hash = hash_raw_key(raw_key)
-    cached = cache.get(key_cache_key(key_hash))
-    if cached is not None:
-        return _key_from_cache(cached)
-    api_key = ApiKey.objects.select_related("partner").filter(key_hash=key_hash, revoked_at__isnull=True).first()
-    if api_key is not None:
-        cache.set(key_cache_key(key_hash), _key_for_cache(api_key), KEY_CACHE_SECONDS)
+    token = key_generation(key_hash)
+    api_key = _key_row(key_hash)
+    if token is not None:  # no token: the cache is down, and nothing is cached
+        if api_key is not None:
+            cache.set(key_cache_key(key_hash), (token, _key_for_cache(api_key)), KEY_CACHE_SECONDS)
+        elif settings.API_BAD_KEY_CACHE_SECONDS:
+            cache.set(key_cache_key(key_hash), (token, None), settings.API_BAD_KEY_CACHE_SECONDS)
     return api_key
+
+
+def _key_row(key_hash: str) -> ApiKey | None:
+    return ApiKey.objects.select_related("partner").filter(key_hash=key_hash, revoked_at__isnull=True).first()
+
+
+def api_key_for_raw_key(raw_key: str) -> ApiKey | None:
+    """The live key ``raw_key`` names, from the cache when it knows, else from the database."""
+    known = cached_api_key(raw_key)
+    return known.api_key if known is not None else api_key_lookup(raw_key)
 
 
 # Cached as a tuple of plain values: unpickling model instances costs several times more.
@@ -107,13 +152,18 @@ def _key_from_cache(cached: tuple[tuple[object, ...], tuple[object, ...]]) -> Ap
 
 
 def request_credential(request: HttpRequest) -> Credential:
-    """Resolve (once) the key the request presents."""
+    """Resolve (once) the key the request presents; the API middleware usually has already."""
     credential: Credential | None = getattr(request, _ATTRIBUTE, None)
     if credential is None:
         raw_key = presented_key(request)
         api_key = api_key_for_raw_key(raw_key) if raw_key else None
-        credential = Credential(api_key=api_key, was_presented=raw_key is not None)
-        setattr(request, _ATTRIBUTE, credential)
+        credential = remember_credential(request, Credential(api_key=api_key, was_presented=raw_key is not None))
+    return credential
+
+
+def remember_credential(request: HttpRequest, credential: Credential) -> Credential:
+    """Keep ``credential`` on the request, for DRF's authentication to find without another lookup."""
+    setattr(request, _ATTRIBUTE, credential)
     return credential
 
 

@@ -2,15 +2,20 @@
 
 For a request under ``/api/`` this middleware:
 
-1. resolves the API key (one indexed query, remembered for DRF's authentication);
+1. resolves the API key, remembered for DRF's authentication: from the cache when it
+   knows the key (live, or known to match nothing); otherwise it first spends one request
+   from the client address's bucket and only then queries, so a flood of made-up keys is
+   refused by Redis and never reaches Postgres;
 2. spends one request from the caller's rate-limit bucket — the partner's, by plan, or
    the client address's for calls without a valid key — and answers 429 at once when
    it is empty, before any view work;
-3. after the view: adds ``ETag`` and ``Last-Modified`` to successful GETs and answers
+3. refuses a body over ``API_MAX_BODY_BYTES`` with 413 before anything reads it (by its
+   ``Content-Length``; a chunked body is read only up to the limit);
+4. after the view: adds ``ETag`` and ``Last-Modified`` to successful GETs and answers
    304 to a matching conditional request, adds ``Vary`` on the key headers, and marks
    answers that did not choose a ``Cache-Control`` as private;
-4. turns the HTML 404 of an unknown URL and any crash outside DRF into the JSON shape;
-5. puts the ``RateLimit-*`` headers on every answer, 304s and errors included.
+5. turns the HTML 404 of an unknown URL and any crash outside DRF into the JSON shape;
+6. puts the ``RateLimit-*`` headers on every answer, 304s and errors included.
 
 ``Last-Modified`` is the time this representation of this URL was first served, kept in
 the cache beside its ETag (``representation_last_modified``). Database ``updated_at``
@@ -21,45 +26,110 @@ touch them, and a stale ``Last-Modified`` makes caches keep stale prices.
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
 import time
 from collections.abc import Callable
+from typing import BinaryIO
 
+from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.utils.cache import get_conditional_response, patch_cache_control, patch_vary_headers
 from django.utils.http import http_date
 
-from cloudshelf.api.authentication import request_credential
+from cloudshelf.api.authentication import (
+    Credential,
+    KnownKey,
+    api_key_lookup,
+    cached_api_key,
+    presented_key,
+    remember_credential,
+    request_credential,
+)
 from cloudshelf.api.errors import DEPENDENCY_ERRORS, DEPENDENCY_RETRY_AFTER_SECONDS, error_response
+from cloudshelf.api.models import ApiKey
 from cloudshelf.api.plans import RateLimit
 from cloudshelf.api.ratelimit import RateLimitDecision, UseMarker, rate_limit_hit
 from cloudshelf.api.services import api_key_record_use, api_key_use_marker
+from cloudshelf.client import client_address
+from cloudshelf.ratelimit import address_subject
 
 logger = logging.getLogger("cloudshelf.api")
 
 API_PATH_PREFIX = "/api/"
 LAST_MODIFIED_TTL_SECONDS = 60 * 60
+_READ_CHUNK_BYTES = 16 * 1024
 
 
-def _client_address(request: HttpRequest) -> str:
-    return str(request.META.get("REMOTE_ADDR") or "unknown")
+def _address_hit(request: HttpRequest) -> RateLimitDecision | None:
+    """One request from the client address's bucket: calls without a live key, and key lookups."""
+    anonymous = RateLimit(rate=settings.API_ANONYMOUS_RATE_PER_SECOND, burst=settings.API_ANONYMOUS_BURST)
+    return rate_limit_hit(bucket=f"address:{address_subject(client_address(request))}", limit=anonymous)
+
+
+def _partner_hit(api_key: ApiKey) -> RateLimitDecision | None:
+    marker = UseMarker(api_key_use_marker(api_key=api_key), settings.API_KEY_LAST_USED_INTERVAL)
+    decision = rate_limit_hit(bucket=f"partner:{api_key.partner.pk}", limit=api_key.partner.rate_limit, marker=marker)
+    if decision is not None and decision.is_first_use:
+        api_key_record_use(api_key=api_key)
+    return decision
 
 
 def _throttle(request: HttpRequest) -> RateLimitDecision | None:
-    from django.conf import settings
+    """Resolve the key and spend from the right bucket; the database is asked only within the address's limit."""
+    raw_key = presented_key(request)
+    known = cached_api_key(raw_key) if raw_key else KnownKey(api_key=None)
+    if known is None:  # only the database can say: throttle the address first
+        assert raw_key is not None
+        decision = _address_hit(request)
+        if decision is not None and not decision.is_allowed:
+            return decision  # refused before the lookup; the view (and DRF's authentication) never runs
+        api_key = api_key_lookup(raw_key)
+        if api_key is None:
+            remember_credential(request, Credential(api_key=None, was_presented=True))
+            return decision
+    else:
+        api_key = known.api_key
+    remember_credential(request, Credential(api_key=api_key, was_presented=raw_key is not None))
+    return _partner_hit(api_key) if api_key is not None else _address_hit(request)
 
-    credential = request_credential(request)
-    if credential.api_key is not None and credential.partner is not None:
-        marker = UseMarker(api_key_use_marker(api_key=credential.api_key), settings.API_KEY_LAST_USED_INTERVAL)
-        decision = rate_limit_hit(
-            bucket=f"partner:{credential.partner.pk}", limit=credential.partner.rate_limit, marker=marker
-        )
-        if decision is not None and decision.is_first_use:
-            api_key_record_use(api_key=credential.api_key)
-        return decision
-    anonymous = RateLimit(rate=settings.API_ANONYMOUS_RATE_PER_SECOND, burst=settings.API_ANONYMOUS_BURST)
-    return rate_limit_hit(bucket=f"address:{_client_address(request)}", limit=anonymous)
+
+def _too_large() -> HttpResponse:
+    limit = settings.API_MAX_BODY_BYTES
+    return error_response(413, "request_too_large", f"The request body is larger than {limit:,} bytes.")
+
+
+def _read_at_most(stream: BinaryIO, limit: int) -> bytes:
+    """Up to ``limit`` bytes of ``stream``, in small reads: never more in memory than that."""
+    received = bytearray()
+    while len(received) < limit and (chunk := stream.read(min(_READ_CHUNK_BYTES, limit - len(received)))):
+        received += chunk
+    return bytes(received)
+
+
+def _refuse_large_body(request: HttpRequest) -> HttpResponse | None:
+    """413 for a body over ``API_MAX_BODY_BYTES``, decided before anything reads it.
+
+    A declared ``Content-Length`` is judged unread. A chunked body has none: it is read up
+    to one byte past the limit, and when it fits it is handed to Django as a body of known
+    length (Django reads nothing of a request without one, so the partner would otherwise
+    get "field required" for a body it did send).
+    """
+    limit = settings.API_MAX_BODY_BYTES
+    declared = str(request.META.get("CONTENT_LENGTH") or "")
+    if declared.isascii() and declared.isdigit():  # anything else Django reads as no body at all
+        # By length first: int() refuses strings of over 4,300 digits with an exception.
+        return _too_large() if len(declared) > len(str(limit)) or int(declared) > limit else None
+    if "chunked" not in str(request.META.get("HTTP_TRANSFER_ENCODING", "")).lower():
+        return None
+    stream = request.META.get("wsgi.input")  # a WSGI request's META is its environ
+    body = _read_at_most(stream, limit + 1) if stream is not None else b""
+    if len(body) > limit:
+        return _too_large()
+    request._stream = io.BytesIO(body)
+    request.META["CONTENT_LENGTH"] = str(len(body))
+    return None
 
 
 def representation_last_modified(scope: str, etag: str) -> int:
@@ -113,7 +183,7 @@ class PartnerApiMiddleware:
                     429, "throttled", "Too many requests for this plan; retry after the Retry-After seconds."
                 )
             else:
-                response = self._finish(request, self.get_response(request))
+                response = _refuse_large_body(request) or self._finish(request, self.get_response(request))
         if "Cache-Control" not in response:
             patch_cache_control(response, private=True, no_cache=True)
         patch_vary_headers(response, ("Authorization", "X-API-Key"))

@@ -93,10 +93,10 @@ def test_415_for_a_body_that_is_not_json(api):
 
 
 def test_503_when_the_database_is_unreachable_during_the_key_lookup(partner_key, monkeypatch, caplog):
-    def unreachable(raw_key):
+    def unreachable(key_hash):
         raise OperationalError("connection refused")
 
-    monkeypatch.setattr("cloudshelf.api.authentication.api_key_for_raw_key", unreachable)
+    monkeypatch.setattr("cloudshelf.api.authentication._key_row", unreachable)
 
     with caplog.at_level(logging.ERROR, logger="cloudshelf.api"):
         response = key_client(partner_key.raw_key).get("/api/v1/books/")

@@ -28,6 +28,15 @@ def request_cart(request: HttpRequest, *, create: bool = False) -> CartRef | Non
     return anonymous_cart(session.session_key)
 
 
+def creates_anonymous_cart(request: HttpRequest) -> bool:
+    """Whether a cart write from ``request`` would make a new anonymous cart (and session).
+
+    These are what a cookieless flood makes, each costing durable Redis memory, so they
+    are what ``CARTS_PER_ADDRESS_HOUR`` counts (see ``cart.views``).
+    """
+    return not request.user.is_authenticated and request.session.session_key is None
+
+
 def cart_page_key(request: HttpRequest) -> str:
     """What the cart page shows besides the books' own data: its lines (the page cache's ``key_extra``).
 

@@ -24,7 +24,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 
 from cart import selectors, services
 from cart.forms import PlaceOrderForm, ShippingAddressForm
-from cart.http import cart_page_key, request_cart
+from cart.http import cart_page_key, creates_anonymous_cart, request_cart
 from cart.markup import cart_lines_html
 from cart.models import Order
 from cart.services import CartChange, CartError
@@ -33,6 +33,7 @@ from catalog.page_tags import book_tag
 from cloudshelf.accounts.views import safe_next_url
 from cloudshelf.edge.http import csrf_token_optional_without_session
 from cloudshelf.edge.page_cache import cached_page, page_csrf_token, page_depends_on
+from cloudshelf.ratelimit import SiteLimit, customer_of, limit_requests
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -49,6 +50,21 @@ class CustomerRequest(HttpRequest):
 
 def _wants_json(request: HttpRequest) -> bool:
     return request.headers.get("Accept", "").split(",")[0].strip() == "application/json"
+
+
+# Abuse limits (settings "Abuse limits"): new anonymous carts per client address, orders per customer.
+CART_CREATION = SiteLimit(name="cart-create", setting="CARTS_PER_ADDRESS_HOUR", window_seconds=60 * 60)
+ORDER_PLACING = SiteLimit(name="order", setting="ORDERS_PER_CUSTOMER_HOUR", window_seconds=60 * 60)
+
+
+def _cart_error_json(code: str, message: str) -> dict[str, Any]:
+    return {"ok": False, "error": {"code": code, "message": message}}
+
+
+# Outermost on every write that may create a cart: a refused request makes no session and no cart.
+_limit_cart_creation = limit_requests(
+    CART_CREATION, applies=creates_anonymous_cart, as_json=_wants_json, json_body=_cart_error_json
+)
 
 
 def _cart_write_response(request: HttpRequest, write: Callable[[CartRef], CartChange], success: str) -> HttpResponse:
@@ -71,6 +87,7 @@ def _cart_write_response(request: HttpRequest, write: Callable[[CartRef], CartCh
 
 
 @csrf_token_optional_without_session
+@_limit_cart_creation
 @require_POST
 def cart_add(request: HttpRequest) -> HttpResponse:
     """Add a book (``book_id``, ``quantity`` default 1) to the visitor's cart."""
@@ -82,6 +99,7 @@ def cart_add(request: HttpRequest) -> HttpResponse:
     )
 
 
+@_limit_cart_creation
 @require_POST
 def cart_update(request: HttpRequest) -> HttpResponse:
     """Change the quantity of a line (``book_id``, ``quantity``)."""
@@ -93,6 +111,7 @@ def cart_update(request: HttpRequest) -> HttpResponse:
     )
 
 
+@_limit_cart_creation
 @require_POST
 def cart_remove(request: HttpRequest) -> HttpResponse:
     """Remove a line (``book_id``)."""
@@ -210,6 +229,7 @@ def checkout_review(request: CustomerRequest) -> HttpResponse:
 
 @sensitive_post_parameters("card_number", "card_expiry", "card_cvc")
 @login_required
+@limit_requests(ORDER_PLACING, subject=customer_of)  # before any work: a refused order charges nothing
 @require_POST
 def checkout_place(request: CustomerRequest) -> HttpResponse:
     """Step 3: place the order. A retried or double-clicked submit carries the same key and
@@ -237,7 +257,10 @@ def checkout_place(request: CustomerRequest) -> HttpResponse:
         messages.error(request, error.message)
         back_to_review = error.code in ("payment_declined", "price_changed")
         return redirect("cart:checkout-review" if back_to_review else "cart:detail")
-    messages.success(request, f"Thank you! Your order #{order.pk} is placed.")
+    if order.is_payment_pending:  # no answer from the provider: neither paid nor declined yet
+        messages.warning(request, services.PAYMENT_PENDING_MESSAGE.format(order_id=order.pk))
+    else:
+        messages.success(request, f"Thank you! Your order #{order.pk} is placed.")
     return redirect(order)
 
 

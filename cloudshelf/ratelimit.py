@@ -389,16 +389,35 @@ class SiteLimit:
         return rate_limit_hit(bucket=f"{self.name}:{subject}", limit=RateLimit.per_window(count, self.window_seconds))
 
 
-def too_many_requests(request: HttpRequest, *, retry_after_seconds: float, as_json: bool = False) -> HttpResponse:
-    """The site's 429: a friendly page (or ``{"code", "message"}``) with ``Retry-After``, never cached."""
+RATE_LIMITED_CODE = "rate_limited"
+RATE_LIMITED_MESSAGE = "Too many requests from you in a short time. Please wait a little and try again."
+
+
+def rate_limited_json(code: str, message: str) -> dict[str, Any]:
+    """The JSON body of a refusal: ``{"code", "message"}``."""
+    return {"code": code, "message": message}
+
+
+def too_many_requests(
+    request: HttpRequest,
+    *,
+    retry_after_seconds: float,
+    as_json: bool = False,
+    json_body: Callable[[str, str], dict[str, Any]] = rate_limited_json,
+) -> HttpResponse:
+    """The site's 429: a friendly page (or JSON, ``json_body``'s shape) with ``Retry-After``, never cached."""
     retry_after = retry_after_header(retry_after_seconds)
-    message = "Too many requests from you in a short time. Please wait a little and try again."
     response: HttpResponse
     if as_json:
-        response = JsonResponse({"code": "rate_limited", "message": message}, status=429)
+        response = JsonResponse(json_body(RATE_LIMITED_CODE, RATE_LIMITED_MESSAGE), status=429)
     else:
         minutes = math.ceil(int(retry_after) / 60)
-        context = {"page_title": "Slow down a little", "robots": "noindex", "message": message, "minutes": minutes}
+        context = {
+            "page_title": "Slow down a little",
+            "robots": "noindex",
+            "message": RATE_LIMITED_MESSAGE,
+            "minutes": minutes,
+        }
         response = HttpResponse(render_to_string("429.html", context, request=request), status=429)
     response["Retry-After"] = retry_after
     add_never_cache_headers(response)
@@ -408,27 +427,46 @@ def too_many_requests(request: HttpRequest, *, retry_after_seconds: float, as_js
 View = Callable[..., HttpResponseBase]
 
 
+def address_of(request: HttpRequest) -> str:
+    """The bucket subject of the request's client address (``limit_requests``'s default)."""
+    return "address:" + address_subject(client_address(request))
+
+
+def customer_of(request: HttpRequest) -> str:
+    """The bucket subject of the signed-in customer (use below ``login_required``)."""
+    return f"customer:{request.user.pk}"
+
+
 def limit_requests(
     *limits: SiteLimit,
     methods: Sequence[str] = ("POST",),
+    subject: Callable[[HttpRequest], str] = address_of,
+    applies: Callable[[HttpRequest], bool] | None = None,
     as_json: Callable[[HttpRequest], bool] | bool = False,
+    json_body: Callable[[str, str], dict[str, Any]] = rate_limited_json,
 ) -> Callable[[View], View]:
     """Refuse a request to the decorated view with the site's 429 when any of ``limits`` of its
-    client address is spent. Only ``methods`` count (a GET of a form page is free). Place it
-    outermost, so a refused request costs nothing else: no cache lookup, no view, no write.
+    ``subject`` (the client address by default) is spent.
+
+    Only ``methods`` count (a GET of a form page is free), and only requests ``applies``
+    accepts when given. Place it outermost, so a refused request costs nothing else: no
+    cache lookup, no view, no write.
     """
 
     def decorator(view: View) -> View:
         @wraps(view)
         def limited(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
-            if request.method in methods:
-                subject = address_subject(client_address(request))
+            if request.method in methods and (applies is None or applies(request)):
+                bucket_subject = subject(request)
                 for limit in limits:
-                    decision = limit.hit(subject)
+                    decision = limit.hit(bucket_subject)
                     if decision is not None and not decision.is_allowed:
                         wants_json = as_json(request) if callable(as_json) else as_json
                         return too_many_requests(
-                            request, retry_after_seconds=decision.retry_after_seconds, as_json=wants_json
+                            request,
+                            retry_after_seconds=decision.retry_after_seconds,
+                            as_json=wants_json,
+                            json_body=json_body,
                         )
             return view(request, *args, **kwargs)
 

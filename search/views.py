@@ -17,6 +17,7 @@ from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_safe
 
 from cloudshelf.edge.page_cache import cached_page
+from cloudshelf.ratelimit import SiteLimit, limit_requests
 from search import engine, page_cache
 from search.facets import category_tree, filter_label
 from search.params import SEARCH_SORTS, SearchFilters, SearchPageOutOfRange, SearchState, clean_query
@@ -60,6 +61,13 @@ def _page_context(state: SearchState) -> dict[str, Any]:
     }
 
 
+# Abuse limits per client address (settings "Abuse limits"): outermost, so kept pages count too
+# and a refusal (never cached) costs no search.
+SEARCHING = SiteLimit(name="search", setting="SEARCHES_PER_ADDRESS_MINUTE", window_seconds=60)
+AUTOCOMPLETING = SiteLimit(name="autocomplete", setting="AUTOCOMPLETE_PER_ADDRESS_MINUTE", window_seconds=60)
+
+
+@limit_requests(SEARCHING, methods=("GET", "HEAD"))
 @require_safe
 @cached_page(on_hit=page_cache.announce_kept_search, key_extra=page_cache.results_key)
 def results(request: HttpRequest) -> HttpResponse:
@@ -84,6 +92,7 @@ def results(request: HttpRequest) -> HttpResponse:
     return response
 
 
+@limit_requests(AUTOCOMPLETING, methods=("GET", "HEAD"), as_json=True)
 @require_safe
 @cache_control(public=True, max_age=60)
 def autocomplete(request: HttpRequest) -> JsonResponse:

@@ -19,8 +19,11 @@ from catalog.models import Book
 
 class Order(models.Model):
     class Status(models.TextChoices):
-        # Stock is reserved and the order exists; the payment is being taken.
+        # Stock is reserved and the order exists; no payment has been tried yet.
         PLACED = "placed", "Placed"
+        # A charge is in flight, or it had no answer (timeout, provider error): money may have
+        # moved. Settled by a retry with the same idempotency key or by orders_reconcile_pending.
+        PENDING = "pending", "Payment being confirmed"
         PAID = "paid", "Paid"
         SHIPPED = "shipped", "Shipped"
         CANCELLED = "cancelled", "Cancelled"
@@ -45,9 +48,22 @@ class Order(models.Model):
     payment_provider = models.CharField(max_length=50, blank=True)
     payment_reference = models.CharField(max_length=100, blank=True)
     card_last4 = models.CharField(max_length=4, blank=True)
-    # Set when the provider refused the card: the order was cancelled before it was ever paid.
+    # Set when the provider refused the card (or confirmed it never charged it): the order was
+    # cancelled before it was ever paid.
     payment_declined = models.BooleanField(default=False)
     payment_message = models.CharField(max_length=200, blank=True)
+    # The payment claim (cart.services): each try to charge or look up the payment first bumps
+    # ``payment_attempts`` with a conditional UPDATE, so of two concurrent tries exactly one
+    # goes ahead; ``payment_claimed_until`` bounds how long its network call may be in flight.
+    payment_attempts = models.PositiveIntegerField(default=0, editable=False)
+    payment_claimed_until = models.DateTimeField(null=True, blank=True, editable=False)
+    # Lookups that could not tell whether a pending order was charged; past
+    # CART_PAYMENT_RECONCILE_MAX_CHECKS the order is flagged for staff (``needs_attention``).
+    payment_checks = models.PositiveIntegerField(default=0, editable=False)
+    needs_attention = models.BooleanField(default=False)
+    # The Redis key of the cart this order came from, to take its lines out when a pending
+    # payment is found paid later (cart.store.CartRef.key).
+    cart_key = models.CharField(max_length=200, blank=True, editable=False)
 
     created_at = models.DateTimeField(auto_now_add=True)
     paid_at = models.DateTimeField(null=True, blank=True)
@@ -60,7 +76,11 @@ class Order(models.Model):
             models.UniqueConstraint(fields=["user", "idempotency_key"], name="order_one_per_idempotency_key"),
             models.CheckConstraint(condition=Q(total__gte=0), name="order_total_not_negative"),
         ]
-        indexes = [models.Index(F("user"), F("created_at").desc(), F("id").desc(), name="order_by_customer_newest")]
+        indexes = [
+            models.Index(F("user"), F("created_at").desc(), F("id").desc(), name="order_by_customer_newest"),
+            # The few unsettled orders the reconciliation and abandoned-order jobs look for.
+            models.Index(fields=["created_at"], condition=Q(status__in=["placed", "pending"]), name="order_unsettled"),
+        ]
 
     def __str__(self) -> str:
         return f"Order #{self.pk}"
@@ -70,7 +90,12 @@ class Order(models.Model):
 
     @property
     def is_cancellable(self) -> bool:
-        return self.status in (self.Status.PLACED, self.Status.PAID)
+        return self.status in (self.Status.PLACED, self.Status.PENDING, self.Status.PAID)
+
+    @property
+    def is_payment_pending(self) -> bool:
+        """The customer has been told the payment is being confirmed."""
+        return self.status == self.Status.PENDING
 
     @property
     def shipping_lines(self) -> list[str]:

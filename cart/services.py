@@ -20,15 +20,25 @@ from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 from functools import partial
+from typing import Any, Literal
 
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
-from django.db.models import Case, F, PositiveIntegerField, When
+from django.db.models import Case, F, PositiveIntegerField, Q, When
 from django.utils import timezone
 
 from cart.models import Order, OrderLine
-from cart.payments import CardDetails, PaymentProvider, PaymentProviderError, PaymentResult, get_provider
+from cart.payments import (
+    CardDetails,
+    PaymentCharger,
+    PaymentProvider,
+    PaymentProviderError,
+    PaymentResult,
+    get_provider,
+)
 from cart.store import (
+    DAY_SECONDS,
     LINE_LIMIT,
     LINE_MAX_QUANTITY,
     NOT_ENOUGH_STOCK,
@@ -254,6 +264,18 @@ def cart_merge(*, source: CartRef, target: CartRef) -> MergeOutcome:
 
 # --- Orders ----------------------------------------------------------------------------------
 
+# What the customer reads when a charge had no answer: the truth, and that retrying is safe.
+PAYMENT_PENDING_MESSAGE = (
+    "We are confirming your payment for order #{order_id} with the card company; this can take a few minutes. "
+    "You will not be charged twice, even if you place the order again: its page shows the result."
+)
+# Why an order the provider never charged (it has no charge under the order's key) was cancelled.
+_NOT_CHARGED_MESSAGE = "The payment did not go through."
+# At most this many orders per run of a settling job, so one run stays bounded in time.
+_SETTLE_BATCH = 100
+
+ReconcileOutcome = Literal["paid", "cancelled", "unknown", "flagged", "busy"]
+
 
 def order_place(
     *,
@@ -263,32 +285,43 @@ def order_place(
     card: CardDetails,
     idempotency_key: uuid.UUID,
     expected_total: Decimal | None = None,
-    provider: PaymentProvider | None = None,
+    provider: PaymentCharger | None = None,
 ) -> Order:
-    """Turn the customer's cart into a paid order, or refuse with ``CartError`` and change nothing.
+    """Turn the customer's cart into an order and take the payment; or refuse with ``CartError``.
 
-    Two steps, and why the charge sits between them:
+    Returns the order **paid**, or **pending** ("payment being confirmed") when the provider
+    gave no answer — a timeout or an error may have charged the card, so only an explicit
+    decline cancels (``CartError("payment_declined")``, stock back, cart unchanged). A retry
+    with the same ``idempotency_key`` finds the same order and tries again with the same
+    provider key (``cloudshelf-order-<id>``), which a provider charges at most once; whatever
+    no retry settles, ``orders_reconcile_pending`` settles by asking the provider.
 
-    1. ``_order_reserve`` — one short Postgres transaction: insert the order (its unique
+    No transaction is open while the provider is asked:
+
+    1. ``_order_reserve`` — one short transaction: insert the order (its unique
        ``(user, idempotency_key)`` makes a duplicate submit wait here and then find the first
-       order), lock the stock rows in primary-key order, refuse if any line is short, take the
-       stock with one conditional ``UPDATE``, and write the lines at today's prices. Inventory
-       locks are held for milliseconds, never across a network call.
-    2. ``_order_take_payment`` — a second transaction that locks only this order's row, charges
-       the card and marks the order paid; on a decline it cancels the order and puts the stock
-       back in the same transaction. The order-row lock makes a retried submit wait for the
-       first charge and then return its outcome instead of charging again, and the provider
-       also receives a per-order idempotency key.
+       order), lock the stock rows in primary-key order, take the stock, write the lines.
+    2. ``_order_claim_payment`` — one conditional ``UPDATE`` (autocommit): placed, or pending
+       with no try in flight, becomes pending with ``payment_attempts + 1``. Of two concurrent
+       retries exactly one matches; the other returns the order as it is (pending) and charges
+       nothing. A claim rather than a row lock or an advisory lock, because a lock would have to
+       be held across the network call (the very thing not to do), and a claim survives the
+       process: it expires at ``payment_claimed_until`` (the provider's timeouts plus a margin),
+       after which a retry or the reconciler may take the order over if this process died.
+    3. the charge, outside any transaction.
+    4. ``_order_record_payment`` — a second transaction, conditional on this claim: paid (the
+       ordered quantities leave the cart after the commit), or declined (cancelled and
+       restocked). No answer only releases the claim: the order stays pending.
 
-    The cart loses the ordered quantities only after the paid status commits, and a declined
-    card leaves it untouched. ``expected_total`` (the total the review page showed) protects
-    the customer from paying a price that changed since they looked.
+    ``expected_total`` (the total the review page showed) protects the customer from paying
+    a price that changed since they looked. Partner orders call this inside their own
+    transaction with an invoice provider that makes no network call.
     """
     order = _order_reserve(
         user=user, cart=cart, address=address, idempotency_key=idempotency_key, expected_total=expected_total
     )
-    order = _order_take_payment(order_id=order.pk, card=card, provider=provider or get_provider(), cart=cart)
-    if order.payment_declined:
+    order = _order_pay(order=order, card=card, provider=provider or get_provider(), cart=cart)
+    if order.status == Order.Status.CANCELLED and order.payment_declined:
         raise CartError("payment_declined", reason=order.payment_message)
     return order
 
@@ -328,6 +361,7 @@ def _order_reserve(
                 shipping_region=address.region,
                 shipping_postal_code=address.postal_code,
                 shipping_country=address.country,
+                cart_key=cart.key,
             )
             _inventory_take(lines, books)
             OrderLine.objects.bulk_create(
@@ -393,55 +427,137 @@ def _inventory_take(lines: Mapping[int, StoredLine], books: Mapping[int, Book]) 
     announce_books_changed(ids)
 
 
-def _order_take_payment(*, order_id: int, card: CardDetails, provider: PaymentProvider, cart: CartRef) -> Order:
-    """Step 2 of ``order_place``: charge the card under the order's row lock; paid, or cancelled and restocked."""
-    with transaction.atomic():
-        order = Order.objects.select_for_update().get(pk=order_id)
-        if order.status != Order.Status.PLACED:
-            return order  # settled by an earlier attempt with the same idempotency key
+def _payment_key(order_id: int) -> str:
+    """The provider's idempotency key of an order: the same for every try to pay it."""
+    return f"cloudshelf-order-{order_id}"
+
+
+def _claim_seconds() -> float:
+    """How long a claimed try may take: the provider's connect and read timeouts, plus a margin."""
+    return float(settings.CART_PAYMENT_CONNECT_TIMEOUT + settings.CART_PAYMENT_TIMEOUT + 30)
+
+
+def _order_pay(*, order: Order, card: CardDetails, provider: PaymentCharger, cart: CartRef) -> Order:
+    """Steps 2 to 4 of ``order_place``: claim, charge outside any transaction, record. The order as it ends."""
+    attempt = _order_claim_payment(order=order, provider_name=provider.name, card_last4=card.last4)
+    if attempt is None:
+        return Order.objects.get(pk=order.pk)  # settled already, or another try is at the provider now
+    try:
         result = _charge(order=order, card=card, provider=provider)
-        now = timezone.now()
-        order.payment_provider, order.payment_reference, order.card_last4 = provider.name, result.reference, card.last4
+    except PaymentProviderError as error:
+        # Unknown, not declined: the money may have moved. The order stays pending.
+        logger.warning("payment provider %s gave no answer for order %s: %s", provider.name, order.pk, error)
+        _order_release_payment(order_id=order.pk, attempt=attempt)
+        return Order.objects.get(pk=order.pk)
+    return _order_record_payment(order=order, attempt=attempt, result=result, cart=cart)
+
+
+def _order_claim_payment(*, order: Order, provider_name: str = "", card_last4: str = "") -> int | None:
+    """Take the right to ask the provider about ``order``; the attempt number, or ``None`` if not ours.
+
+    One conditional ``UPDATE`` on the status and attempt count read in ``order`` (placed, or
+    pending with no try in flight): of two racing claims exactly one matches a row. On
+    success ``order`` is updated to match.
+    """
+    now = timezone.now()
+    if order.status not in (Order.Status.PLACED, Order.Status.PENDING):
+        return None
+    changes: dict[str, object] = {
+        "status": Order.Status.PENDING,
+        "payment_attempts": order.payment_attempts + 1,
+        "payment_claimed_until": now + timedelta(seconds=_claim_seconds()),
+    }
+    if provider_name:
+        changes["payment_provider"] = provider_name
+    if card_last4:
+        changes["card_last4"] = card_last4
+    claimed = (
+        Order.objects.filter(pk=order.pk, status=order.status, payment_attempts=order.payment_attempts)
+        .filter(Q(payment_claimed_until__isnull=True) | Q(payment_claimed_until__lte=now))
+        .update(**changes)
+    )
+    if not claimed:
+        return None
+    for field, value in changes.items():
+        setattr(order, field, value)
+    return order.payment_attempts
+
+
+def _order_release_payment(*, order_id: int, attempt: int, count_check: bool = False) -> bool:
+    """The provider gave no answer: the order stays pending, free for the next try from now on.
+
+    With ``count_check`` (a reconciliation lookup) the unanswered check is counted, and past
+    ``CART_PAYMENT_RECONCILE_MAX_CHECKS`` the order is flagged for staff. ``True`` if this
+    call flagged it.
+    """
+    mine = Order.objects.filter(pk=order_id, status=Order.Status.PENDING, payment_attempts=attempt)
+    if not count_check:
+        mine.update(payment_claimed_until=timezone.now())
+        return False
+    mine.update(payment_claimed_until=timezone.now(), payment_checks=F("payment_checks") + 1)
+    return bool(
+        mine.filter(payment_checks__gte=settings.CART_PAYMENT_RECONCILE_MAX_CHECKS, needs_attention=False).update(
+            needs_attention=True
+        )
+    )
+
+
+def _order_record_payment(*, order: Order, attempt: int, result: PaymentResult, cart: CartRef | None) -> Order:
+    """Step 4: the provider's answer, written only if this attempt still holds the claim (safe to repeat).
+
+    Approved: paid, and after the commit the ordered quantities leave ``cart`` (by default the
+    cart the order came from). Declined: cancelled and restocked in the same transaction.
+    Returns ``order`` as it now stands.
+    """
+    changes: dict[str, Any] = {"payment_reference": result.reference[:100], "payment_claimed_until": None}
+    if result.card_last4:
+        changes["card_last4"] = result.card_last4[-4:]
+    if result.is_approved:
+        changes |= {"status": Order.Status.PAID, "paid_at": timezone.now(), "needs_attention": False}
+    else:
+        changes |= {
+            "status": Order.Status.CANCELLED,
+            "cancelled_at": timezone.now(),
+            "payment_declined": True,
+            "payment_message": (result.message or _NOT_CHARGED_MESSAGE)[:200],
+            "needs_attention": False,
+        }
+    with transaction.atomic():
+        mine = Order.objects.filter(pk=order.pk, status=Order.Status.PENDING, payment_attempts=attempt)
+        if not mine.update(**changes):
+            return Order.objects.get(pk=order.pk)  # settled by another try meanwhile: its outcome stands
         if result.is_approved:
-            order.status, order.paid_at = Order.Status.PAID, now
-            order.save(update_fields=["status", "paid_at", "payment_provider", "payment_reference", "card_last4"])
-            ordered = dict(OrderLine.objects.filter(order=order, book__isnull=False).values_list("book_id", "quantity"))
-            transaction.on_commit(partial(_cart_subtract_after_order, cart=cart, quantities=ordered))
-        else:
-            order.status, order.cancelled_at = Order.Status.CANCELLED, now
-            order.payment_declined, order.payment_message = True, result.message[:200]
-            order.save(
-                update_fields=[
-                    "status",
-                    "cancelled_at",
-                    "payment_declined",
-                    "payment_message",
-                    "payment_provider",
-                    "payment_reference",
-                    "card_last4",
-                ]
+            ordered = dict(
+                OrderLine.objects.filter(order_id=order.pk, book__isnull=False).values_list("book_id", "quantity")
             )
+            target = cart or _cart_of(order.cart_key)
+            if target is not None:
+                transaction.on_commit(partial(_cart_subtract_after_order, cart=target, quantities=ordered))
+        else:
             _inventory_restock(order_id=order.pk)
+    for field, value in changes.items():
+        setattr(order, field, value)
     return order
 
 
-def _charge(*, order: Order, card: CardDetails, provider: PaymentProvider) -> PaymentResult:
-    """Ask the provider for the money; a provider that cannot be reached counts as a decline."""
+def _cart_of(cart_key: str) -> CartRef | None:
+    """The cart an order came from (orders placed before ``cart_key`` existed have none)."""
+    if not cart_key:
+        return None
+    return CartRef(key=cart_key, ttl_seconds=settings.CART_CUSTOMER_TTL_DAYS * DAY_SECONDS)
+
+
+def _charge(*, order: Order, card: CardDetails, provider: PaymentCharger) -> PaymentResult:
+    """Ask the provider for the money under the order's key; ``PaymentProviderError`` means unknown."""
     if order.total == 0:
         return PaymentResult(is_approved=True, reference="", card_last4=card.last4)
-    try:
-        return provider.charge(
-            amount=order.total,
-            currency=order.currency,
-            card=card,
-            idempotency_key=f"cloudshelf-order-{order.pk}",
-            description=f"CloudShelf order #{order.pk}",
-        )
-    except PaymentProviderError as error:
-        logger.warning("payment provider %s failed for order %s: %s", provider.name, order.pk, error)
-        return PaymentResult(
-            is_approved=False, reference="", card_last4=card.last4, message="The payment service did not answer."
-        )
+    return provider.charge(
+        amount=order.total,
+        currency=order.currency,
+        card=card,
+        idempotency_key=_payment_key(order.pk),
+        description=f"CloudShelf order #{order.pk}",
+    )
 
 
 def _cart_subtract_after_order(*, cart: CartRef, quantities: Mapping[int, int]) -> None:
@@ -472,20 +588,25 @@ def _inventory_restock(*, order_id: int) -> None:
 
 
 def order_cancel(*, order: Order) -> bool:
-    """Cancel a placed or paid order and put its stock back. ``False`` when it cannot be cancelled.
+    """Cancel an order that is still as the caller read it, and put its stock back.
 
-    The status change is a conditional ``UPDATE … WHERE status IN (placed, paid)``: of two
-    cancels racing (two staff members, a double-clicked admin action) exactly one matches, so
-    the stock goes back exactly once. Shipped orders are not cancelled (the books have left).
-    Refunds of paid orders are made in the payment provider's dashboard.
+    ``False`` (nothing changes) when it has moved on since ``order`` was read — paid, shipped,
+    cancelled — or a payment try is at the provider right now. The status change is a
+    conditional ``UPDATE … WHERE status = <the status read>``: an order read as placed is not
+    cancelled once it is paid, and of two racing cancels exactly one restocks. Staff may
+    cancel a paid order (refunds are made in the provider's dashboard) and a pending one
+    (after checking there that it was not charged; see ``order_reconcile``).
     """
-    with transaction.atomic():
-        now = timezone.now()
-        cancellable = [Order.Status.PLACED, Order.Status.PAID]
-        updated = Order.objects.filter(pk=order.pk, status__in=cancellable).update(
-            status=Order.Status.CANCELLED, cancelled_at=now
+    if order.status not in (Order.Status.PLACED, Order.Status.PENDING, Order.Status.PAID):
+        return False
+    now = timezone.now()
+    as_read = Order.objects.filter(pk=order.pk, status=order.status)
+    if order.status == Order.Status.PENDING:
+        as_read = as_read.filter(payment_attempts=order.payment_attempts).filter(
+            Q(payment_claimed_until__isnull=True) | Q(payment_claimed_until__lte=now)
         )
-        if not updated:
+    with transaction.atomic():
+        if not as_read.update(status=Order.Status.CANCELLED, cancelled_at=now, payment_claimed_until=None):
             return False
         _inventory_restock(order_id=order.pk)
     order.status, order.cancelled_at = Order.Status.CANCELLED, now
@@ -503,12 +624,75 @@ def order_mark_shipped(*, order: Order) -> bool:
     return bool(updated)
 
 
-def orders_cancel_abandoned(*, older_than: timedelta) -> int:
-    """Cancel orders stuck in "placed" (their payment step never finished) and restock them.
+def order_reconcile(*, order: Order, provider: PaymentProvider | None = None) -> ReconcileOutcome:
+    """Settle a placed or pending order by asking the provider what its idempotency key did.
 
-    An order stays "placed" only if the process died between reserving the stock and taking
-    the payment. Run from cron or Celery beat; safe to run twice. Returns how many it cancelled.
+    The order is claimed first, exactly as a charge claims it (conditional on the status and
+    attempt count read in ``order``), so a lookup never races a customer's retry: ``"busy"``
+    when the order is not as read or a try is in flight. Then, outside any transaction:
+
+    - charged → ``"paid"`` (its lines leave the cart it came from);
+    - declined, or no charge under the key → ``"cancelled"`` and restocked;
+    - no answer, or the order was charged through another provider → ``"unknown"``: it stays
+      pending for the next run; ``"flagged"`` when that makes it reach
+      ``CART_PAYMENT_RECONCILE_MAX_CHECKS`` unanswered checks (``needs_attention`` for staff).
     """
-    cutoff = timezone.now() - older_than
-    stuck = Order.objects.filter(status=Order.Status.PLACED, created_at__lt=cutoff).order_by("pk")
-    return sum(order_cancel(order=order) for order in stuck)
+    provider = provider or get_provider()
+    attempt = _order_claim_payment(order=order)
+    if attempt is None:
+        return "busy"
+    try:
+        if order.payment_provider and order.payment_provider != provider.name:
+            raise PaymentProviderError(f"charged through {order.payment_provider!r}, not {provider.name!r}")
+        result = provider.lookup(idempotency_key=_payment_key(order.pk))
+    except PaymentProviderError as error:
+        logger.warning("could not ask %s about order %s: %s", provider.name, order.pk, error)
+        if _order_release_payment(order_id=order.pk, attempt=attempt, count_check=True):
+            logger.error("order %s: payment still unknown after many checks; flagged for staff", order.pk)
+            return "flagged"
+        return "unknown"
+    if result is None:
+        result = PaymentResult(is_approved=False, reference="", card_last4="", message=_NOT_CHARGED_MESSAGE)
+    settled = _order_record_payment(order=order, attempt=attempt, result=result, cart=None)
+    return "paid" if settled.status == Order.Status.PAID else "cancelled"
+
+
+def orders_reconcile_pending(
+    *, settle_after: timedelta | None = None, provider: PaymentProvider | None = None
+) -> dict[str, int]:
+    """Settle pending orders whose last try ended ``settle_after`` ago (``CART_PAYMENT_RECONCILE_AFTER_SECONDS``).
+
+    The wait lets a charge the provider was still working on when we stopped waiting finish
+    before "no charge under this key" is believed. At most ``_SETTLE_BATCH`` orders a run;
+    safe to run twice at once (each order is claimed). Counts of ``order_reconcile`` outcomes.
+    """
+    wait = (
+        settle_after if settle_after is not None else timedelta(seconds=settings.CART_PAYMENT_RECONCILE_AFTER_SECONDS)
+    )
+    last_try_before = timezone.now() - wait
+    pending = (
+        Order.objects.filter(status=Order.Status.PENDING)
+        .filter(Q(payment_claimed_until__isnull=True) | Q(payment_claimed_until__lte=last_try_before))
+        .order_by("pk")[:_SETTLE_BATCH]
+    )
+    outcomes = [order_reconcile(order=order, provider=provider) for order in pending]
+    return {
+        "paid": outcomes.count("paid"),
+        "cancelled": outcomes.count("cancelled"),
+        "unknown": outcomes.count("unknown") + outcomes.count("flagged"),
+        "flagged": outcomes.count("flagged"),
+    }
+
+
+def orders_cancel_abandoned(*, older_than: timedelta | None = None, provider: PaymentProvider | None = None) -> int:
+    """Cancel and restock orders left "placed" (``CART_ORDER_ABANDONED_AFTER_MINUTES``) the provider confirms unpaid.
+
+    An order stays placed only if its process died between reserving the stock and claiming
+    the payment. Each is settled by ``order_reconcile``, claimed on the status read: one paid
+    in between is not touched, one the provider did charge becomes paid, one it cannot answer
+    for becomes pending (and ``orders_reconcile_pending`` takes over). Safe to run twice.
+    Returns how many it cancelled.
+    """
+    age = older_than if older_than is not None else timedelta(minutes=settings.CART_ORDER_ABANDONED_AFTER_MINUTES)
+    stuck = Order.objects.filter(status=Order.Status.PLACED, created_at__lt=timezone.now() - age).order_by("pk")
+    return sum(order_reconcile(order=order, provider=provider) == "cancelled" for order in stuck[:_SETTLE_BATCH])

@@ -26,12 +26,14 @@ def store_kind(request, settings):
     local = "django.core.cache.backends.locmem.LocMemCache"
     settings.CACHES = {
         "default": {"BACKEND": local, "LOCATION": f"cart-{os.getpid()}"},
+        # As in the embedded default: the same process memory as "default".
+        "durable": {"BACKEND": local, "LOCATION": f"cart-{os.getpid()}"},
         # Every other cache as an unset REDIS_URL makes it: in process memory.
         "fragments": {"BACKEND": local, "LOCATION": f"cart-fragments-{os.getpid()}"},
         "pages": {"BACKEND": local, "LOCATION": f"cart-pages-{os.getpid()}"},
     }
     yield "cache"
-    for alias in ("default", "fragments", "pages"):
+    for alias in ("default", "durable", "fragments", "pages"):
         caches[alias].clear()
     settings.CACHES, settings.REDIS_URL = redis_caches, redis_url
 

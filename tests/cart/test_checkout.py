@@ -168,18 +168,16 @@ def test_a_declined_order_replayed_with_its_key_is_declined_again_without_a_seco
     assert stock(books[0]) == 5
 
 
-def test_a_provider_that_does_not_answer_counts_as_a_decline(customer, cart, books):
-    class Unreachable:
-        name = "down"
+def test_a_charge_that_times_out_after_charging_is_not_a_decline(customer, cart, books, processor):
+    processor.behaviour = "stall_after_charge"
 
-        def charge(self, **kwargs):
-            raise services.PaymentProviderError("timed out")
+    order = place(customer, cart)
 
-    with pytest.raises(CartError, match="did not answer"):
-        place(customer, cart, provider=Unreachable())
-
-    assert stock(books[0]) == 5
-    assert not Order.objects.filter(status=Order.Status.PAID).exists()
+    order.refresh_from_db()
+    assert (order.status, order.payment_declined, order.cancelled_at) == ("pending", False, None)
+    assert processor.charges_made == 1
+    assert (stock(books[0]), stock(books[1])) == (3, 4)  # reserved, not put back for someone else
+    assert quantities(cart) == {books[0].pk: 2, books[1].pk: 1}
 
 
 @pytest.mark.parametrize(("stock_left", "reason"), [(0, "“Dune” is out of stock."), (1, "only 1 of “Dune” are left.")])
@@ -343,6 +341,29 @@ def test_a_declined_card_goes_back_to_the_review_with_the_reason_and_a_new_key(c
     assert hidden_value(html, "idempotency_key") != form["idempotency_key"]
     assert quantities(cart) == {books[0].pk: 2, books[1].pk: 1}
     assert stock(books[0]) == 5
+
+
+def test_a_charge_without_an_answer_tells_the_customer_it_is_being_confirmed(customer_client, cart, books, processor):
+    form = review_form(customer_client) | card_form()
+    processor.behaviour = "stall_after_charge"
+
+    response = customer_client.post("/checkout/place/", form, follow=True)
+    html = response.content.decode()
+
+    order = Order.objects.get()
+    assert response.redirect_chain == [(f"/orders/{order.pk}/", 302)]
+    assert "We are confirming your payment for order" in html
+    assert "You will not be charged twice" in html
+    assert "You have not been charged" not in html
+    assert quantities(cart) == {books[0].pk: 2, books[1].pk: 1}
+
+    processor.behaviour = "normal"  # the customer tries again with the same page
+    again = customer_client.post("/checkout/place/", form, follow=True)
+
+    assert again.redirect_chain == [(f"/orders/{order.pk}/", 302)]
+    assert f"Thank you! Your order #{order.pk} is placed." in again.content.decode()
+    assert (processor.charge_requests, processor.charges_made) == (2, 1)
+    assert stock(books[0]) == 3
 
 
 def test_out_of_stock_at_checkout_goes_back_to_the_cart(customer_client, books):

@@ -7,7 +7,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from django.db import connections
+from django.db import connection, connections, transaction
 from django.db.models import Sum
 
 from cart import services
@@ -106,3 +106,76 @@ def test_racing_cancels_restock_once():
 
     assert outcomes.count(True) == 1
     assert Inventory.objects.get(book=book).stock_on_hand == 10
+
+
+def test_no_transaction_holds_the_order_or_the_stock_while_the_card_is_charged(processor, settings):
+    """A slow provider must not keep row locks (or a transaction) open: the charge runs outside any."""
+    settings.CART_PAYMENT_TIMEOUT = 10  # the charge is held until the test has looked
+    book = BookFactory(stock=10)
+    customer = UserFactory()
+    services.cart_add_item(cart=customer_cart(customer.pk), book_id=book.pk, quantity=2)
+    processor.behaviour = "hold"
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        placing = pool.submit(
+            run_together,
+            1,
+            lambda _: services.order_place(
+                user=customer,
+                cart=customer_cart(customer.pk),
+                address=ADDRESS,
+                card=APPROVED_CARD,
+                idempotency_key=uuid.uuid4(),
+            ),
+        )
+        assert processor.charge_received.wait(timeout=10), "the charge never reached the provider"
+        try:
+            with transaction.atomic():  # NOWAIT: a lock held by the placing thread fails at once
+                order = Order.objects.select_for_update(nowait=True).get()
+                list(Inventory.objects.select_for_update(nowait=True).filter(book=book))
+            idle_in_transaction = _sessions_idle_in_transaction()
+        finally:
+            processor.release.set()
+        (outcome,) = placing.result(timeout=30)
+
+    assert idle_in_transaction == 0
+    assert order.status == "pending"  # the charge is in flight, and everyone can see it
+    assert outcome.status == Order.Status.PAID, outcome
+    assert Inventory.objects.get(book=book).stock_on_hand == 8
+
+
+def test_a_retry_while_the_first_charge_is_in_flight_does_not_charge_again(processor, settings):
+    settings.CART_PAYMENT_TIMEOUT = 10  # the first charge is held until the retry has run
+    book = BookFactory(stock=10)
+    customer = UserFactory()
+    cart = customer_cart(customer.pk)
+    services.cart_add_item(cart=cart, book_id=book.pk, quantity=2)
+    key = uuid.uuid4()
+    processor.behaviour = "hold"
+
+    def submit(_):
+        return services.order_place(user=customer, cart=cart, address=ADDRESS, card=APPROVED_CARD, idempotency_key=key)
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        first = pool.submit(run_together, 1, submit)
+        assert processor.charge_received.wait(timeout=10), "the charge never reached the provider"
+        try:
+            (retry,) = run_together(1, submit)  # while the first waits for the provider
+        finally:
+            processor.release.set()
+        (paid,) = first.result(timeout=30)
+
+    assert retry.status == "pending", retry
+    assert (paid.pk, paid.status) == (retry.pk, Order.Status.PAID), paid
+    assert (processor.charge_requests, processor.charges_made) == (1, 1)
+    assert Inventory.objects.get(book=book).stock_on_hand == 8
+
+
+def _sessions_idle_in_transaction() -> int:
+    """Other connections to the test database sitting in an open transaction."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND state LIKE 'idle in transaction%%' AND pid <> pg_backend_pid()"
+        )
+        return cursor.fetchone()[0]

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from cart import services
 from cart.models import Order
+from cart.payments import CardDetails, TestCardProvider
 from catalog.models import Inventory
 from tests.factories import BookFactory, OrderFactory, OrderLineFactory, UserFactory
 
@@ -143,6 +144,37 @@ def test_orders_stuck_before_payment_are_cancelled_and_restocked(customer):
     assert Order.objects.get(pk=stuck.pk).status == Order.Status.CANCELLED
     assert Order.objects.get(pk=fresh.pk).status == Order.Status.PLACED
     assert stock(line.book) == 4
+
+
+def test_the_abandoned_job_does_not_cancel_an_order_the_provider_charged(customer):
+    stuck = OrderFactory(user=customer, status="placed", total=Decimal("30.00"))
+    line = OrderLineFactory(order=stuck, book=BookFactory(stock=1), quantity=3)
+    Order.objects.filter(pk=stuck.pk).update(created_at=timezone.now() - timedelta(hours=2))
+    # The process died after the provider took the money and before the order said so.
+    TestCardProvider().charge(
+        amount=stuck.total,
+        currency="USD",
+        card=CardDetails(number="4242424242424242", expiry_month=12, expiry_year=2040, cvc="123"),
+        idempotency_key=f"cloudshelf-order-{stuck.pk}",
+        description="",
+    )
+
+    services.orders_cancel_abandoned(older_than=timedelta(hours=1))
+
+    stuck.refresh_from_db()
+    assert (stuck.status, stuck.payment_reference[:5]) == (Order.Status.PAID, "test_")
+    assert stock(line.book) == 1
+
+
+def test_cancelling_an_order_read_as_placed_that_was_paid_since_changes_nothing(customer):
+    placed = OrderFactory(user=customer, status="placed")  # what the caller read
+    line = OrderLineFactory(order=placed, book=BookFactory(stock=1), quantity=3)
+    Order.objects.filter(pk=placed.pk).update(status=Order.Status.PAID)
+
+    assert services.order_cancel(order=placed) is False
+
+    assert Order.objects.get(pk=placed.pk).status == Order.Status.PAID
+    assert stock(line.book) == 1
 
 
 # --- Admin ------------------------------------------------------------------------------------------

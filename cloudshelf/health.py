@@ -2,24 +2,41 @@
 
 ``/health`` answers from the process alone: the load balancer calls it every few
 seconds, so it must stay cheap and must not fail because a dependency is slow.
-``/health/ready`` checks each dependency and reports status and milliseconds; later
-issues add their checks to ``READINESS_CHECKS`` (search, broker, …).
+
+``/health/ready`` runs ``READINESS_CHECKS``. Only the database is required: without it
+nothing works, so the answer is 503 and the balancer takes the node out. Every other
+dependency failing makes the answer "degraded" with a 200, because the pages still answer
+(the cache misses to Postgres, the cart says it is unavailable, search falls back to
+Postgres) and taking every node out would turn a partial outage into a total one.
+
+The public sees ``{"status": ...}`` only; the checks with their timings and error text go
+to staff users and to callers sending ``HEALTH_DETAILS_TOKEN`` in ``X-Health-Token``
+(dependency errors name hosts and ports). Answers stay bounded when Redis hangs: Redis
+calls go through ``cloudshelf.redis_guard``, and the broker check is reused for
+``HEALTH_BROKER_CHECK_SECONDS``.
 """
 
 from __future__ import annotations
 
+import hmac
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import caches
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
+from cloudshelf import redis_guard
+from cloudshelf.heartbeat import workers_alive
 from search.health import probe_search
+
+DETAILS_HEADER = "HTTP_X_HEALTH_TOKEN"
 
 
 @dataclass(frozen=True)
@@ -35,50 +52,134 @@ def probe_database() -> None:
         cursor.fetchone()
 
 
-def probe_cache() -> None:
-    """Ping Redis directly: the cache client is told to swallow errors, the probe must not."""
+def _probe_redis_alias(alias: str) -> None:
+    """Ping one Redis alias directly: the cache client swallows errors, the probe must not."""
     if settings.REDIS_URL:
         from django_redis import get_redis_connection
 
-        get_redis_connection("default").ping()
+        get_redis_connection(alias).ping()
         return
+    cache = caches[alias]
     cache.set("health:probe", "1", 5)
     if cache.get("health:probe") != "1":
         raise RuntimeError("in-process cache did not return what was stored")
 
 
-def probe_broker() -> None:
-    if settings.CELERY_TASK_ALWAYS_EAGER:
-        return  # tasks run in-process; there is no broker to reach
+def probe_cache() -> None:
+    """The evictable cache ("default", and with it "fragments" and "pages")."""
+    _probe_redis_alias("default")
+
+
+def probe_durable() -> None:
+    """The durable Redis: carts, sessions' cache, rate limits."""
+    _probe_redis_alias("durable")
+
+
+class _BrokerMemo:
+    """The broker check's last outcome, reused for ``HEALTH_BROKER_CHECK_SECONDS``."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.checked_at = float("-inf")
+        self.error: str | None = None
+
+    def clear(self) -> None:
+        with self.lock:
+            self.checked_at, self.error = float("-inf"), None
+
+
+broker_memo = _BrokerMemo()
+
+
+def _check_broker_now() -> None:
+    url = settings.CELERY_BROKER_URL
+    parts = urlsplit(url)
+    # The broker of `make up` is the durable Redis: if this process just found it hung, say so
+    # at once rather than wait for a second timeout.
+    if parts.hostname and parts.port and redis_guard.is_marked_down(parts.hostname, parts.port):
+        raise RuntimeError(f"broker Redis at {parts.hostname}:{parts.port} failed moments ago")
     from kombu import Connection
 
     # A fresh connection, not the app's pool: the probe must see the broker as it is now.
-    timeouts = {"socket_connect_timeout": 1, "socket_timeout": 1}
-    with Connection(settings.CELERY_BROKER_URL, connect_timeout=1, transport_options=timeouts) as conn:
-        conn.ensure_connection(max_retries=1, interval_start=0, interval_step=0, timeout=1)
+    timeouts = {"socket_connect_timeout": 0.5, "socket_timeout": 0.5}
+    with Connection(url, connect_timeout=0.5, transport_options=timeouts) as conn:
+        conn.ensure_connection(max_retries=1, interval_start=0, interval_step=0, timeout=0.5)
+
+
+def probe_broker() -> None:
+    """Reach the broker, at most once per ``HEALTH_BROKER_CHECK_SECONDS`` per process."""
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        return  # tasks run in-process; there is no broker to reach
+    with broker_memo.lock:
+        if time.monotonic() - broker_memo.checked_at >= settings.HEALTH_BROKER_CHECK_SECONDS:
+            try:
+                _check_broker_now()
+            except Exception as failure:  # noqa: BLE001 - remembered and reported below
+                broker_memo.error = str(failure) or type(failure).__name__
+            else:
+                broker_memo.error = None
+            broker_memo.checked_at = time.monotonic()
+        remembered = broker_memo.error
+    if remembered is not None:
+        raise RuntimeError(remembered)
+
+
+def search_changes_waiting() -> int:
+    """Book ids queued for the search index and not yet synced (the search app's pending set)."""
+    from search.services import _key as search_key
+    from search.services import _redis as search_redis
+
+    return int(search_redis().scard(search_key("pending")))
+
+
+def probe_index_sync() -> None:
+    """ "index sync stalled": book changes wait for the index and no Celery worker is alive."""
+    if settings.CELERY_TASK_ALWAYS_EAGER or not settings.REDIS_URL:
+        return  # changes are indexed in-process
+    waiting = search_changes_waiting()
+    if waiting and not workers_alive():
+        raise RuntimeError(f"index sync stalled: {waiting} book changes queued and no Celery worker alive")
 
 
 READINESS_CHECKS: list[ReadinessCheck] = [
     ReadinessCheck("database", probe_database, required=True),
-    ReadinessCheck("cache", probe_cache, required=True),
+    # Degraded, not down: pages answer from Postgres, the cart says it is unavailable.
+    ReadinessCheck("cache", probe_cache, required=False),
+    ReadinessCheck("durable", probe_durable, required=False),
     ReadinessCheck("broker", probe_broker, required=False),
     # Degraded, not down: the database fallback answers searches while OpenSearch is away.
     ReadinessCheck("search", probe_search, required=False),
+    ReadinessCheck("index_sync", probe_index_sync, required=False),
 ]
 
 
 def run_check(check: ReadinessCheck) -> dict[str, object]:
-    """Run one probe and describe the outcome as ``{"status", "ms", ["error"]}``."""
+    """Run one probe and describe the outcome as ``{"status", "ms", "required", ["error"]}``."""
     started = time.perf_counter()
     try:
         check.probe()
     except Exception as error:  # noqa: BLE001 - any failure means "not ready", and we report it
-        result: dict[str, object] = {"status": "down" if check.required else "degraded", "error": str(error)[:200]}
+        message = str(error) or type(error).__name__
+        result: dict[str, object] = {"status": "down" if check.required else "degraded", "error": message[:200]}
     else:
         result = {"status": "ok"}
     result["ms"] = round((time.perf_counter() - started) * 1000, 2)
     result["required"] = check.required
     return result
+
+
+def may_see_details(request: HttpRequest) -> bool:
+    """Staff users, and callers presenting ``HEALTH_DETAILS_TOKEN`` (compared in constant time)."""
+    token = settings.HEALTH_DETAILS_TOKEN
+    given = request.META.get(DETAILS_HEADER, "")
+    if token and given and hmac.compare_digest(given.encode(), token.encode()):
+        return True
+    if settings.SESSION_COOKIE_NAME not in request.COOKIES:
+        return False  # no session, no staff user: skip the session and user lookups
+    try:
+        return bool(request.user.is_staff)
+    except Exception:  # noqa: BLE001 - database or session store down: no details, never a 500
+        return False
 
 
 @require_safe
@@ -94,4 +195,7 @@ def readiness(request: HttpRequest) -> JsonResponse:
     is_ready = all(result["status"] == "ok" for result in checks.values() if result["required"])
     degraded = any(result["status"] != "ok" for result in checks.values())
     status = "ok" if is_ready and not degraded else ("degraded" if is_ready else "down")
-    return JsonResponse({"status": status, "checks": checks}, status=200 if is_ready else 503)
+    body: dict[str, object] = {"status": status}
+    if may_see_details(request):
+        body["checks"] = checks
+    return JsonResponse(body, status=200 if is_ready else 503)

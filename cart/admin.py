@@ -1,5 +1,10 @@
 """Orders in the Django admin. Status changes go through ``cart.services`` like every other writer:
-cancelling puts the stock back (exactly once), shipping is allowed only for paid orders."""
+cancelling puts the stock back (exactly once), shipping is allowed only for paid orders, and an
+order whose payment is being confirmed can be checked with the provider at once.
+
+Orders the reconciliation could not settle after ``CART_PAYMENT_RECONCILE_MAX_CHECKS`` tries are
+flagged (``needs_attention``, a list filter): look the charge up in the provider's dashboard,
+then cancel the order if it was not charged (or leave it to the next check once the provider answers)."""
 
 from __future__ import annotations
 
@@ -34,13 +39,13 @@ class OrderStatusForm(forms.ModelForm):
 @admin.register(Order)
 class OrderAdmin(admin.ModelAdmin):
     form = OrderStatusForm
-    list_display = ["__str__", "user", "status", "total", "currency", "created_at", "paid_at"]
-    list_filter = ["status", "payment_declined", "created_at"]
+    list_display = ["__str__", "user", "status", "needs_attention", "total", "currency", "created_at", "paid_at"]
+    list_filter = ["status", "needs_attention", "payment_declined", "created_at"]
     search_fields = ["=id", "user__username", "user__email", "shipping_name", "payment_reference"]
     list_select_related = ["user"]
     date_hierarchy = "created_at"
     inlines = [OrderLineInline]
-    actions = ["mark_shipped", "cancel_orders"]
+    actions = ["mark_shipped", "cancel_orders", "check_payments"]
     readonly_fields = [
         "user",
         "total",
@@ -57,6 +62,9 @@ class OrderAdmin(admin.ModelAdmin):
         "card_last4",
         "payment_declined",
         "payment_message",
+        "payment_attempts",
+        "payment_checks",
+        "needs_attention",
         "created_at",
         "paid_at",
         "shipped_at",
@@ -80,7 +88,18 @@ class OrderAdmin(admin.ModelAdmin):
         ),
         (
             "Payment",
-            {"fields": ["payment_provider", "payment_reference", "card_last4", "payment_declined", "payment_message"]},
+            {
+                "fields": [
+                    "payment_provider",
+                    "payment_reference",
+                    "card_last4",
+                    "payment_declined",
+                    "payment_message",
+                    "payment_attempts",
+                    "payment_checks",
+                    "needs_attention",
+                ]
+            },
         ),
         ("Timeline", {"fields": ["created_at", "paid_at", "shipped_at", "cancelled_at"]}),
     ]
@@ -117,4 +136,15 @@ class OrderAdmin(admin.ModelAdmin):
         skipped = queryset.count() - cancelled
         messages.success(
             request, f"Cancelled {cancelled} order(s) and restocked their books; {skipped} could not be cancelled."
+        )
+
+    @admin.action(description="Ask the payment provider about selected unsettled orders")
+    def check_payments(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
+        unsettled = queryset.filter(status__in=[Order.Status.PLACED, Order.Status.PENDING]).order_by("pk")
+        outcomes = [services.order_reconcile(order=order) for order in unsettled]
+        unknown = outcomes.count("unknown") + outcomes.count("flagged")
+        messages.success(
+            request,
+            f"Paid: {outcomes.count('paid')}; cancelled as not charged: {outcomes.count('cancelled')}; "
+            f"still unknown: {unknown}; being tried right now: {outcomes.count('busy')}.",
         )

@@ -251,3 +251,54 @@ def test_the_admin_form_refuses_a_status_the_services_refuse(staff_client, order
 def test_orders_cannot_be_added_or_deleted_in_the_admin(staff_client, order):
     assert staff_client.get("/admin/cart/order/add/").status_code == 403
     assert staff_client.get(f"/admin/cart/order/{order.pk}/delete/").status_code == 403
+
+
+@pytest.fixture
+def pending(customer):
+    """An order whose charge had no answer; the test provider did charge its key."""
+    order = OrderFactory(user=customer, status="pending", total=Decimal("20.00"), payment_attempts=1)
+    OrderLineFactory(order=order, book=BookFactory(stock=8), quantity=2)
+    Order.objects.filter(pk=order.pk).update(payment_claimed_until=timezone.now() - timedelta(minutes=5))
+    return order
+
+
+def test_staff_can_ask_the_provider_about_a_pending_order(staff_client, pending):
+    TestCardProvider().charge(
+        amount=pending.total,
+        currency="USD",
+        card=CardDetails(number="4242424242424242", expiry_month=12, expiry_year=2040, cvc="123"),
+        idempotency_key=f"cloudshelf-order-{pending.pk}",
+        description="",
+    )
+
+    response = staff_client.post(
+        "/admin/cart/order/", {"action": "check_payments", ACTION_CHECKBOX_NAME: [pending.pk]}, follow=True
+    )
+
+    assert "Paid: 1; cancelled as not charged: 0; still unknown: 0" in response.content.decode()
+    assert Order.objects.get(pk=pending.pk).status == Order.Status.PAID
+
+
+def test_flagged_orders_can_be_listed_in_the_admin(staff_client, pending):
+    Order.objects.filter(pk=pending.pk).update(needs_attention=True)
+
+    response = staff_client.get("/admin/cart/order/?needs_attention__exact=1")
+
+    assert response.status_code == 200
+    assert list(response.context["cl"].result_list) == [Order.objects.get(pk=pending.pk)]
+
+
+def test_staff_cannot_cancel_a_pending_order_while_its_charge_is_in_flight(staff_client, pending):
+    book = pending.lines.get().book
+    Order.objects.filter(pk=pending.pk).update(payment_claimed_until=timezone.now() + timedelta(minutes=1))
+
+    staff_client.post("/admin/cart/order/", {"action": "cancel_orders", ACTION_CHECKBOX_NAME: [pending.pk]})
+
+    assert Order.objects.get(pk=pending.pk).status == Order.Status.PENDING
+    assert stock(book) == 8
+
+    Order.objects.filter(pk=pending.pk).update(payment_claimed_until=timezone.now())  # the try has ended
+    staff_client.post("/admin/cart/order/", {"action": "cancel_orders", ACTION_CHECKBOX_NAME: [pending.pk]})
+
+    assert Order.objects.get(pk=pending.pk).status == Order.Status.CANCELLED
+    assert stock(book) == 10

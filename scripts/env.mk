@@ -12,7 +12,7 @@ OPENSEARCH_PORT ?= 59200
 OPENSEARCH_TRANSPORT_PORT ?= 59300
 # moto in server mode (scripts/moto.sh): S3 and CloudFront for the tests, at AWS_ENDPOINT_URL.
 MOTO_PORT ?= 55000
-MYPY_TARGETS := cart/services.py cart/store.py catalog/services.py catalog/isbn.py catalog/cards.py catalog/markup.py cloudshelf/env.py cloudshelf/health.py cloudshelf/redis_guard.py cloudshelf/tasks.py cloudshelf/heartbeat.py search analytics cloudshelf/api catalog/api.py catalog/serializers.py cart/api.py \
+MYPY_TARGETS := cart/services.py cart/store.py cart/payments.py cart/tasks.py catalog/services.py catalog/isbn.py catalog/cards.py catalog/markup.py cloudshelf/env.py cloudshelf/health.py cloudshelf/redis_guard.py cloudshelf/tasks.py cloudshelf/heartbeat.py search analytics cloudshelf/api catalog/api.py catalog/serializers.py cart/api.py \
 	cloudshelf/edge cloudshelf/personal.py catalog/page_tags.py catalog/personal.py catalog/cover_fetch.py catalog/tasks.py cart/markup.py
 
 STACK_ENV := env DATABASE_URL=postgres://cloudshelf:cloudshelf@127.0.0.1:$(PG_PORT)/cloudshelf \

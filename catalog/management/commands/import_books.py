@@ -18,6 +18,7 @@ from catalog.importing import BookFileReader, BookRecord, ImportFileError, RowEr
 from catalog.maintenance import tables_vacuum_analyze
 from catalog.models import Author, Book, BookAuthor, Category, Inventory
 from catalog.services import books_upsert
+from cloudshelf.database import long_running_statements
 
 BATCH_SIZE = 500
 PROGRESS_EVERY = 5000
@@ -38,6 +39,8 @@ class Command(BaseCommand):
             "--format", choices=["csv", "jsonl"], help="the file's format, when its extension does not say"
         )
 
+    # Minutes-long statements (bulk writes, VACUUM, whole-table reads) are the job here.
+    @long_running_statements()
     def handle(self, *args: Any, **options: Any) -> None:
         path: Path = options["file"]
         verbose = options["verbosity"] >= 1

@@ -10,6 +10,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from catalog.models import Book
 from catalog.seeding import MAX_BOOKS, SeedError, books_in_words, catalog_seed
+from cloudshelf.database import long_running_statements
 
 
 def _book_count(raw: str) -> int:
@@ -41,6 +42,8 @@ class Command(BaseCommand):
         )
         mode.add_argument("--append", action="store_true", help="add the books to a catalog that already has some")
 
+    # Minutes-long statements (bulk writes, VACUUM, whole-table reads) are the job here.
+    @long_running_statements()
     def handle(self, *args: Any, **options: Any) -> None:
         books: int = options["books"]
         if not 1 <= books <= MAX_BOOKS:

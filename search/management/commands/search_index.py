@@ -10,6 +10,7 @@ from opensearchpy.exceptions import TransportError
 from tqdm import tqdm
 
 from catalog.models import Book
+from cloudshelf.database import long_running_statements
 from search import services
 from search.client import is_configured
 from search.documents import alias_name
@@ -40,6 +41,8 @@ class Command(BaseCommand):
         parser.add_argument("--all", action="store_true", help="--check: compare the contents of every document")
         parser.add_argument("--fix", action="store_true", help="--check: re-sync every drifted book")
 
+    # Minutes-long statements (bulk writes, VACUUM, whole-table reads) are the job here.
+    @long_running_statements()
     def handle(self, *args: Any, **options: Any) -> None:
         try:
             if options["rebuild"]:

@@ -1,0 +1,78 @@
+"""Bounded waits on Postgres, and the way long maintenance work steps outside them.
+
+Every connection starts with ``statement_timeout``, ``lock_timeout`` and
+``idle_in_transaction_session_timeout`` (settings ``DATABASE_*_TIMEOUT_MS``, sent as
+connection ``options``), so a runaway query, a lock queue behind a migration or a
+transaction left open cannot hold a request — or a connection slot — for longer than that.
+
+Migrations, ``VACUUM``, imports, the seed and index rebuilds legitimately run statements
+for minutes: they run inside ``long_running_statements()``, which lifts the statement and
+idle-in-transaction timeouts for their own session only and puts the previous values back
+afterwards. ``lock_timeout`` stays: maintenance that cannot get its lock in time should fail
+and be retried rather than queue every customer's query behind it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
+
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
+
+# The session settings a block may change, and whose previous values it puts back.
+TIMEOUT_PARAMETERS = ("statement_timeout", "lock_timeout", "idle_in_transaction_session_timeout")
+
+
+def connection_timeout_options(*, statement_ms: int, lock_ms: int, idle_in_transaction_ms: int) -> str:
+    """The libpq ``options`` string that starts each session with these timeouts (0 = off)."""
+    values = {
+        "statement_timeout": statement_ms,
+        "lock_timeout": lock_ms,
+        "idle_in_transaction_session_timeout": idle_in_transaction_ms,
+    }
+    return " ".join(f"-c {name}={milliseconds}" for name, milliseconds in values.items())
+
+
+@contextmanager
+def session_timeouts(*, using: str = DEFAULT_DB_ALIAS, **milliseconds: int) -> Iterator[None]:
+    """Run the block with some of this session's timeouts changed, e.g. ``statement_timeout=0``.
+
+    Keyword names are Postgres parameters (``TIMEOUT_PARAMETERS``); values are milliseconds,
+    0 meaning no limit. The previous values are restored afterwards (not RESET, so blocks may
+    nest). Does nothing on databases other than Postgres (the embedded SQLite has no such
+    timeouts).
+    """
+    unknown = set(milliseconds) - set(TIMEOUT_PARAMETERS)
+    if unknown:
+        raise ValueError(f"not a timeout parameter: {', '.join(sorted(unknown))}")
+    if any(not isinstance(value, int) or isinstance(value, bool) or value < 0 for value in milliseconds.values()):
+        raise ValueError("timeouts are whole milliseconds, 0 or more")
+    connection = connections[using]
+    if connection.vendor != "postgresql" or not milliseconds:
+        yield
+        return
+    with connection.cursor() as cursor:
+        previous = {}
+        for name, value in milliseconds.items():
+            # set_config(…, false) is SET: for the session (or, inside a transaction, until
+            # it ends; a rollback puts the old value back by itself).
+            cursor.execute("SELECT current_setting(%s), set_config(%s, %s, false)", [name, name, f"{value}ms"])
+            previous[name] = cursor.fetchone()[0]
+    try:
+        yield
+    finally:
+        # Closed: the next connection starts with the configured values. Inside a failed
+        # atomic block: its rollback puts them back.
+        if connection.connection is not None and not connection.needs_rollback:
+            try:
+                with connection.cursor() as cursor:
+                    for name, value in previous.items():
+                        cursor.execute("SELECT set_config(%s, %s, false)", [name, value])
+            except DatabaseError:
+                # Never leave a pooled connection without its limits: drop it instead.
+                connection.close()
+
+
+def long_running_statements(*, using: str = DEFAULT_DB_ALIAS) -> AbstractContextManager[None]:
+    """Lift the statement and idle-in-transaction timeouts for maintenance (migrate, VACUUM, imports)."""
+    return session_timeouts(using=using, statement_timeout=0, idle_in_transaction_session_timeout=0)

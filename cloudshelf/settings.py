@@ -552,8 +552,9 @@ CART_PAYMENT_TIMEOUT = env_float("CART_PAYMENT_TIMEOUT", 15.0, minimum=0.1)
 # An order whose charge had no answer is looked up this many seconds after the last try,
 # once the provider has surely finished with it (cart.tasks.orders_reconcile_pending).
 CART_PAYMENT_RECONCILE_AFTER_SECONDS = env_int("CART_PAYMENT_RECONCILE_AFTER_SECONDS", 120, minimum=0)
-# Unanswered lookups of one pending order before it is flagged for staff (12 = an hour at 5 min).
-CART_PAYMENT_RECONCILE_MAX_CHECKS = env_int("CART_PAYMENT_RECONCILE_MAX_CHECKS", 12, minimum=1)
+# Unanswered lookups of one pending order before it is flagged for staff (30: half an hour of
+# beat's one-minute runs, longer than a typical provider incident).
+CART_PAYMENT_RECONCILE_MAX_CHECKS = env_int("CART_PAYMENT_RECONCILE_MAX_CHECKS", 30, minimum=1)
 # A "placed" order this old never started its payment (the process died): checked, then cancelled.
 CART_ORDER_ABANDONED_AFTER_MINUTES = env_int("CART_ORDER_ABANDONED_AFTER_MINUTES", 30, minimum=1)
 CART_ORDERS_PAGE_SIZE = env_int("CART_ORDERS_PAGE_SIZE", 20, minimum=1)

@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.request import urlopen
+
 import pytest
 import redis
+from django.db import connection
 from django.test import Client
 
 from catalog.api import category_rows_forget
 from cloudshelf.api.models import Partner
 from cloudshelf.api.services import IssuedApiKey
 from tests.api.factories import PartnerFactory, issue_key
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
 
 
 @pytest.fixture(autouse=True)
@@ -57,3 +69,73 @@ def other_partner(db) -> Partner:
 @pytest.fixture
 def other_api(other_partner) -> Client:
     return key_client(issue_key(other_partner).raw_key)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _wait_until_up(url: str, process: subprocess.Popen, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"gunicorn exited with {process.returncode}")
+        try:
+            with urlopen(url, timeout=1) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"{url} did not answer within {timeout}s")
+
+
+@pytest.fixture
+def live_server_url(transactional_db, settings, tmp_path):
+    """gunicorn with two workers on a free loopback port, on the test database and cache prefix."""
+    port = _free_port()
+    db = connection.settings_dict
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        "CACHE_KEY_PREFIX": settings.CACHES["default"]["KEY_PREFIX"],
+        "ALLOWED_HOSTS": "127.0.0.1",
+        # This test's search index (built by the test), not the stack's.
+        "SEARCH_INDEX_PREFIX": settings.SEARCH_INDEX_PREFIX,
+        "DEBUG": "0",
+    }
+    log = (tmp_path / "gunicorn.log").open("w")
+    process = subprocess.Popen(
+        [
+            str(BIN / "gunicorn"),
+            "--pythonpath",
+            str(ROOT),
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "2",
+            "--threads",
+            "2",
+            "--worker-class",
+            "gthread",
+            "--no-control-socket",
+            "--limit-request-line",
+            "8190",
+            "--log-level",
+            "warning",
+            "cloudshelf.wsgi:application",
+        ],
+        cwd=tmp_path,  # no gunicorn.conf.py here: that one writes the stack's pid file
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=log,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_up(f"{url}/health", process)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        log.close()

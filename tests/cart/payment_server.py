@@ -9,7 +9,8 @@ up by that key. ``behaviour`` makes it misbehave the ways a real one does:
 - ``"stall_after_charge"``: record the charge, then say nothing until ``release`` is set (or
   ``STALL_SECONDS`` pass), past the client's read timeout;
 - ``"hold"``: like ``stall_after_charge``, but answers once ``release`` is set (a slow charge);
-- ``"error"``: 500 without charging; ``"lookup_error"``: lookups answer 500.
+- ``"error"``: 500 without charging; ``"lookup_error"``: lookups answer 500;
+- ``"garbage"``: 200 with a body that is not JSON; ``"no_outcome"``: 200 with JSON that names no outcome.
 
 A provider that is *down* is a closed port: ``closed_port_url()``.
 """
@@ -92,7 +93,9 @@ def _handler_for(processor: FakeProcessor) -> type[BaseHTTPRequestHandler]:
             return
 
         def _answer(self, status: int, body: dict[str, Any]) -> None:
-            payload = json.dumps(body).encode()
+            self._answer_raw(status, json.dumps(body).encode())
+
+        def _answer_raw(self, status: int, payload: bytes) -> None:
             try:
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
@@ -115,6 +118,12 @@ def _handler_for(processor: FakeProcessor) -> type[BaseHTTPRequestHandler]:
             body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))))
             if self.path != "/v1/charges" or not key:
                 self._answer(400, {"error": {"message": "Bad request."}})
+                return
+            if processor.behaviour == "garbage":
+                self._answer_raw(200, b"<html>Service Unavailable</html>")
+                return
+            if processor.behaviour == "no_outcome":
+                self._answer(200, {"id": ["ch_1"], "status": "maybe"})
                 return
             status, charge = processor.charge(key, body)
             if processor.behaviour in ("stall_after_charge", "hold") and status != 500:

@@ -62,6 +62,16 @@ def test_a_server_error_is_an_error(processor):
         charge()
 
 
+@pytest.mark.parametrize(
+    ("behaviour", "error"), [("garbage", "JSONDecodeError"), ("no_outcome", "names no charge outcome")]
+)
+def test_an_answer_that_is_not_a_charge_is_an_error_not_a_decline(processor, behaviour, error):
+    processor.behaviour = behaviour
+
+    with pytest.raises(PaymentProviderError, match=error):
+        charge()
+
+
 def test_a_provider_that_is_down_is_an_error(settings):
     with pytest.raises(PaymentProviderError, match="ConnectionError"):
         charge(api_url=closed_port_url(), api_key="sk", connect_timeout=1.0, read_timeout=1.0)

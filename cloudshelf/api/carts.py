@@ -133,8 +133,10 @@ def partner_order_place(
     The cart row is locked for the duration, so two submits of one cart run one after the
     other: the second finds the first's order. The same key again returns that order
     (``is_replay``); the key reused for another cart, or the cart ordered again under a
-    new key, is a ``PartnerCartError`` (409). Stock, prices and the order itself are
-    ``order_place``'s business, and its ``CartError``s pass through unchanged.
+    new key, is a ``PartnerCartError`` (409) — also when the key arrives on two carts at
+    once, which the cart locks do not serialise: the order's unique ``(user, key)`` does.
+    Stock, prices and the order itself are ``order_place``'s business, and its
+    ``CartError``s pass through unchanged.
     """
     account = partner_account(partner=cart.partner)
     order_key = uuid.uuid5(_IDEMPOTENCY_NAMESPACE, idempotency_key)
@@ -157,6 +159,13 @@ def partner_order_place(
             expected_total=expected_total,
             provider=PartnerInvoiceProvider(),
         )
+        if order.cart_key != partner_cart_ref(locked).key:
+            # The same key placed another cart's order concurrently (the cart locks did not
+            # serialise the two, and order_place answered with the order that won the unique
+            # index): the same refusal as when the two arrive one after the other.
+            raise PartnerCartError(
+                "idempotency_key_reused", "This Idempotency-Key already placed an order for another cart."
+            )
         locked.order, locked.order_idempotency_key = order, idempotency_key
         locked.save(update_fields=["order", "order_idempotency_key"])
     cart.order, cart.order_idempotency_key = order, idempotency_key

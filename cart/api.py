@@ -36,7 +36,7 @@ from cart.models import Order
 from cart.selectors import CartContents, cart_contents
 from cart.services import CartError, ShippingAddress, cart_add_item, cart_remove_item, cart_set_quantity
 from cart.store import CartStoreUnavailable
-from catalog.serializers import MAX_DATABASE_ID
+from catalog.serializers import MAX_DATABASE_ID, StrictCharField
 from cloudshelf.api.carts import (
     PartnerCartError,
     partner_cart,
@@ -98,7 +98,7 @@ def _private(response: Response) -> Response:
 
 
 class CartCreateSerializer(serializers.Serializer):
-    customer_reference = serializers.CharField(
+    customer_reference = StrictCharField(
         max_length=100, required=False, allow_blank=True, default="", help_text="Your id for the customer."
     )
 
@@ -143,7 +143,7 @@ class CartSerializer(serializers.Serializer):
     can_order = serializers.BooleanField(source="contents.can_check_out")
 
 
-class AddressTextField(serializers.CharField):
+class AddressTextField(StrictCharField):
     """Free text for a label, under the checkout form's rule (``cart.addresses.address_text_clean``)."""
 
     def to_internal_value(self, data: Any) -> str:

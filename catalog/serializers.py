@@ -70,7 +70,39 @@ def _id_field(help_text: str) -> serializers.IntegerField:
     return serializers.IntegerField(required=False, min_value=1, max_value=MAX_DATABASE_ID, help_text=help_text)
 
 
-class BookListQuerySerializer(serializers.Serializer):
+# DRF was made for HTML forms as much as JSON: its CharField turns 0 into "0", and a query
+# parameter given empty (?sort=) counts as not given. The schema says "string" and "one of
+# these values", so the API refuses both with a 400 naming the input: an integration bug
+# shows on its first call instead of as a silently different answer.
+EMPTY_PARAMETER_MESSAGE = "May not be empty: leave the parameter out for the default."
+
+
+class StrictCharField(serializers.CharField):
+    """A JSON string and nothing else (DRF's ``CharField`` also takes numbers and makes them strings)."""
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return str(super().to_internal_value(data))
+
+
+class QuerySerializer(serializers.Serializer):
+    """Query-string input: a parameter present but empty is refused, unless its field allows blank."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        getlist = getattr(data, "getlist", None)
+        if getlist is not None:
+            empty = {
+                name: [EMPTY_PARAMETER_MESSAGE]
+                for name, field in self.fields.items()
+                if name in data and not getattr(field, "allow_blank", False) and all(v == "" for v in getlist(name))
+            }
+            if empty:
+                raise serializers.ValidationError(empty)
+        return super().to_internal_value(data)
+
+
+class BookListQuerySerializer(QuerySerializer):
     """Filters and sort of ``GET /api/v1/books/``; every filter is optional and they combine (AND)."""
 
     sort = serializers.ChoiceField(
@@ -105,7 +137,7 @@ class BookListQuerySerializer(serializers.Serializer):
         return attrs
 
 
-class AvailabilityQuerySerializer(serializers.Serializer):
+class AvailabilityQuerySerializer(QuerySerializer):
     isbns = IsbnListField(help_text="1 to 100 ISBN-13s, comma-separated (hyphens allowed).")
 
 

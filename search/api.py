@@ -24,7 +24,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from catalog.api import cards_of_books, public
-from catalog.serializers import BookSerializer
+from catalog.serializers import BookSerializer, QuerySerializer
 from search import engine
 from search.facets import category_tree
 from search.params import PRICE_RANGES, SEARCH_SORTS, SearchFilters, SearchPageOutOfRange
@@ -36,7 +36,7 @@ MAX_QUERY_LENGTH = 1000  # longer is refused; up to this, the engine cuts at SEA
 # --- Input ---------------------------------------------------------------------------------
 
 
-class SearchQuerySerializer(serializers.Serializer):
+class SearchQuerySerializer(QuerySerializer):
     q = serializers.CharField(
         required=False, allow_blank=True, default="", max_length=MAX_QUERY_LENGTH, trim_whitespace=False
     )
@@ -87,7 +87,7 @@ class SearchQuerySerializer(serializers.Serializer):
         )
 
 
-class AutocompleteQuerySerializer(serializers.Serializer):
+class AutocompleteQuerySerializer(QuerySerializer):
     q = serializers.CharField(allow_blank=True, max_length=200, trim_whitespace=False, help_text="What was typed.")
     limit = serializers.IntegerField(min_value=1, max_value=20, default=6)
 

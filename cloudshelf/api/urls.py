@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse
 from django.urls import include, path, re_path
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 
 from cart import api as cart_api
@@ -39,8 +40,9 @@ v1 = [
 ]
 
 
+@csrf_exempt  # like every DRF view: no cookies are read, and a POST must get this 404, not a CSRF 403
 def no_such_endpoint(request: HttpRequest) -> HttpResponse:
-    """Any other URL under /api/: a JSON 404 here, rather than the site's HTML page."""
+    """Any other URL under /api/, by any method: a JSON 404 here, rather than the site's HTML page."""
     return error_response(404, "not_found", "There is no API endpoint at this URL.")
 
 

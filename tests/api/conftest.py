@@ -121,7 +121,7 @@ def live_server_url(transactional_db, settings, tmp_path):
             "gthread",
             "--no-control-socket",
             "--limit-request-line",
-            "8190",
+            "0",  # as gunicorn.conf.py: nginx's buffers bound the request line, not gunicorn
             "--log-level",
             "warning",
             "cloudshelf.wsgi:application",

@@ -146,3 +146,38 @@ def test_cart_creation_refuses_malformed_bodies(api, body):
     assert response.status_code in (201, 400), response.content
     if response.status_code == 400:
         assert set(response.json()) == {"code", "message", "fields"}
+
+
+@pytest.mark.parametrize("url", ["/api/v1/books/?sort=", "/api/v1/search/?sort=", "/api/v1/books/?category="])
+def test_a_parameter_given_empty_is_400_not_taken_as_absent(api, url):
+    response = api.get(url)
+
+    assert response.status_code == 400, response.content
+    assert list(response.json()["fields"]) == [url.rsplit("?", 1)[1].rstrip("=")]
+
+
+@pytest.mark.parametrize("value", [0, 1.5, True, ["a"], {"a": 1}])
+def test_a_non_string_where_the_schema_says_string_is_400(api, value):
+    response = api.post("/api/v1/carts/", {"customer_reference": value}, content_type="application/json")
+
+    assert response.status_code == 400, response.content
+    assert list(response.json()["fields"]) == ["customer_reference"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("post", "/api/v1/nowhere/"),
+        ("put", "/api/v1/carts/6f1c3a52-1d8e-4a3b-9d7e-0c2b5e8f4a61/lines/-5/"),
+        ("delete", "/api/v1/authors/0.5/"),
+    ],
+)
+def test_unsafe_methods_on_unknown_api_urls_are_a_json_404_not_the_sites_csrf_page(partner_key, method, path):
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True, headers={"Authorization": f"Bearer {partner_key.raw_key}"})
+
+    response = getattr(client, method)(path, "{}", content_type="application/json")
+
+    assert response.status_code == 404, response.content[:200]
+    assert response.json()["code"] == "not_found"

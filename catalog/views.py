@@ -8,6 +8,7 @@ render or redirect. Every page passes its SEO fields (``page_title``,
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
@@ -33,6 +34,8 @@ if TYPE_CHECKING:
 # Longer page numbers cannot be real pages (CATALOG_MAX_PAGE is far smaller); refusing
 # them early keeps absurd values like 99999999999999999999 away from the database.
 _MAX_PAGE_DIGITS = 7
+# A category's path: its slugs and its ancestors' (SlugField characters), joined by "/".
+_CATEGORY_PATH = re.compile(r"[-\w]+(?:/[-\w]+)*", re.ASCII)
 
 
 def page_number_or_404(request: HttpRequest, parameter: str = "page") -> int:
@@ -106,7 +109,9 @@ def book_list(request: HttpRequest) -> HttpResponse:
 @cached_page()
 def category_detail(request: HttpRequest, path: str) -> HttpResponse:
     """A category's books, including those of its subcategories."""
-    branch = selectors.category_branch(path)
+    # Only slugs joined by "/" can name a category; anything else (a NUL byte, which
+    # Postgres refuses in a text parameter) is a 404 without a query.
+    branch = selectors.category_branch(path) if _CATEGORY_PATH.fullmatch(path) else None
     if branch is None:
         raise Http404("No such category.")
     page_depends_on(request, category_books_tag(branch.category.pk))

@@ -128,7 +128,10 @@ class SearchFilters:
         ratings = [int(value) for value in values("rating") if value in {"1", "2", "3", "4"}]
         return cls(
             category=category,
-            authors=tuple(name for name in values("author") if len(name) <= MAX_AUTHOR_NAME_LENGTH),
+            # A name with control characters is no author's (and Postgres refuses NUL bytes).
+            authors=tuple(
+                name for name in values("author") if len(name) <= MAX_AUTHOR_NAME_LENGTH and name.isprintable()
+            ),
             prices=tuple(key for key in PRICE_RANGES_BY_KEY if key in values("price")),
             min_rating=max(ratings) if ratings else None,
             in_stock=any(value.lower() in {"1", "true", "yes", "on"} for value in values("in_stock")),

@@ -96,6 +96,14 @@ _ERROR_RESPONSES: dict[str, tuple[str, str, dict[str, Any] | None]] = {
     ),
     "default": ("OtherError", "Any other error, in the same shape.", None),
 }
+# Only operations that take a body can be refused for its size.
+_BODY_TOO_LARGE: dict[str, tuple[str, str, dict[str, Any] | None]] = {
+    "413": (
+        "RequestTooLarge",
+        "The body is larger than the API reads (64 KiB unless configured); it was not read.",
+        {"code": "request_too_large", "message": "The request body is larger than 65,536 bytes.", "fields": {}},
+    )
+}
 
 _HEADERS: dict[str, dict[str, Any]] = {
     "RateLimit-Limit": {"description": "Requests the bucket holds (the plan's burst).", "schema": {"type": "integer"}},
@@ -124,7 +132,7 @@ def add_shared_responses(result: dict[str, Any], generator: Any, request: Any, p
     components["headers"] = _HEADERS
     components["responses"] = {
         name: _error_component(description, example, status_code)
-        for status_code, (name, description, example) in _ERROR_RESPONSES.items()
+        for status_code, (name, description, example) in (_ERROR_RESPONSES | _BODY_TOO_LARGE).items()
     }
     for path_item in result.get("paths", {}).values():
         for method, operation in path_item.items():
@@ -137,4 +145,7 @@ def add_shared_responses(result: dict[str, Any], generator: Any, request: Any, p
                 )
             for status_code, (name, _, _) in _ERROR_RESPONSES.items():
                 responses.setdefault(status_code, {"$ref": f"#/components/responses/{name}"})
+            if "requestBody" in operation:
+                for status_code, (name, _, _) in _BODY_TOO_LARGE.items():
+                    responses.setdefault(status_code, {"$ref": f"#/components/responses/{name}"})
     return result

@@ -130,3 +130,15 @@ def test_a_chunked_body_over_the_default_limit_is_413(live_server_url, live_key)
     assert status == 413, answer
     assert answer["code"] == "request_too_large"
     assert PartnerCart.objects.count() == 0
+
+
+def test_the_schema_documents_413_on_every_operation_that_takes_a_body():
+    from drf_spectacular.generators import SchemaGenerator
+
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    operations = [operation for item in schema["paths"].values() for operation in item.values()]
+
+    with_body = [operation for operation in operations if "requestBody" in operation]
+    assert with_body  # carts, lines, orders
+    assert all("413" in operation["responses"] for operation in with_body)
+    assert not any("413" in operation["responses"] for operation in operations if "requestBody" not in operation)

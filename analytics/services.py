@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import caches
 from django.utils import timezone
 
 from analytics.models import SearchLog
@@ -28,13 +28,14 @@ FLUSH_BATCH = 500
 
 def search_log_key() -> str:
     """The Redis list of pending search events (named through the cache, so test runs never share it)."""
-    return cache.make_key("analytics:search-log")
+    return caches["durable"].make_key("analytics:search-log")
 
 
 def _redis() -> Any:
+    """The durable Redis: pending search events are data until flushed to Postgres."""
     from django_redis import get_redis_connection
 
-    return get_redis_connection("default")
+    return get_redis_connection("durable")
 
 
 def _row(event: dict[str, Any]) -> SearchLog:

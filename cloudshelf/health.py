@@ -126,10 +126,9 @@ def probe_broker() -> None:
 
 def search_changes_waiting() -> int:
     """Book ids queued for the search index and not yet synced (the search app's pending set)."""
-    from search.services import _key as search_key
-    from search.services import _redis as search_redis
+    from search.services import search_pending_count
 
-    return int(search_redis().scard(search_key("pending")))
+    return search_pending_count()
 
 
 def probe_index_sync() -> None:

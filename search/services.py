@@ -57,9 +57,15 @@ def _key(part: str) -> str:
 
 
 def _redis() -> Any:
+    """The durable Redis: the queue of books to index is owed work, never evicted."""
     from django_redis import get_redis_connection
 
-    return get_redis_connection("default")
+    return get_redis_connection("durable")
+
+
+def search_pending_count() -> int:
+    """How many book changes wait to be written to the index (readiness reports a stalled sync)."""
+    return int(_redis().scard(_key("pending")))
 
 
 # --- The fallback's rows (Postgres) -----------------------------------------------------

@@ -20,7 +20,7 @@ DETAILS = {"HTTP_X_HEALTH_TOKEN": TOKEN}
 @pytest.fixture(autouse=True)
 def _details_token_and_fresh_memos(settings):
     settings.HEALTH_DETAILS_TOKEN = TOKEN
-    pending = get_redis_connection("default"), search_key("pending")  # this test process's queue
+    pending = get_redis_connection("durable"), search_key("pending")  # this test process's queue
     health.broker_memo.clear()
     redis_guard.forget()
     pending[0].delete(pending[1])
@@ -181,7 +181,7 @@ def test_with_every_redis_hung_readiness_waits_on_each_server_once_and_stays_in_
 
 def test_index_sync_is_stalled_when_changes_wait_and_no_worker_is_alive(client, settings):
     settings.CACHE_KEY_PREFIX = f"health-{id(settings)}"  # workers of other test runs do not count
-    get_redis_connection("default").sadd(search_key("pending"), 1, 2, 3)
+    get_redis_connection("durable").sadd(search_key("pending"), 1, 2, 3)
 
     response = client.get("/health/ready", **DETAILS)
 
@@ -195,7 +195,7 @@ def test_index_sync_is_stalled_when_changes_wait_and_no_worker_is_alive(client, 
 
 def test_index_sync_is_fine_while_a_worker_is_alive(client, settings):
     settings.CACHE_KEY_PREFIX = f"health-{id(settings)}"
-    get_redis_connection("default").sadd(search_key("pending"), 1)
+    get_redis_connection("durable").sadd(search_key("pending"), 1)
     worker_heartbeat_beat(hostname="worker@test")
     try:
         body = client.get("/health/ready", **DETAILS).json()

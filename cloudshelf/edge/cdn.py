@@ -219,7 +219,7 @@ class PendingStore(Protocol):
 
 
 class RedisPendingStore:
-    """Pending paths in Redis, under the default cache's key prefix (so test runs never meet).
+    """Pending paths in the durable Redis, under the cache key prefix (so test runs never meet).
 
     ``cdn`` is a set of paths, ``purge`` a hash of path -> failed attempts, ``in-flight`` the
     batch being sent, ``next-call`` a key that lives as long as the rate limit's interval.
@@ -228,9 +228,10 @@ class RedisPendingStore:
     def __init__(self) -> None:
         from django_redis import get_redis_connection
 
-        cache = caches["default"]
+        # Durable: pending paths are work owed to the CDN, not a cache that may be evicted.
+        cache = caches["durable"]
         self.namespace = cache.make_key("edge:invalidation")
-        self.redis = get_redis_connection("default")
+        self.redis = get_redis_connection("durable")
 
     def _key(self, part: str) -> str:
         return f"{self.namespace}:{part}"

@@ -109,6 +109,10 @@ class PageShell:
 # --- Tags and the change sequence ------------------------------------------------------
 
 _SEQUENCE_KEY = "page-cache:sequence"
+# The change sequence, the tags' stamps and the path sets live on the durable Redis: the cache
+# Redis evicts under memory pressure, and an evicted stamp would make a retired page look
+# current again. Kept pages themselves may be evicted (a miss only costs a render).
+_STAMPS_ALIAS = "durable"
 # Changes this process made itself: its own copies are rechecked at once, not after a second.
 _local_changes = 0
 
@@ -125,17 +129,17 @@ def _tag_lifetime() -> int:
 def current_sequence() -> int:
     """The latest change sequence number (0 before the first change, or when the cache is away)."""
     try:
-        return int(default_cache.get(_SEQUENCE_KEY) or 0)
+        return int(caches[_STAMPS_ALIAS].get(_SEQUENCE_KEY) or 0)
     except (TypeError, ValueError):
         return 0
 
 
 def _next_sequence() -> int:
-    default_cache.add(_SEQUENCE_KEY, 0, timeout=None)
+    caches[_STAMPS_ALIAS].add(_SEQUENCE_KEY, 0, timeout=None)
     try:
-        return int(default_cache.incr(_SEQUENCE_KEY))
+        return int(caches[_STAMPS_ALIAS].incr(_SEQUENCE_KEY))
     except ValueError:  # the cache lost the key between add and incr (or is down)
-        default_cache.set(_SEQUENCE_KEY, 1, timeout=None)
+        caches[_STAMPS_ALIAS].set(_SEQUENCE_KEY, 1, timeout=None)
         return 1
 
 
@@ -150,7 +154,7 @@ def pages_changed(tags: Iterable[str]) -> None:
         return
     try:
         sequence = _next_sequence()
-        default_cache.set_many({_tag_key(tag): sequence for tag in tags}, timeout=_tag_lifetime())
+        caches[_STAMPS_ALIAS].set_many({_tag_key(tag): sequence for tag in tags}, timeout=_tag_lifetime())
     except Exception:  # a cache outage: pages are not being validated either
         logger.warning("page cache: could not record changed tags %s", tags[:10], exc_info=True)
     _local_changes += 1
@@ -159,7 +163,7 @@ def pages_changed(tags: Iterable[str]) -> None:
 
 def unchanged_since(tags: Iterable[str], sequence: int) -> bool:
     """Whether none of ``tags`` changed after change number ``sequence`` (one ``get_many``)."""
-    stamps = default_cache.get_many([_tag_key(tag) for tag in tags])
+    stamps = caches[_STAMPS_ALIAS].get_many([_tag_key(tag) for tag in tags])
     return all(int(stamp) <= sequence for stamp in stamps.values())
 
 
@@ -175,7 +179,7 @@ def _lists_paths(tag: str) -> bool:
 
 
 def _paths_key(tag: str) -> str:
-    return default_cache.make_key(f"page-cache:paths:{tag}")
+    return caches[_STAMPS_ALIAS].make_key(f"page-cache:paths:{tag}")
 
 
 def _raw_redis() -> Any | None:
@@ -183,7 +187,7 @@ def _raw_redis() -> Any | None:
         return None
     from django_redis import get_redis_connection
 
-    return get_redis_connection("default")
+    return get_redis_connection(_STAMPS_ALIAS)
 
 
 def _record_paths(entry: PageEntry) -> None:

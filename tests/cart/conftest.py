@@ -41,7 +41,7 @@ def store_kind(request, settings):
 @pytest.fixture
 def redis_raw():
     """The raw Redis connection the cart store uses."""
-    return get_redis_connection("default")
+    return get_redis_connection("durable")
 
 
 # Short, so a stalled charge costs the test a fraction of a second; the connect timeout is

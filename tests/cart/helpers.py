@@ -45,4 +45,4 @@ def hidden_value(html: str, name: str) -> str:
 
 def raw_key(cart: CartRef) -> str:
     """The Redis key of ``cart`` (the cache's key prefix and version in front)."""
-    return str(caches["default"].make_key(cart.key))
+    return str(caches["durable"].make_key(cart.key))

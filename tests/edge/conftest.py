@@ -185,10 +185,11 @@ class GunicornServer:
 
     def forget_cache_keys(self) -> None:
         """Delete this server's Redis keys (pages, fragments) and nobody else's."""
-        redis = get_redis_connection("default")
-        keys = list(redis.scan_iter(match=f"{self.cache_key_prefix}:*", count=1000))
-        if keys:
-            redis.delete(*keys)
+        for alias in ("default", "durable"):  # pages and fragments; change stamps and paths
+            redis = get_redis_connection(alias)
+            keys = list(redis.scan_iter(match=f"{self.cache_key_prefix}:*", count=1000))
+            if keys:
+                redis.delete(*keys)
 
 
 @pytest.fixture

@@ -314,7 +314,7 @@ def test_a_change_another_process_makes_shows_after_the_recheck_interval(hobbit,
     settings.PAGE_CACHE_RECHECK_SECONDS = 3600
     Client().get(hobbit.get_absolute_url())
     # Another process retired the page: only the shared stamps changed, not this process's count.
-    page_cache.default_cache.set(page_cache._tag_key(f"book:{hobbit.pk}"), page_cache._next_sequence())
+    caches["durable"].set(page_cache._tag_key(f"book:{hobbit.pk}"), page_cache._next_sequence())
 
     assert Client().get(hobbit.get_absolute_url())["X-Page-Cache"] == "hit"  # trusted for now
     settings.PAGE_CACHE_RECHECK_SECONDS = 0

@@ -37,6 +37,15 @@ def _tasks_run_in_process():
     celery_app.conf.task_always_eager = previous
 
 
+# /health/ready shows its checks only to staff or to callers with this token.
+HEALTH_TOKEN = "search-tests-health-token"
+
+
+@pytest.fixture(autouse=True)
+def _health_details_token(settings):
+    settings.HEALTH_DETAILS_TOKEN = HEALTH_TOKEN
+
+
 @pytest.fixture(autouse=True)
 def _fresh_search_state(settings):
     """Every test starts with a closed breaker, no remembered synonyms and no queued syncs."""
@@ -45,10 +54,11 @@ def _fresh_search_state(settings):
         opensearch_breaker.reset()
         synonyms.synonyms_changed()
         category_tree_changed()
-        redis = get_redis_connection("default")
-        keys = list(redis.scan_iter(f"{settings.SEARCH_INDEX_PREFIX}*"))
-        if keys:
-            redis.delete(*keys)
+        for alias in ("default", "durable"):  # the breaker's state; the sync queue
+            redis = get_redis_connection(alias)
+            keys = list(redis.scan_iter(f"{settings.SEARCH_INDEX_PREFIX}*"))
+            if keys:
+                redis.delete(*keys)
 
     clean()
     yield

@@ -37,7 +37,7 @@ def test_a_search_is_buffered_in_redis_not_written_on_the_request(queued_flushes
     search_books(query="dune", filters=SearchFilters(in_stock=True))
 
     assert SearchLog.objects.count() == 0
-    raw = get_redis_connection("default").lrange(services.search_log_key(), 0, -1)
+    raw = get_redis_connection("durable").lrange(services.search_log_key(), 0, -1)
     event = json.loads(raw[0])
     assert event["query"] == "dune"
     assert event["filters"] == {"in_stock": ["1"]}

@@ -10,6 +10,7 @@ from django_redis import get_redis_connection
 from search import breaker as breaker_module
 from search.breaker import CLOSED, HALF_OPEN, OPEN, CircuitBreaker, opensearch_breaker
 from search.engine import autocomplete, search_books
+from tests.search.conftest import HEALTH_TOKEN
 
 pytestmark = pytest.mark.django_db
 
@@ -189,7 +190,7 @@ def test_the_results_page_looks_normal_on_the_fallback(client, indexed_shelf, se
 
 
 def test_readiness_reports_search_ok_when_opensearch_answers(client, indexed_shelf):
-    check = client.get("/health/ready").json()["checks"]["search"]
+    check = client.get("/health/ready", HTTP_X_HEALTH_TOKEN=HEALTH_TOKEN).json()["checks"]["search"]
 
     assert check["status"] == "ok"
     assert check["required"] is False
@@ -198,7 +199,7 @@ def test_readiness_reports_search_ok_when_opensearch_answers(client, indexed_she
 def test_readiness_reports_search_degraded_while_the_breaker_is_open(client, indexed_shelf):
     opensearch_breaker.trip()
 
-    response = client.get("/health/ready")
+    response = client.get("/health/ready", HTTP_X_HEALTH_TOKEN=HEALTH_TOKEN)
 
     assert response.status_code == 200
     body = response.json()
@@ -210,7 +211,7 @@ def test_readiness_reports_search_degraded_while_the_breaker_is_open(client, ind
 def test_readiness_reports_search_degraded_when_opensearch_is_unreachable(client, settings):
     settings.OPENSEARCH_URL = "http://127.0.0.1:9"
 
-    body = client.get("/health/ready").json()
+    body = client.get("/health/ready", HTTP_X_HEALTH_TOKEN=HEALTH_TOKEN).json()
 
     assert body["checks"]["search"]["status"] == "degraded"
 
@@ -218,4 +219,4 @@ def test_readiness_reports_search_degraded_when_opensearch_is_unreachable(client
 def test_readiness_is_ok_without_opensearch_configured(client, settings):
     settings.OPENSEARCH_URL = ""
 
-    assert client.get("/health/ready").json()["checks"]["search"]["status"] == "ok"
+    assert client.get("/health/ready", HTTP_X_HEALTH_TOKEN=HEALTH_TOKEN).json()["checks"]["search"]["status"] == "ok"

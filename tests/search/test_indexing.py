@@ -116,7 +116,7 @@ def test_a_failed_sync_puts_the_ids_back_and_schedules_a_retry(indexed_shelf, mo
     with pytest.raises(ConnectionError):
         services.search_sync_pending()
 
-    redis = get_redis_connection("default")
+    redis = get_redis_connection("durable")
     assert redis.smembers(f"{settings.SEARCH_INDEX_PREFIX}sync:pending") == {str(indexed_shelf.dune.pk).encode()}
     assert scheduled[-1]["countdown"] == services.RETRY_SECONDS
 

@@ -15,7 +15,7 @@ and be retried rather than queue every customer's query behind it.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import contextmanager
 
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 
@@ -73,6 +73,11 @@ def session_timeouts(*, using: str = DEFAULT_DB_ALIAS, **milliseconds: int) -> I
                 connection.close()
 
 
-def long_running_statements(*, using: str = DEFAULT_DB_ALIAS) -> AbstractContextManager[None]:
-    """Lift the statement and idle-in-transaction timeouts for maintenance (migrate, VACUUM, imports)."""
-    return session_timeouts(using=using, statement_timeout=0, idle_in_transaction_session_timeout=0)
+@contextmanager
+def long_running_statements(*, using: str = DEFAULT_DB_ALIAS) -> Iterator[None]:
+    """Lift the statement and idle-in-transaction timeouts for maintenance (migrate, VACUUM, imports).
+
+    A context manager, and a decorator (``@long_running_statements()`` on a command's ``handle``).
+    """
+    with session_timeouts(using=using, statement_timeout=0, idle_in_transaction_session_timeout=0):
+        yield

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 from catalog.models import Book
 from tests.factories import AuthorFactory, BookFactory, CategoryFactory, OrderFactory, ReviewFactory, UserFactory
-from tests.fuzz.inputs import FUZZ_SETTINGS, TALLY, bad_values, encoded, urlencoded
+from tests.fuzz.inputs import FUZZ_SETTINGS, HOSTILE_VALUES, TALLY, bad_values, encoded, urlencoded
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
@@ -60,25 +60,38 @@ def world() -> World:
 
 @dataclass(frozen=True)
 class Endpoint:
-    """One page or form: its path (possibly with a fuzzed segment), its fields, a valid submission."""
+    """One page or form: its path (possibly with a variable segment), its fields, a valid submission.
+
+    ``segment`` gives the valid value of the path's variable segment (None: the path has
+    none); ``persona`` is who the fixed sweep sends as (sign-up and log-in redirect a
+    signed-in customer before reading anything).
+    """
 
     name: str
     method: str
-    path: Callable[[World], st.SearchStrategy[str]]
+    build_path: Callable[[World, str], str]
     fields: tuple[str, ...] = ()
     valid: Callable[[World], dict[str, str]] = field(default=lambda world: {})
+    segment: Callable[[World], str] | None = None
+    persona: str = "customer"
+
+    def path(self, world: World, segment: str | None = None) -> str:
+        """The path with ``segment`` (raw text, percent-encoded here) or the valid one."""
+        if self.segment is None:
+            return self.build_path(world, "")
+        if segment is None:
+            return self.build_path(world, self.segment(world))
+        return self.build_path(world, encoded(segment).replace("+", "%20") or "x")
+
+    def paths(self, world: World) -> st.SearchStrategy[str]:
+        """The valid path, or (with a variable segment) one with a fuzzed segment, slashes included."""
+        if self.segment is None:
+            return st.just(self.path(world))
+        return st.one_of(st.just(self.path(world)), bad_values.map(lambda value: self.path(world, value)))
 
 
-def fixed(build: Callable[[World], str]) -> Callable[[World], st.SearchStrategy[str]]:
-    return lambda world: st.just(build(world))
-
-
-def with_segment(build: Callable[[World, str], str], valid: Callable[[World], str]) -> Callable:
-    """The path with its variable segment valid or fuzzed (percent-encoded, slashes included)."""
-    return lambda world: st.one_of(
-        st.just(build(world, valid(world))),
-        bad_values.map(lambda value: build(world, encoded(value).replace("+", "%20") or "x")),
-    )
+def fixed(path: str | Callable[[World], str]) -> Callable[[World, str], str]:
+    return (lambda world, segment: path) if isinstance(path, str) else (lambda world, segment: path(world))
 
 
 LISTING = ("page", "sort")
@@ -96,116 +109,127 @@ CARD = {"card_number": "4242 4242 4242 4242", "card_expiry": "12/40", "card_cvc"
 REVIEW = {"rating": "4", "title": "Timeless", "body": "Read it twice."}
 
 ENDPOINTS = (
-    Endpoint("home", "GET", fixed(lambda world: "/"), LISTING),
-    Endpoint("book-list", "GET", fixed(lambda world: "/books/"), LISTING),
+    Endpoint("home", "GET", fixed("/"), LISTING),
+    Endpoint("book-list", "GET", fixed("/books/"), LISTING),
     Endpoint(
         "category",
         "GET",
-        with_segment(lambda world, segment: f"/categories/{segment}/", lambda world: world.book.category.path),
+        lambda world, segment: f"/categories/{segment}/",
         LISTING,
+        segment=lambda world: world.book.category.path,
     ),
     Endpoint(
         "author",
         "GET",
-        with_segment(lambda world, segment: f"/authors/{segment}/", lambda world: "ursula-le-guin"),
+        lambda world, segment: f"/authors/{segment}/",
         LISTING,
+        segment=lambda world: "ursula-le-guin",
     ),
     Endpoint(
         "book",
         "GET",
-        with_segment(lambda world, segment: f"/books/{world.book.isbn13}/{segment}/", lambda world: world.book.slug),
+        lambda world, segment: f"/books/{world.book.isbn13}/{segment}/",
         ("reviews_page",),
+        segment=lambda world: world.book.slug,
     ),
     Endpoint("book-short", "GET", fixed(lambda world: f"/books/{world.book.isbn13}/")),
-    Endpoint("search", "GET", fixed(lambda world: "/search/"), SEARCH, lambda world: {"q": "wizard"}),
-    Endpoint("autocomplete", "GET", fixed(lambda world: "/search/autocomplete"), ("q",), lambda world: {"q": "wiz"}),
-    Endpoint("cart", "GET", fixed(lambda world: "/cart/")),
+    Endpoint("search", "GET", fixed("/search/"), SEARCH, lambda world: {"q": "wizard"}),
+    Endpoint("autocomplete", "GET", fixed("/search/autocomplete"), ("q",), lambda world: {"q": "wiz"}),
+    Endpoint("cart", "GET", fixed("/cart/")),
     Endpoint(
         "cart-add",
         "POST",
-        fixed(lambda world: "/cart/add/"),
+        fixed("/cart/add/"),
         ("book_id", "quantity", "next"),
         lambda world: {"book_id": str(world.book.pk), "quantity": "1", "next": world.book_path},
     ),
     Endpoint(
         "cart-update",
         "POST",
-        fixed(lambda world: "/cart/update/"),
+        fixed("/cart/update/"),
         ("book_id", "quantity", "next"),
         lambda world: {"book_id": str(world.book.pk), "quantity": "2"},
     ),
     Endpoint(
         "cart-remove",
         "POST",
-        fixed(lambda world: "/cart/remove/"),
+        fixed("/cart/remove/"),
         ("book_id", "next"),
         lambda world: {"book_id": str(world.book.pk)},
     ),
-    Endpoint("cart-clear", "POST", fixed(lambda world: "/cart/clear/"), ("next",)),
-    Endpoint("checkout", "GET", fixed(lambda world: "/checkout/")),
-    Endpoint("checkout-address", "POST", fixed(lambda world: "/checkout/"), tuple(ADDRESS), lambda world: ADDRESS),
-    Endpoint("checkout-review", "GET", fixed(lambda world: "/checkout/review/")),
+    Endpoint("cart-clear", "POST", fixed("/cart/clear/"), ("next",)),
+    Endpoint("checkout", "GET", fixed("/checkout/")),
+    Endpoint("checkout-address", "POST", fixed("/checkout/"), tuple(ADDRESS), lambda world: ADDRESS),
+    Endpoint("checkout-review", "GET", fixed("/checkout/review/")),
     Endpoint(
         "checkout-place",
         "POST",
-        fixed(lambda world: "/checkout/place/"),
+        fixed("/checkout/place/"),
         ("idempotency_key", "expected_total", *CARD),
         lambda world: {"idempotency_key": "7f0c1e2a-9b7d-4c55-8e0b-3f6a2d1c9e44", "expected_total": "19.99"} | CARD,
     ),
-    Endpoint("orders", "GET", fixed(lambda world: "/orders/"), ("page",)),
+    Endpoint("orders", "GET", fixed("/orders/"), ("page",)),
     Endpoint(
         "order",
         "GET",
-        with_segment(lambda world, segment: f"/orders/{segment}/", lambda world: str(world.order_id)),
+        lambda world, segment: f"/orders/{segment}/",
+        segment=lambda world: str(world.order_id),
     ),
     Endpoint(
         "review-new",
         "POST",
-        with_segment(lambda world, segment: f"/reviews/new/{segment}/", lambda world: world.book.isbn13),
+        lambda world, segment: f"/reviews/new/{segment}/",
         tuple(REVIEW),
         lambda world: REVIEW,
+        segment=lambda world: world.book.isbn13,
     ),
     Endpoint("review-new-form", "GET", fixed(lambda world: f"/reviews/new/{world.book.isbn13}/")),
     Endpoint(
         "review-edit",
         "POST",
-        with_segment(lambda world, segment: f"/reviews/{segment}/edit/", lambda world: str(world.review_id)),
+        lambda world, segment: f"/reviews/{segment}/edit/",
         tuple(REVIEW),
         lambda world: REVIEW,
+        segment=lambda world: str(world.review_id),
     ),
     Endpoint("review-edit-form", "GET", fixed(lambda world: f"/reviews/{world.review_id}/edit/")),
-    Endpoint("signup-form", "GET", fixed(lambda world: "/accounts/signup/"), ("next",)),
+    Endpoint("signup-form", "GET", fixed("/accounts/signup/"), ("next",), persona="anonymous"),
     Endpoint(
         "signup",
         "POST",
-        fixed(lambda world: "/accounts/signup/"),
+        fixed("/accounts/signup/"),
         ("username", "email", "password1", "password2", "next"),
         lambda world: {"username": "bob", "email": "bob@example.com", "password1": PASSWORD, "password2": PASSWORD},
+        persona="anonymous",
     ),
-    Endpoint("login-form", "GET", fixed(lambda world: "/accounts/login/"), ("next",)),
+    Endpoint("login-form", "GET", fixed("/accounts/login/"), ("next",), persona="anonymous"),
     Endpoint(
         "login",
         "POST",
-        fixed(lambda world: "/accounts/login/"),
+        fixed("/accounts/login/"),
         ("username", "password", "next"),
         lambda world: {"username": world.customer_username, "password": "not the password"},
+        persona="anonymous",
     ),
-    Endpoint("password-reset-form", "GET", fixed(lambda world: "/accounts/password-reset/")),
+    Endpoint("password-reset-form", "GET", fixed("/accounts/password-reset/")),
     Endpoint(
         "password-reset",
         "POST",
-        fixed(lambda world: "/accounts/password-reset/"),
+        fixed("/accounts/password-reset/"),
         ("email",),
         lambda world: {"email": "alice@example.com"},
+        persona="anonymous",
     ),
     Endpoint(
         "password-reset-confirm",
         "POST",
-        with_segment(lambda world, segment: f"/accounts/reset/{segment}/set-password/", lambda world: "MQ"),
+        lambda world, segment: f"/accounts/reset/{segment}/set-password/",
         ("new_password1", "new_password2"),
         lambda world: {"new_password1": PASSWORD, "new_password2": PASSWORD},
+        segment=lambda world: "MQ",
+        persona="anonymous",
     ),
-    Endpoint("password-reset-done", "GET", fixed(lambda world: "/accounts/password-reset/sent/")),
+    Endpoint("password-reset-done", "GET", fixed("/accounts/password-reset/sent/")),
 )
 
 ACCEPT_HEADERS = st.one_of(st.sampled_from(["text/html", "application/json", "*/*", ""]), bad_values)
@@ -259,10 +283,40 @@ def test_no_bad_input_gets_a_server_error(endpoint, persona, world):
     customer = signed_in_customer(world) if persona == "customer" else None
 
     @FUZZ_SETTINGS
-    @given(path=endpoint.path(world), pairs=parameters(endpoint, world), accept=ACCEPT_HEADERS)
+    @given(path=endpoint.paths(world), pairs=parameters(endpoint, world), accept=ACCEPT_HEADERS)
     def bad_request_is_answered(path: str, pairs: list[tuple[str, str]], accept: str) -> None:
         # Visitors get a fresh browser each time (a sign-up or log-in must not carry over).
         status = send(customer or Client(), endpoint.method, path, pairs, accept)
         assert status < 500
 
     bad_request_is_answered()
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS, ids=lambda endpoint: f"{endpoint.method}-{endpoint.name}")
+def test_every_hostile_value_in_every_field_and_path_segment_is_answered(endpoint, world):
+    """The fixed sweep: each hostile value once in all of the endpoint's fields at once (on top
+    of a valid submission, so every field's own check runs) and once as its path segment."""
+    failures: list[str] = []
+
+    def attempt(client: Client, path: str, pairs: list[tuple[str, str]]) -> None:
+        try:
+            status = send(client, endpoint.method, path, pairs, "text/html")
+        except Exception as error:  # noqa: BLE001 (the test client re-raises whatever the view raised: collect them all)
+            failures.append(f"{path} {pairs!r:.200}: {error!r:.200}")
+        else:
+            if status >= 500:
+                failures.append(f"{path} {pairs!r:.200}: {status}")
+
+    customer = signed_in_customer(world) if endpoint.persona == "customer" else None
+    valid = list(endpoint.valid(world).items())
+    for value in HOSTILE_VALUES:
+        client = customer or Client()
+        if endpoint.fields:
+            replaced = [(name, value) for name in endpoint.fields]
+            attempt(client, endpoint.path(world), [pair for pair in valid if pair[0] not in endpoint.fields] + replaced)
+        if endpoint.segment is not None:
+            attempt(client, endpoint.path(world, value), valid)
+        if not endpoint.fields and endpoint.segment is None:
+            attempt(client, endpoint.path(world), [("unknown", value)])
+
+    assert failures == []

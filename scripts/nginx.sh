@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The shared HTTP cache in front of gunicorn: our own nginx master for this checkout,
 # listening only on 127.0.0.1:$NGINX_PORT (default 8080) and proxying to $GUNICORN_BIND,
-# with config, cache, temp files, pid file and logs in var/nginx (docs/http-cache.md).
+# with config, cache, temp files, pid file, logs and its error pages (the site-styled
+# pages for what nginx refuses itself, from scripts/nginx/error-page.html) in var/nginx
+# (docs/http-cache.md).
 #
 #   scripts/nginx.sh install   apt-get install nginx and its brotli and cache-purge modules when missing
 #   scripts/nginx.sh start     install if needed, render the config, test it, start, wait until it answers

@@ -10,7 +10,7 @@ from django.http import HttpResponse
 from django.test import Client
 
 from catalog import services
-from catalog.models import Review
+from catalog.models import Book, Review
 from tests.factories import BookFactory, ReviewFactory
 
 pytestmark = pytest.mark.django_db
@@ -249,3 +249,12 @@ def test_submitting_the_same_review_again_later_is_not_an_error(customer_client,
 
     assert response.status_code == 302
     assert Review.objects.filter(user=customer, book=book).count() == 1
+
+
+def test_a_review_of_a_book_removed_meanwhile_is_refused_with_a_message(customer, book):
+    Book.objects.filter(pk=book.pk).delete()
+
+    with pytest.raises(services.CatalogError, match="no longer in the catalog"):
+        services.review_create(book=book, user=customer, rating=5, title="Late", body="Too late.")
+
+    assert not Review.objects.exists()

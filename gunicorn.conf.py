@@ -75,10 +75,11 @@ max_requests_jitter = max_requests // 4
 # Request-line and header limits: gunicorn answers a breach with its own bare page, so
 # it must never be the layer that refuses. Its request-line limit cannot go above 8,190
 # bytes (a search of 1,400 Cyrillic letters, six bytes each once escaped), so it is off
-# (0; gunicorn's own parser still stops at 1 MB) and the proxy in front is the bound: our
-# nginx's large_client_header_buffers (32 KB, answered with the site's "link too long"
-# page), an ALB's 16 KB, CloudFront's 8 KB (configure its custom error page for 414).
-# Django cuts a long search to SEARCH_MAX_QUERY_LENGTH and ignores other unknown text.
+# (0) and the proxy in front is the bound: our nginx's large_client_header_buffers (32 KB,
+# answered with the site's "link too long" page), an ALB's 16 KB, CloudFront's 8 KB
+# (configure its custom error response for 414). Unbounded here means gunicorn must only
+# ever be reached through such a proxy (it binds to loopback unless GUNICORN_BIND says
+# otherwise). Django cuts a long search to SEARCH_MAX_QUERY_LENGTH and ignores the rest.
 limit_request_line = 0
 # One header (a long Referer from such a search, a big cookie) may be as large as nginx's
 # buffer lets through; beyond that nginx answers with the site's "bad request" page.

@@ -63,8 +63,8 @@ class Endpoint:
     """One page or form: its path (possibly with a variable segment), its fields, a valid submission.
 
     ``segment`` gives the valid value of the path's variable segment (None: the path has
-    none); ``persona`` is who the fixed sweep sends as (sign-up and log-in redirect a
-    signed-in customer before reading anything).
+    none); ``sweep_as`` is who the fixed sweep sends as (sign-up and log-in redirect a
+    signed-in customer before reading anything); ``personas`` who Hypothesis sends as.
     """
 
     name: str
@@ -73,7 +73,8 @@ class Endpoint:
     fields: tuple[str, ...] = ()
     valid: Callable[[World], dict[str, str]] = field(default=lambda world: {})
     segment: Callable[[World], str] | None = None
-    persona: str = "customer"
+    sweep_as: str = "customer"
+    personas: tuple[str, ...] = ("anonymous", "customer")
 
     def path(self, world: World, segment: str | None = None) -> str:
         """The path with ``segment`` (raw text, percent-encoded here) or the valid one."""
@@ -193,23 +194,23 @@ ENDPOINTS = (
         segment=lambda world: str(world.review_id),
     ),
     Endpoint("review-edit-form", "GET", fixed(lambda world: f"/reviews/{world.review_id}/edit/")),
-    Endpoint("signup-form", "GET", fixed("/accounts/signup/"), ("next",), persona="anonymous"),
+    Endpoint("signup-form", "GET", fixed("/accounts/signup/"), ("next",), sweep_as="anonymous"),
     Endpoint(
         "signup",
         "POST",
         fixed("/accounts/signup/"),
         ("username", "email", "password1", "password2", "next"),
         lambda world: {"username": "bob", "email": "bob@example.com", "password1": PASSWORD, "password2": PASSWORD},
-        persona="anonymous",
+        sweep_as="anonymous",
     ),
-    Endpoint("login-form", "GET", fixed("/accounts/login/"), ("next",), persona="anonymous"),
+    Endpoint("login-form", "GET", fixed("/accounts/login/"), ("next",), sweep_as="anonymous"),
     Endpoint(
         "login",
         "POST",
         fixed("/accounts/login/"),
         ("username", "password", "next"),
         lambda world: {"username": world.customer_username, "password": "not the password"},
-        persona="anonymous",
+        sweep_as="anonymous",
     ),
     Endpoint("password-reset-form", "GET", fixed("/accounts/password-reset/")),
     Endpoint(
@@ -218,7 +219,7 @@ ENDPOINTS = (
         fixed("/accounts/password-reset/"),
         ("email",),
         lambda world: {"email": "alice@example.com"},
-        persona="anonymous",
+        sweep_as="anonymous",
     ),
     Endpoint(
         "password-reset-confirm",
@@ -227,9 +228,18 @@ ENDPOINTS = (
         ("new_password1", "new_password2"),
         lambda world: {"new_password1": PASSWORD, "new_password2": PASSWORD},
         segment=lambda world: "MQ",
-        persona="anonymous",
+        sweep_as="anonymous",
     ),
     Endpoint("password-reset-done", "GET", fixed("/accounts/password-reset/sent/")),
+    Endpoint(
+        "password-reset-link",
+        "GET",
+        lambda world, segment: f"/accounts/reset/MQ/{segment}/",
+        segment=lambda world: "set-password",
+        sweep_as="anonymous",
+    ),
+    # Only fresh visitors log out: the customer's browser stays signed in for its other examples.
+    Endpoint("logout", "POST", fixed("/accounts/logout/"), ("next",), sweep_as="anonymous", personas=("anonymous",)),
 )
 
 ACCEPT_HEADERS = st.one_of(st.sampled_from(["text/html", "application/json", "*/*", ""]), bad_values)
@@ -277,8 +287,14 @@ def signed_in_customer(world: World) -> Client:
     return browser
 
 
-@pytest.mark.parametrize("persona", ["anonymous", "customer"])
-@pytest.mark.parametrize("endpoint", ENDPOINTS, ids=lambda endpoint: f"{endpoint.method}-{endpoint.name}")
+@pytest.mark.parametrize(
+    ("endpoint", "persona"),
+    [
+        pytest.param(endpoint, persona, id=f"{endpoint.method}-{endpoint.name}-{persona}")
+        for endpoint in ENDPOINTS
+        for persona in endpoint.personas
+    ],
+)
 def test_no_bad_input_gets_a_server_error(endpoint, persona, world):
     customer = signed_in_customer(world) if persona == "customer" else None
 
@@ -307,7 +323,7 @@ def test_every_hostile_value_in_every_field_and_path_segment_is_answered(endpoin
             if status >= 500:
                 failures.append(f"{path} {pairs!r:.200}: {status}")
 
-    customer = signed_in_customer(world) if endpoint.persona == "customer" else None
+    customer = signed_in_customer(world) if endpoint.sweep_as == "customer" else None
     valid = list(endpoint.valid(world).items())
     for value in HOSTILE_VALUES:
         client = customer or Client()

@@ -50,3 +50,14 @@ def test_a_cart_write_ignores_a_next_that_is_not_a_path(client, next_url):
 
     assert response.status_code == 302
     assert response["Location"] == "/cart/"
+
+
+def test_a_sign_up_ignores_a_next_that_is_not_a_path(client):
+    # The same safe_next_url, on the sign-up's redirect.
+    password = "correct horse battery staple"
+    fields = {"username": "bob", "email": "bob@example.com", "password1": password, "password2": password}
+
+    response = client.post("/accounts/signup/", fields | {"next": "abc"})
+
+    assert response.status_code == 302
+    assert response["Location"] == "/"

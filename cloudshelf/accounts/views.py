@@ -51,9 +51,13 @@ RESET_BY_EMAIL = SiteLimit(name="reset-email", setting="PASSWORD_RESETS_PER_EMAI
 
 
 def safe_next_url(request: HttpRequest) -> str | None:
-    """The ``next`` URL from the form or query string if it stays on this site, else ``None``."""
+    """The ``next`` URL from the form or query string if it is a path on this site, else ``None``.
+
+    Only paths (``/cart/``): a bare word such as ``cart`` would pass the host check, and
+    ``redirect()`` would then try it as a URL name and raise.
+    """
     candidate = request.POST.get("next") or request.GET.get("next")
-    if candidate and url_has_allowed_host_and_scheme(
+    if candidate and candidate.startswith("/") and url_has_allowed_host_and_scheme(
         candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     ):
         return candidate

@@ -57,8 +57,12 @@ def safe_next_url(request: HttpRequest) -> str | None:
     ``redirect()`` would then try it as a URL name and raise.
     """
     candidate = request.POST.get("next") or request.GET.get("next")
-    if candidate and candidate.startswith("/") and url_has_allowed_host_and_scheme(
-        candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    if (
+        candidate
+        and candidate.startswith("/")
+        and url_has_allowed_host_and_scheme(
+            candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+        )
     ):
         return candidate
     return None

@@ -486,8 +486,9 @@ PASSWORD_RESETS_PER_EMAIL_HOUR = env_int("PASSWORD_RESETS_PER_EMAIL_HOUR", 3, mi
 SIGNUPS_PER_ADDRESS_HOUR = env_int("SIGNUPS_PER_ADDRESS_HOUR", 10, minimum=0)
 # Orders a customer may place per hour (each charges a card: card testing is the abuse).
 ORDERS_PER_CUSTOMER_HOUR = env_int("ORDERS_PER_CUSTOMER_HOUR", 20, minimum=0)
-# Anonymous carts (new sessions) created per client address per hour: each costs Redis memory.
-CARTS_PER_ADDRESS_HOUR = env_int("CARTS_PER_ADDRESS_HOUR", 60, minimum=0)
+# Anonymous carts (new sessions) created per client address per hour: each costs durable Redis
+# memory. 300, not less: a mobile carrier's NAT puts many shoppers behind one IPv4 address.
+CARTS_PER_ADDRESS_HOUR = env_int("CARTS_PER_ADDRESS_HOUR", 300, minimum=0)
 # Searches and autocomplete calls per client address per minute: far above any shopper (one
 # autocomplete per keystroke), low enough to stop a crawler paging through every query.
 SEARCHES_PER_ADDRESS_MINUTE = env_int("SEARCHES_PER_ADDRESS_MINUTE", 120, minimum=0)

@@ -122,4 +122,5 @@ def test_a_killed_worker_is_restarted_and_changes_reach_the_index_across_a_redis
 
         wait_for(lambda: indexed_document(book.pk)["is_in_stock"] is False, timeout=60)
         assert stack.worker_pid() not in (0, first_worker)
-        assert "RUNNING" in stack.ctl("status", "celery-worker")
+        # supervisord calls it RUNNING once it has stayed up for startsecs.
+        wait_for(lambda: "RUNNING" in stack.ctl("status", "celery-worker"), timeout=30)

@@ -8,22 +8,11 @@ per-partner overrides in the admin instead of a new plan.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from django.db import models
 
+from cloudshelf.ratelimit import RateLimit
 
-@dataclass(frozen=True)
-class RateLimit:
-    """A token bucket: ``rate`` requests per second refill, ``burst`` is its size."""
-
-    rate: float
-    burst: int
-
-    @property
-    def window_seconds(self) -> float:
-        """How long an empty bucket takes to fill up again."""
-        return self.burst / self.rate
+__all__ = ["PLAN_LIMITS", "Plan", "RateLimit"]
 
 
 class Plan(models.TextChoices):

@@ -1,27 +1,9 @@
 """Searching books: ``search_books`` and ``autocomplete``, for the pages and the partner API.
 
-Both go to OpenSearch when it is configured and the circuit breaker lets them, and to
-the database fallback (``search.fallback``) otherwise or when OpenSearch fails; callers
-cannot tell the difference except by ``result.backend``.
-
-Relevance (OpenSearch), strongest first:
-
-1. the ISBN, when the query is one (``978-0-…`` or ISBN-10 too);
-2. the exact title (``title.exact``, case and accents ignored);
-3. every word found across title, subtitle, authors, description, tags and category
-   (one ``cross_fields`` query per synonym variant), plus a bonus for the words as a
-   phrase in the title;
-4. mildly multiplied by popularity (log) and rating: at most x1.46, so a better text
-   match is not overtaken by a bestseller.
-
-Typos and partial words: only when that finds nothing, the search runs again with
-fuzziness ``AUTO:4,7`` on title, subtitle and authors (no edits below 4 letters, one up to
-6, two from 7) and with edge n-grams for unfinished words (``quantum phys``). Doing both
-from the start would pad every result list with look-alikes ("dune" → "done", "dine"),
-inflate the counts shoppers see, and cost three times the CPU per search.
-
-Facets use ``post_filter``: the query alone decides what the aggregations see, each
-facet's aggregation applies every *other* facet's filter, and the hits get all filters.
+This module only chooses which backend answers (``search.backends``): OpenSearch when it is
+configured, not forced off (``SEARCH_FORCE_FALLBACK``) and the circuit breaker lets it;
+otherwise, or when OpenSearch fails, the database (Postgres full text, or plain querysets
+on SQLite). Callers cannot tell the difference except by ``result.backend``.
 """
 
 from __future__ import annotations
@@ -29,39 +11,31 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-import unicodedata
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from django.conf import settings
 from django.core.cache import cache
-from django.urls import reverse
-from opensearchpy import A, Q, Search
+from django.db import connection
 from opensearchpy.exceptions import TransportError
-from opensearchpy.helpers.aggs import Agg
-from opensearchpy.helpers.query import Query
 
-from catalog.selectors import books_in_order
-from search import fallback, result_cache, synonyms
+from search import synonyms
+from search.backends import opensearch, postgres, sqlite
+from search.backends.base import SearchBackend
 from search.breaker import opensearch_breaker
-from search.client import is_configured, is_outage, search_client
-from search.documents import alias_name
-from search.facets import FacetCounts, build_facets, category_facet_paths
+from search.client import is_configured, is_outage
 from search.params import (
-    FACET_NAMES,
-    PRICE_RANGES,
-    PRICE_RANGES_BY_KEY,
-    RATING_THRESHOLDS,
     SearchFilters,
     SearchInputError,
     SearchPageOutOfRange,
     SearchSpec,
     clean_query,
     isbn_in_query,
-    page_info,
     search_sort,
 )
+from search.results import AutocompleteResult, SearchResult
+from search.signals import SearchPerformed
 
 __all__ = [
     "AutocompleteResult",
@@ -72,23 +46,6 @@ __all__ = [
     "autocomplete",
     "search_books",
 ]
-from search.result_cache import FoundBooks, FoundHit
-from search.results import (
-    MARK_END,
-    MARK_START,
-    SNIPPET_LENGTH,
-    AuthorSuggestion,
-    AutocompleteResult,
-    SearchHit,
-    SearchResult,
-    TitleSuggestion,
-    highlight,
-    highlight_words,
-    safe_highlight,
-    snippet,
-    strip_marks,
-)
-from search.signals import search_performed
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -98,13 +55,6 @@ AUTOCOMPLETE_MIN_LENGTH = 2
 AUTOCOMPLETE_MAX_LENGTH = 100
 AUTOCOMPLETE_AUTHORS = 3
 AUTOCOMPLETE_CACHE_SECONDS = 60
-# Fuzziness for words of 4+ letters: none below 4, one edit up to 6, two from 7.
-FUZZINESS = "AUTO:4,7"
-TEXT_FIELDS = ["title^3", "subtitle^1.5", "authors^2.5", "tags", "category_names", "description^0.5"]
-PARTIAL_FIELDS = ["title.autocomplete^1.5", "authors.autocomplete"]
-
-
-# --- Public API -------------------------------------------------------------------------
 
 
 def search_books(
@@ -139,24 +89,14 @@ def search_books(
         page=page,
         page_size=size,
     )
-    result = _dispatch(lambda: _opensearch_search(spec), lambda: fallback.search(spec))
+    result = _answer(lambda backend: backend.search(spec))
     result = replace(
         result,
         took_ms=round((time.perf_counter() - started) * 1000, 2),
         query_was_cut=was_cut,
         synonyms_used=spec.variants[1:],
     )
-    search_performed.send(
-        sender=SearchResult,
-        query=spec.query,
-        filters=spec.filters.as_dict(),
-        sort=spec.sort.key,
-        page=spec.page,
-        result_count=result.total,
-        latency_ms=result.took_ms,
-        is_zero_result=result.is_zero_result,
-        backend=result.backend,
-    )
+    SearchPerformed.from_result(result, latency_ms=result.took_ms).send()
     return result
 
 
@@ -177,24 +117,26 @@ def autocomplete(*, prefix: str, limit: int = 6) -> AutocompleteResult:
     cached: AutocompleteResult | None = cache.get(key)
     if cached is not None:
         return replace(cached, prefix=text)
-    result = _dispatch(
-        lambda: _opensearch_autocomplete(text, limit),
-        lambda: fallback.autocomplete(prefix=text, limit=limit, authors_limit=AUTOCOMPLETE_AUTHORS),
-    )
+    result = _answer(lambda backend: backend.autocomplete(prefix=text, limit=limit, authors_limit=AUTOCOMPLETE_AUTHORS))
     if result.backend == "opensearch":
         cache.set(key, result, AUTOCOMPLETE_CACHE_SECONDS)
     return result
 
 
-def _dispatch(opensearch_call: Callable[[], T], fallback_call: Callable[[], T]) -> T:
-    """Run ``opensearch_call`` under the circuit breaker; on an outage, answer with ``fallback_call``."""
+def database_backend() -> SearchBackend:
+    """The fallback: Postgres full text on Postgres, plain querysets on any other database (SQLite)."""
+    return postgres if connection.vendor == "postgresql" else sqlite
+
+
+def _answer(ask: Callable[[SearchBackend], T]) -> T:
+    """Ask OpenSearch under the circuit breaker; without it, or on its failure, ask the database."""
     if not is_configured() or settings.SEARCH_FORCE_FALLBACK:
-        return fallback_call()
+        return ask(database_backend())
     attempt = opensearch_breaker.acquire()
     if attempt is None:
-        return fallback_call()
+        return ask(database_backend())
     try:
-        result = opensearch_call()
+        result = ask(opensearch)
     except TransportError as error:
         if is_outage(error):
             opensearch_breaker.record_failure(attempt)
@@ -203,408 +145,6 @@ def _dispatch(opensearch_call: Callable[[], T], fallback_call: Callable[[], T]) 
             # OpenSearch answered, so it is up; the query itself is at fault. Log it loudly.
             opensearch_breaker.record_success(attempt)
             logger.exception("OpenSearch refused a search query; answering from the database")
-        return fallback_call()
+        return ask(database_backend())
     opensearch_breaker.record_success(attempt)
     return result
-
-
-# --- OpenSearch: the query --------------------------------------------------------------
-
-
-def _text_query(spec: SearchSpec, *, fuzzy: bool) -> Query:
-    """The scoring query for ``spec.query`` (see the module docstring)."""
-    if not spec.query:
-        return Q("match_all")
-    return Q(
-        "function_score",
-        query=_matching_query(spec, fuzzy=fuzzy),
-        functions=[
-            {"weight": 1},
-            {"field_value_factor": {"field": "popularity", "modifier": "log1p", "missing": 0}, "weight": 0.02},
-            {"field_value_factor": {"field": "average_rating", "missing": 0}, "weight": 0.04},
-        ],
-        score_mode="sum",
-        boost_mode="multiply",
-    )
-
-
-def _matching_query(spec: SearchSpec, *, fuzzy: bool) -> Query:
-    """Which books ``spec.query`` finds, without the popularity and rating boosts."""
-    if not spec.query:
-        return Q("match_all")
-    clauses = []
-    for variant in spec.variants:
-        clauses.append(Q("multi_match", query=variant, type="cross_fields", operator="and", fields=TEXT_FIELDS))
-        clauses.append(Q("match_phrase", title={"query": variant, "slop": 1, "boost": 2}))
-    clauses.append(Q("match", **{"title.exact": {"query": spec.query, "boost": 100}}))
-    if spec.isbn:
-        clauses.append(Q("term", isbn13={"value": spec.isbn, "boost": 1000}))
-    if fuzzy:
-        clauses.append(
-            Q("multi_match", query=spec.query, type="cross_fields", operator="and", fields=PARTIAL_FIELDS, boost=0.3)
-        )
-        clauses.append(
-            Q(
-                "match",
-                any_text={
-                    "query": spec.query,
-                    "fuzziness": FUZZINESS,
-                    "prefix_length": 1,
-                    "max_expansions": 20,
-                    "operator": "and",
-                },
-            )
-        )
-    return Q("bool", should=clauses, minimum_should_match=1)
-
-
-def _filter_clauses(filters: SearchFilters, *, without: str | None = None) -> list[Query]:
-    """One filter per active facet, except the facet named ``without``."""
-    clauses = []
-    if filters.category and without != "category":
-        clauses.append(Q("term", category_paths=filters.category))
-    if filters.authors and without != "author":
-        clauses.append(Q("terms", **{"authors.raw": list(filters.authors)}))
-    if filters.prices and without != "price":
-        ranges = []
-        for key in filters.prices:
-            bounds = PRICE_RANGES_BY_KEY[key]
-            limits = {"gte": float(bounds.low)} if bounds.low is not None else {}
-            if bounds.high is not None:
-                limits["lt"] = float(bounds.high)
-            ranges.append(Q("range", price=limits))
-        clauses.append(Q("bool", should=ranges, minimum_should_match=1))
-    if filters.min_rating and without != "rating":
-        clauses.append(Q("range", average_rating={"gte": filters.min_rating}))
-    if filters.in_stock and without != "in_stock":
-        clauses.append(Q("term", is_in_stock=True))
-    if filters.languages and without != "language":
-        clauses.append(Q("terms", language=list(filters.languages)))
-    if filters.decades and without != "decade":
-        clauses.append(Q("terms", decade=list(filters.decades)))
-    return clauses
-
-
-def _facet_aggregation(name: str, filters: SearchFilters) -> Agg:
-    if name == "category":
-        paths = category_facet_paths(filters.category)
-        return A("terms", field="category_paths", include=paths, size=max(len(paths), 1))
-    if name == "author":
-        aggregation = A("terms", field="authors.raw", size=10)
-        if filters.authors:
-            # Selected authors keep a count even when they are not among the ten biggest.
-            aggregation.bucket("selected", "filter", Q("terms", **{"authors.raw": list(filters.authors)}))
-        return aggregation
-    if name == "price":
-        ranges = []
-        for price_range in PRICE_RANGES:
-            bounds: dict[str, Any] = {"key": price_range.key}
-            if price_range.low is not None:
-                bounds["from"] = float(price_range.low)
-            if price_range.high is not None:
-                bounds["to"] = float(price_range.high)
-            ranges.append(bounds)
-        return A("range", field="price", ranges=ranges)
-    if name == "rating":
-        return A("range", field="average_rating", ranges=[{"key": str(t), "from": t} for t in RATING_THRESHOLDS])
-    if name == "in_stock":
-        return A("filter", Q("term", is_in_stock=True))
-    if name == "language":
-        return A("terms", field="language", size=30)
-    return A("terms", field="decade", size=30)
-
-
-def _hits_search(spec: SearchSpec, *, fuzzy: bool) -> Search:
-    """The page of hits: the scoring query, every filter (``post_filter``), sort, highlights."""
-    search = Search(index=alias_name()).query(_text_query(spec, fuzzy=fuzzy))
-    post_filters = _filter_clauses(spec.filters)
-    if post_filters:
-        search = search.post_filter(Q("bool", filter=post_filters))
-    search = search.sort(*_sort_clauses(spec))
-    search = search.extra(from_=spec.offset, size=spec.page_size, track_total_hits=True)
-    search = search.source(False)
-    if spec.query and fuzzy:
-        # A typo-tolerant or partial match: only OpenSearch knows which words matched.
-        # (Strict matches are highlighted in Python, see search.results.)
-        search = search.highlight_options(
-            pre_tags=[MARK_START], post_tags=[MARK_END], require_field_match=False, encoder="default"
-        )
-        search = search.highlight("title", number_of_fragments=0)
-        search = search.highlight("title.autocomplete", number_of_fragments=0)
-        search = search.highlight("description", fragment_size=SNIPPET_LENGTH, number_of_fragments=1)
-    return search
-
-
-def _facets_search(spec: SearchSpec, *, fuzzy: bool) -> Search:
-    """The facet counts: the same query, no hits, one filter bucket per group of facets.
-
-    A separate request (sent in the same ``_msearch``) because a ``size: 0`` request is
-    served from the shard request cache when the same query and filters come again,
-    which popular searches do, until the index next changes.
-    """
-    # Its total counts what the words match before any filter: a search that the filters
-    # alone empty is not retried for typos and gets no "did you mean".
-    # Counting needs no scores: the query runs in filter context (no scoring, no boosts).
-    search = (
-        Search(index=alias_name())
-        .query(Q("bool", filter=[_matching_query(spec, fuzzy=fuzzy)]))
-        .extra(size=0, track_total_hits=True)
-    )
-    active = {name for name, _ in spec.filters.active()}
-    # Facets whose own filter is off all see every filter: one bucket serves them all.
-    shared = [name for name in FACET_NAMES if name not in active]
-    groups = [("all", shared, _filter_clauses(spec.filters))] + [
-        (name, [name], _filter_clauses(spec.filters, without=name)) for name in FACET_NAMES if name in active
-    ]
-    for group, names, clauses in groups:
-        if not names:
-            continue
-        bucket = search.aggs.bucket(f"f_{group}", "filter", Q("bool", filter=clauses) if clauses else Q("match_all"))
-        for name in names:
-            bucket.bucket(name, _facet_aggregation(name, spec.filters))
-    return search
-
-
-def _run_search(spec: SearchSpec, *, fuzzy: bool) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Hits and facets in one round trip (``_msearch``); raises the first error either part had."""
-    index = alias_name()
-    body = [
-        {"index": index},
-        _hits_search(spec, fuzzy=fuzzy).to_dict(),
-        {"index": index, "request_cache": True},
-        _facets_search(spec, fuzzy=fuzzy).to_dict(),
-    ]
-    hits, facets = search_client().msearch(body=body)["responses"]
-    for part in (hits, facets):
-        if "error" in part:
-            raise TransportError(part.get("status", 500), part["error"].get("type", "error"), part["error"])
-    return hits, facets
-
-
-def _sort_clauses(spec: SearchSpec) -> list[Any]:
-    key = spec.sort.key
-    if key == "price":
-        return [{"price": "asc"}, {"id": "asc"}]
-    if key == "price-desc":
-        return [{"price": "desc"}, {"id": "desc"}]
-    if key == "rating":
-        return [{"average_rating": "desc"}, {"ratings_count": "desc"}, {"id": "asc"}]
-    if key == "newest":
-        return [{"publication_date": {"order": "desc", "missing": "_last"}}, {"id": "asc"}]
-    if not spec.query:
-        return [{"popularity": "desc"}, {"id": "asc"}]
-    return ["_score", {"popularity": "desc"}, {"id": "asc"}]
-
-
-def _opensearch_search(spec: SearchSpec) -> SearchResult:
-    found = result_cache.found_books(spec, lambda: _opensearch_find(spec))
-    page = page_info(spec, found.total)
-    books = {book.pk: book for book in books_in_order([hit.book_id for hit in found.hits])}
-    words = highlight_words(spec.variants)
-    hits = []
-    for found_hit in found.hits:
-        book = books.get(found_hit.book_id)
-        if book is None:
-            continue  # deleted since it was indexed; the sync removes it shortly
-        if found_hit.title_marked is None and found_hit.description_marked is None:
-            # Strict matches are highlighted here (see search.results); so is a fuzzy hit
-            # that OpenSearch returned without highlights.
-            hits.append(
-                SearchHit(
-                    book=book, title_html=highlight(book.title, words), snippet_html=snippet(book.description, words)
-                )
-            )
-            continue
-        title = found_hit.title_marked or book.title
-        hits.append(
-            SearchHit(
-                book=book,
-                title_html=safe_highlight(title),
-                snippet_html=safe_highlight(found_hit.description_marked or ""),
-            )
-        )
-    return SearchResult(
-        query=spec.query,
-        filters=spec.filters,
-        sort=spec.sort,
-        hits=hits,
-        page=page,
-        facets=build_facets(found.facet_counts, spec.filters),
-        backend="opensearch",
-        suggestion=found.suggestion,
-    )
-
-
-def _opensearch_find(spec: SearchSpec) -> FoundBooks:
-    """Ask OpenSearch which books match ``spec`` (retrying for typos when none do) and how many per facet."""
-    response, facets = _run_search(spec, fuzzy=False)
-    total, matched = response["hits"]["total"]["value"], facets["hits"]["total"]["value"]
-    if matched == 0 and spec.query:
-        # No book has every word: try again allowing typos and partial words.
-        response, facets = _run_search(spec, fuzzy=True)
-        total, matched = response["hits"]["total"]["value"], facets["hits"]["total"]["value"]
-    suggestion = _did_you_mean(spec) if matched == 0 and spec.query else None
-    hits = []
-    for hit in response["hits"]["hits"]:
-        marked = hit.get("highlight") or {}
-        title = marked.get("title") or marked.get("title.autocomplete")
-        description = marked.get("description")
-        hits.append(
-            FoundHit(
-                book_id=int(hit["_id"]),
-                title_marked=title[0] if title else None,
-                description_marked=description[0] if description else None,
-            )
-        )
-    return FoundBooks(
-        total=total,
-        hits=hits,
-        facet_counts=_facet_counts(facets.get("aggregations", {}), spec.filters),
-        suggestion=suggestion,
-    )
-
-
-def _facet_counts(aggregations: dict[str, Any], filters: SearchFilters) -> FacetCounts:
-    found: dict[str, Any] = {}
-    for key, bucket in aggregations.items():
-        if key.startswith("f_"):
-            found.update({name: value for name, value in bucket.items() if name in FACET_NAMES})
-    counts = FacetCounts()
-    if "category" in found:
-        counts.category = {b["key"]: b["doc_count"] for b in found["category"]["buckets"]}
-    if "author" in found:
-        counts.author = [(b["key"], b["doc_count"]) for b in found["author"]["buckets"]]
-    if "price" in found:
-        counts.price = {b["key"]: b["doc_count"] for b in found["price"]["buckets"]}
-    if "rating" in found:
-        counts.rating = {int(b["key"]): b["doc_count"] for b in found["rating"]["buckets"]}
-    if "in_stock" in found:
-        counts.in_stock = found["in_stock"]["doc_count"]
-    if "language" in found:
-        counts.language = {b["key"]: b["doc_count"] for b in found["language"]["buckets"]}
-    if "decade" in found:
-        counts.decade = {int(b["key"]): b["doc_count"] for b in found["decade"]["buckets"]}
-    # Selected authors outside the top ten: count them with the "selected" sub-bucket.
-    if filters.authors and "author" in found and "selected" in found["author"]:
-        listed = {name for name, _ in counts.author}
-        for name in filters.authors:
-            if name not in listed:
-                counts.author.append((name, 0))
-    return counts
-
-
-def _did_you_mean(spec: SearchSpec) -> str | None:
-    """A respelling of the query that finds books with the same filters, or None.
-
-    The phrase suggester proposes corrections from the words in titles and author names;
-    each is checked with a count (one ``_msearch``) so we never suggest a dead end.
-    """
-    client = search_client()
-    body = {
-        "size": 0,
-        "suggest": {
-            "text": spec.query,
-            "spelling": {
-                "phrase": {
-                    "field": "spell",
-                    "size": 3,
-                    "max_errors": 2,
-                    "confidence": 0.0,
-                    "direct_generator": [{"field": "spell", "suggest_mode": "always", "min_word_length": 3}],
-                }
-            },
-        },
-    }
-    response = client.search(index=alias_name(), body=body)
-    entries = response.get("suggest", {}).get("spelling", [])
-    candidates = [option["text"] for entry in entries for option in entry["options"]]
-    candidates = [text for text in dict.fromkeys(candidates) if text.lower() != spec.query.lower()]
-    if not candidates:
-        return None
-    searches: list[dict[str, Any]] = []
-    for text in candidates:
-        candidate = replace(spec, query=text, variants=[text], isbn=None)
-        count_body = _hits_search(candidate, fuzzy=False).extra(size=0, from_=0).to_dict()
-        count_body.pop("highlight", None)
-        searches += [{"index": alias_name()}, count_body]
-    responses = client.msearch(body=searches)["responses"]
-    for text, found in zip(candidates, responses, strict=True):
-        if found.get("hits", {}).get("total", {}).get("value", 0):
-            return str(text)
-    return None
-
-
-# --- OpenSearch: autocomplete -----------------------------------------------------------
-
-
-def _folded_words(text: str) -> list[str]:
-    """Lower-cased words without accents, as the autocomplete analyzer sees them."""
-    decomposed = unicodedata.normalize("NFKD", text.lower())
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).replace("-", " ").split()
-
-
-def _is_author_match(name: str, title: str, typed: list[str]) -> bool:
-    """Whether to offer author ``name`` for what was typed, seen on a book called ``title``.
-
-    The word being typed (the last) must start a word of the name, and every other word
-    must start a word of the name or of that book's title: "ingrid th" offers Ingrid
-    Thornton but not Ingrid Bennett, "dune herb" offers Frank Herbert.
-    """
-    name_words, title_words = _folded_words(name), _folded_words(title)
-
-    def starts(part: str, words: list[str]) -> bool:
-        return any(word.startswith(part) for word in words)
-
-    return (
-        bool(typed)
-        and starts(typed[-1], name_words)
-        and all(starts(part, name_words) or starts(part, title_words) for part in typed)
-    )
-
-
-def _opensearch_autocomplete(text: str, limit: int) -> AutocompleteResult:
-    query = Q(
-        "bool",
-        should=[
-            # Words split between title and author: "dune herb".
-            Q("multi_match", query=text, type="cross_fields", operator="and", fields=PARTIAL_FIELDS),
-            # Every word in an author's name ranks the author's books first.
-            Q("match", **{"authors.autocomplete": {"query": text, "operator": "and", "boost": 3}}),
-        ],
-        minimum_should_match=1,
-    )
-    search = (
-        Search(index=alias_name())
-        .query(
-            Q(
-                "function_score",
-                query=query,
-                functions=[{"field_value_factor": {"field": "popularity", "modifier": "log1p", "missing": 0}}],
-                boost_mode="sum",
-            )
-        )
-        .source(["title", "slug", "isbn13", "authors", "author_slugs"])
-        .highlight_options(pre_tags=[MARK_START], post_tags=[MARK_END])
-        .highlight("authors.autocomplete", number_of_fragments=0)
-        .extra(size=limit * 2, track_total_hits=False)
-    )
-    response = search_client().search(index=alias_name(), body=search.to_dict())
-    typed = _folded_words(text)
-    titles: list[TitleSuggestion] = []
-    seen_titles: set[str] = set()
-    authors: dict[str, AuthorSuggestion] = {}
-    for hit in response["hits"]["hits"]:
-        source = hit["_source"]
-        names, slugs = source.get("authors", []), source.get("author_slugs", [])
-        for marked in hit.get("highlight", {}).get("authors.autocomplete", []):
-            name = strip_marks(marked)
-            is_new = name in names and name not in authors and len(authors) < AUTOCOMPLETE_AUTHORS
-            if is_new and _is_author_match(name, source["title"], typed):
-                slug = slugs[names.index(name)] if len(slugs) == len(names) else ""
-                url = reverse("catalog:author", kwargs={"slug": slug}) if slug else ""
-                authors[name] = AuthorSuggestion(name=name, url=url)
-        if source["title"].lower() not in seen_titles and len(titles) < limit:
-            seen_titles.add(source["title"].lower())
-            url = reverse("catalog:book", kwargs={"isbn13": source["isbn13"], "slug": source["slug"]})
-            titles.append(TitleSuggestion(title=source["title"], authors=names, url=url))
-    return AutocompleteResult(prefix=text, titles=titles, authors=list(authors.values()), backend="opensearch")

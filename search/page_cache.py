@@ -14,13 +14,14 @@ A results page is kept like any other page, with two additions of its own:
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 from django.http import HttpRequest
 
 from cloudshelf.edge.page_cache import PageEntry, do_not_keep, page_depends_on, page_shell, request_started
 from search.result_cache import SEARCH_TAG
 from search.results import SearchResult
-from search.signals import search_performed
+from search.signals import SearchPerformed
 from search.synonyms import synonyms_version
 
 
@@ -32,23 +33,16 @@ def remember_results(request: HttpRequest, result: SearchResult) -> None:
     page_depends_on(request, SEARCH_TAG)
     shell = page_shell(request)
     if shell is not None:
-        shell.extra["search_event"] = {
-            "query": result.query,
-            "filters": result.filters.as_dict(),
-            "sort": result.sort.key,
-            "page": result.page.number,
-            "result_count": result.total,
-            "is_zero_result": result.is_zero_result,
-            "backend": result.backend,
-        }
+        # Latency is measured again for each answer from the kept page.
+        shell.extra["search_event"] = SearchPerformed.from_result(result, latency_ms=0.0)
 
 
 def announce_kept_search(request: HttpRequest, entry: PageEntry) -> None:
     """``on_hit`` of the results page: a search served from a kept page still counts."""
-    event = entry.extra.get("search_event")
+    event: SearchPerformed | None = entry.extra.get("search_event")
     if event is not None:
         latency_ms = round((time.perf_counter() - request_started(request)) * 1000, 2)
-        search_performed.send(sender=SearchResult, **event, latency_ms=latency_ms)
+        replace(event, latency_ms=latency_ms).send()
 
 
 def results_key(request: HttpRequest) -> str:

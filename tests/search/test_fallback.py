@@ -4,7 +4,8 @@ from decimal import Decimal
 
 import pytest
 
-from search import fallback
+from search import engine
+from search.backends import sqlite
 from search.engine import autocomplete, search_books
 from search.models import BookSearchDocument, Synonym
 from search.services import search_rows_refresh
@@ -96,7 +97,7 @@ def test_autocomplete_offers_titles_and_authors_from_the_database(indexed_shelf)
 
 
 def test_the_sqlite_path_requires_every_word_in_title_or_author(indexed_shelf, monkeypatch):
-    monkeypatch.setattr(fallback, "_is_postgres", lambda: False)
+    monkeypatch.setattr(engine, "database_backend", lambda: sqlite)
 
     assert titles("dune herbert") == ["Dune", "Dune Messiah", "Children of Dune"]
     assert titles("dune") == ["Dune", "Dune Messiah", "Children of Dune"]

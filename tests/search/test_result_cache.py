@@ -7,6 +7,7 @@ import pytest
 from catalog import services as catalog_services
 from catalog.models import Book
 from search import engine
+from search.backends import opensearch
 from search.breaker import opensearch_breaker
 from search.params import SearchFilters
 from search.result_cache import search_results_changed
@@ -18,13 +19,13 @@ pytestmark = pytest.mark.django_db
 def asked(monkeypatch):
     """The searches that reached OpenSearch (the others were answered from the cache)."""
     queries: list[str] = []
-    original = engine._opensearch_find
+    original = opensearch._find
 
     def counting(spec):
         queries.append(spec.query)
         return original(spec)
 
-    monkeypatch.setattr(engine, "_opensearch_find", counting)
+    monkeypatch.setattr(opensearch, "_find", counting)
     return queries
 
 
@@ -82,7 +83,7 @@ def test_an_index_write_retires_every_kept_answer(indexed_shelf, asked, django_c
 
 def test_an_answer_computed_while_a_write_landed_is_not_trusted(indexed_shelf, monkeypatch):
     calls: list[str] = []
-    original = engine._opensearch_find
+    original = opensearch._find
 
     def write_lands_meanwhile(spec):
         calls.append(spec.query)
@@ -90,7 +91,7 @@ def test_an_answer_computed_while_a_write_landed_is_not_trusted(indexed_shelf, m
         search_results_changed()  # the index changed after OpenSearch answered
         return answer
 
-    monkeypatch.setattr(engine, "_opensearch_find", write_lands_meanwhile)
+    monkeypatch.setattr(opensearch, "_find", write_lands_meanwhile)
     engine.search_books(query="dune")
     engine.search_books(query="dune")
 

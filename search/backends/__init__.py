@@ -1,0 +1,4 @@
+"""The search backends: OpenSearch, Postgres and SQLite behind one interface (``base.SearchBackend``).
+
+``search.engine`` chooses which one answers; nothing else imports a backend.
+"""

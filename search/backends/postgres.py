@@ -1,0 +1,299 @@
+"""The Postgres backend: the same searches, facets and autocomplete as OpenSearch, answered by SQL.
+
+Used when OpenSearch is not configured, forced off, or failing (the circuit breaker is
+open), on Postgres. It is a degraded mode, not a second engine, so it keeps to what SQL
+does well: the query and its synonym variants as ``websearch_to_tsquery`` against
+``BookSearchDocument.search_vector`` (title A > subtitle and authors B > description,
+category and tags C; GIN index), ranked by ``ts_rank`` with those weights, an exact title
+or ISBN first, mildly boosted by popularity and rating like the OpenSearch query. Only
+when that finds nothing does it retry word by word with pg_trgm word similarity (trigram
+GIN index), which forgives typos — the same two-step as OpenSearch. "Did you mean" is
+then the most similar title. The page of ids, the total and every facet come from **one
+statement**: the match runs once into a ``MATERIALIZED`` CTE, and each facet is counted
+from it with every other facet's filters. A broad match (thousands of books) keeps its ids
+and counts in the cache for a minute; cards are always read fresh.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import hashlib
+import operator
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from django.contrib.postgres.lookups import TrigramWordSimilar
+from django.contrib.postgres.search import TrigramWordSimilarity
+from django.core.cache import cache
+from django.db import connection, transaction
+from django.db.models import F, Q, Value
+
+from catalog.models import Book
+from search.backends.database import (
+    AUTHOR_FACET_SIZE,
+    autocomplete_result,
+    no_suggestions,
+    query_words,
+    roll_up_categories,
+    search_result,
+)
+from search.facets import FacetCounts, subtree_ids
+from search.models import BookSearchDocument
+from search.params import (
+    FACET_NAMES,
+    PRICE_RANGES,
+    PRICE_RANGES_BY_KEY,
+    RATING_THRESHOLDS,
+    SearchFilters,
+    SearchSpec,
+)
+from search.results import AutocompleteResult, SearchResult
+
+# A search whose words match this many books (a common word, or browsing with no query)
+# costs a few hundred milliseconds on 100,000 books; its ids and counts are kept this long.
+BROAD_MATCH = 5000
+BROAD_MATCH_CACHE_SECONDS = 60
+TYPO_SIMILARITY = 0.5
+
+
+def search(spec: SearchSpec) -> SearchResult:
+    """One page of results, facets and highlights for ``spec`` (see the module docstring)."""
+    key = _broad_search_key(spec)
+    cached = cache.get(key)
+    if cached is not None:
+        ids, counts, total, matched = cached
+    else:
+        ids, counts, total, matched = _postgres_search(spec, typo_tolerant=False)
+        if matched == 0 and spec.query:
+            # No book has every word: try again with trigram similarity, word by word.
+            ids, counts, total, matched = _postgres_search(spec, typo_tolerant=True)
+        if matched >= BROAD_MATCH:
+            cache.set(key, (ids, counts, total, matched), BROAD_MATCH_CACHE_SECONDS)
+    # Only when the words themselves match nothing (not when the filters empty the page).
+    suggestion = _did_you_mean(spec) if matched == 0 and spec.query else None
+    return search_result(spec, ids=ids, counts=counts, total=total, suggestion=suggestion)
+
+
+def autocomplete(*, prefix: str, limit: int, authors_limit: int) -> AutocompleteResult:
+    """Titles and authors where every word typed starts a word of the title or an author's name."""
+    words = query_words(prefix)
+    if not words:
+        return no_suggestions(prefix)
+    # ``\m``: start of a word. The trigram GIN index on ``search_text`` serves these regular expressions.
+    books = Book.objects.filter(
+        functools.reduce(operator.and_, [Q(search_document__search_text__regex=rf"\m{word}") for word in words])
+    )
+    return autocomplete_result(prefix=prefix, words=words, books=books, limit=limit, authors_limit=authors_limit)
+
+
+def _broad_search_key(spec: SearchSpec) -> str:
+    """The cache key of a fallback search's ids and counts (not its cards: prices and stock stay live)."""
+    state = repr((spec.variants, spec.isbn, spec.filters, spec.sort.key, spec.page, spec.page_size))
+    return f"search:fallback:v1:{hashlib.sha256(state.encode()).hexdigest()[:32]}"
+
+
+# The ORDER BY of each sort over the matched rows (the same orders as the catalog's indexes).
+_PG_ORDER = {
+    "price": "m.price, m.id",
+    "price-desc": "m.price DESC, m.id DESC",
+    "rating": "m.average_rating DESC, m.ratings_count DESC, m.id",
+    "newest": "m.publication_sort_date DESC, m.id",
+}
+
+
+def _pg_match(spec: SearchSpec, *, typo_tolerant: bool) -> tuple[str, list[Any], str, list[Any]]:
+    """``(WHERE sql, params, score sql, params)`` of the text match over the search rows ``d``."""
+    if not spec.query:
+        return "TRUE", [], "0.0", []
+    if typo_tolerant:
+        words = query_words(spec.query)
+        if not words:
+            # Only punctuation ("*", "\\"): nothing to match, and the raw text must never
+            # reach the regular expressions below.
+            return "FALSE", [], "0.0", []
+        # Words of 4+ letters may be misspelt (trigram word similarity, GIN-indexed);
+        # shorter ones must start a word.
+        parts = ["d.search_text %%> %s" if len(word) >= 4 else "d.search_text ~ %s" for word in words]
+        where, where_params = " AND ".join(parts), [w if len(w) >= 4 else rf"\m{w}" for w in words]
+        score, score_params = "word_similarity(%s, d.search_text)", [spec.query.lower()]
+    else:
+        tsquery = " || ".join(["websearch_to_tsquery('english', %s)"] * len(spec.variants))
+        where, where_params = f"d.search_vector @@ ({tsquery})", list(spec.variants)
+        # Normalisation 1 (divide by 1 + log length) keeps the rank from saturating at 1.0,
+        # where every book mentioning the words in several places would tie.
+        score = f"ts_rank('{{0.1,0.2,0.4,1.0}}', d.search_vector, ({tsquery}), 1)"
+        score_params = list(spec.variants)
+    score += " + CASE WHEN LOWER(d.title) = LOWER(%s) THEN 10 ELSE 0 END"
+    score_params.append(spec.query)
+    if spec.isbn:
+        where = f"(({where}) OR d.isbn13 = %s)"
+        where_params.append(spec.isbn)
+        score += " + CASE WHEN d.isbn13 = %s THEN 100 ELSE 0 END"
+        score_params.append(spec.isbn)
+    boost = "(1 + 0.02 * LN(d.popularity + 1) + 0.04 * d.average_rating)"
+    return where, where_params, f"({score}) * {boost}", score_params
+
+
+def _pg_filters(filters: SearchFilters, *, without: str | None = None) -> tuple[str, list[Any]]:
+    """The facet filters over the matched rows ``m``, except the facet named ``without``."""
+    clauses: list[str] = []
+    params: list[Any] = []
+    if filters.category and without != "category":
+        clauses.append("m.category_id = ANY(%s)")
+        params.append(subtree_ids(filters.category))
+    if filters.authors and without != "author":
+        clauses.append("JSONB_EXISTS_ANY(m.author_names, %s)")
+        params.append(list(filters.authors))
+    if filters.prices and without != "price":
+        ranges = []
+        for key in filters.prices:
+            bounds = PRICE_RANGES_BY_KEY[key]
+            limits = []
+            if bounds.low is not None:
+                limits.append("m.price >= %s")
+                params.append(bounds.low)
+            if bounds.high is not None:
+                limits.append("m.price < %s")
+                params.append(bounds.high)
+            ranges.append(f"({' AND '.join(limits)})")
+        clauses.append(f"({' OR '.join(ranges)})")
+    if filters.min_rating and without != "rating":
+        clauses.append("m.average_rating >= %s")
+        params.append(filters.min_rating)
+    if filters.in_stock and without != "in_stock":
+        clauses.append("m.in_stock")
+    if filters.languages and without != "language":
+        clauses.append("m.language = ANY(%s)")
+        params.append(list(filters.languages))
+    if filters.decades and without != "decade":
+        decade_range = "(m.publication_date >= %s AND m.publication_date < %s)"
+        clauses.append(f"({' OR '.join([decade_range] * len(filters.decades))})")
+        for decade in filters.decades:
+            params += [date(decade, 1, 1), date(decade + 10, 1, 1)]
+    return " AND ".join(clauses) or "TRUE", params
+
+
+def _postgres_search(spec: SearchSpec, *, typo_tolerant: bool) -> tuple[list[int], FacetCounts, int, int]:
+    """The page of ids, every facet count, the total and the books the words match (unfiltered), in one statement.
+
+    The text match runs once, over the search rows alone (no join to the catalog), into a
+    ``MATERIALIZED`` CTE of the matched books' facet columns; the hits, the total and each
+    facet (with every other facet's filters) are then computed from those rows. Counting
+    facets with one query each would repeat the match seven times, which costs seconds for
+    a common word on 100,000 books.
+    """
+    rows = connection.ops.quote_name(BookSearchDocument._meta.db_table)
+    where, where_params, score, score_params = _pg_match(spec, typo_tolerant=typo_tolerant)
+    if spec.sort.key == "relevance":
+        order = "m.score DESC, m.popularity DESC, m.id" if spec.query else "m.popularity DESC, m.id"
+    else:
+        order = _PG_ORDER[spec.sort.key]
+    params: list[Any] = [*score_params, *where_params]
+    sql = [
+        f"""WITH m AS MATERIALIZED (
+            SELECT d.book_id AS id, d.category_id, d.price, d.average_rating, d.ratings_count, d.popularity,
+                   d.language, d.publication_date, COALESCE(d.publication_sort_date, DATE '0001-01-01')
+                   AS publication_sort_date, d.is_in_stock AS in_stock, d.author_names, {score} AS score
+            FROM {rows} d
+            WHERE {where})"""
+    ]
+    every, every_params = _pg_filters(spec.filters)
+    sql.append(
+        f"(SELECT 'hit', m.id::text, ROW_NUMBER() OVER (ORDER BY {order}) FROM m WHERE {every} "
+        f"ORDER BY {order} LIMIT %s OFFSET %s)"
+    )
+    params += [*every_params, spec.page_size, spec.offset]
+    sql.append(f"(SELECT 'total', '', COUNT(*) FROM m WHERE {every})")
+    params += every_params
+    sql.append("(SELECT 'matched', '', COUNT(*) FROM m)")
+    facet_sql = {
+        "category": "SELECT 'category', m.category_id::text, COUNT(*) FROM m WHERE {w} GROUP BY m.category_id",
+        "author": (
+            "SELECT 'author', a.name, COUNT(*) FROM m CROSS JOIN LATERAL JSONB_ARRAY_ELEMENTS_TEXT(m.author_names) "
+            f"AS a(name) WHERE {{w}} GROUP BY a.name ORDER BY COUNT(*) DESC, a.name LIMIT {AUTHOR_FACET_SIZE}"
+        ),
+        # One pass with a conditional count per bucket, spread into rows. The bounds and keys
+        # are constants of search.params, not input, so they are written into the SQL.
+        "price": _buckets_sql("price", [(r.key, _price_range_sql(r.low, r.high)) for r in PRICE_RANGES]),
+        "rating": _buckets_sql("rating", [(str(t), f"m.average_rating >= {int(t)}") for t in RATING_THRESHOLDS]),
+        "in_stock": "SELECT 'in_stock', '1', COUNT(*) FROM m WHERE {w} AND m.in_stock",
+        "language": "SELECT 'language', m.language, COUNT(*) FROM m WHERE {w} GROUP BY m.language",
+        "decade": (
+            "SELECT 'decade', (EXTRACT(YEAR FROM m.publication_date)::int / 10 * 10)::text, COUNT(*) FROM m "
+            "WHERE {w} AND m.publication_date IS NOT NULL GROUP BY 2"
+        ),
+    }
+    for name in FACET_NAMES:
+        condition, condition_params = _pg_filters(spec.filters, without=name)
+        sql.append(f"({facet_sql[name].format(w=condition)})")
+        params += condition_params
+    # A transaction only where SET LOCAL needs one.
+    with transaction.atomic() if typo_tolerant else contextlib.nullcontext(), connection.cursor() as cursor:
+        if typo_tolerant:
+            # A little looser than pg_trgm's default 0.6, for this statement only: one
+            # dropped letter in a six-letter word ("physcs") scores 0.57.
+            cursor.execute(f"SET LOCAL pg_trgm.word_similarity_threshold = {TYPO_SIMILARITY}")
+        cursor.execute(sql[0] + "\n" + "\nUNION ALL ".join(sql[1:]), params)
+        results = cursor.fetchall()
+    hits = sorted((int(position), int(key)) for facet, key, position in results if facet == "hit")
+    counts = FacetCounts()
+    total = matched = 0
+    categories: dict[int, int] = {}
+    for facet, key, count in results:
+        if facet == "total":
+            total = int(count)
+        elif facet == "matched":
+            matched = int(count)
+        elif facet == "category" and key is not None:
+            categories[int(key)] = int(count)
+        elif facet == "author":
+            counts.author.append((key, int(count)))
+        elif facet == "price":
+            counts.price[key] = int(count)
+        elif facet == "rating":
+            counts.rating[int(key)] = int(count)
+        elif facet == "in_stock":
+            counts.in_stock = int(count)
+        elif facet == "language":
+            counts.language[key] = int(count)
+        elif facet == "decade":
+            counts.decade[int(key)] = int(count)
+    counts.category = roll_up_categories(categories)
+    return [book_id for _, book_id in hits], counts, total, matched
+
+
+def _price_range_sql(low: Decimal | None, high: Decimal | None) -> str:
+    limits = []
+    if low is not None:
+        limits.append(f"m.price >= {Decimal(low)}")
+    if high is not None:
+        limits.append(f"m.price < {Decimal(high)}")
+    return " AND ".join(limits)
+
+
+def _buckets_sql(facet: str, buckets: list[tuple[str, str]]) -> str:
+    """``(facet, key, count)`` rows for conditional buckets, counted in one pass over ``m``."""
+    counts = ", ".join(f"COUNT(*) FILTER (WHERE {where}) AS c{index}" for index, (_, where) in enumerate(buckets))
+    rows = ", ".join(f"('{key}', s.c{index})" for index, (key, _) in enumerate(buckets))
+    return (
+        f"SELECT '{facet}', v.key, v.n FROM (SELECT {counts} FROM m WHERE {{w}}) AS s "
+        f"CROSS JOIN LATERAL (VALUES {rows}) AS v(key, n)"
+    )
+
+
+def _did_you_mean(spec: SearchSpec) -> str | None:
+    """The title most similar to the query (trigram word similarity ≥ 0.3), or None."""
+    text = spec.query.lower()
+    with transaction.atomic(), connection.cursor() as cursor:
+        # Looser than the 0.6 the search itself used, for this one statement only.
+        cursor.execute("SET LOCAL pg_trgm.word_similarity_threshold = 0.3")
+        title = (
+            BookSearchDocument.objects.filter(TrigramWordSimilar(F("search_text"), Value(text)))
+            .annotate(similarity=TrigramWordSimilarity(text, F("search_text")))
+            .order_by("-similarity", "-book__popularity")
+            .values_list("book__title", flat=True)
+            .first()
+        )
+    return title.lower() if title and title.lower() != text else None

@@ -10,16 +10,16 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
+from django.http import HttpRequest, JsonResponse
+from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_safe
 
-from cloudshelf.edge.page_cache import cached_page
 from cloudshelf.ratelimit import SiteLimit, limit_requests
-from search import engine, page_cache
+from search import engine
 from search.facets import category_tree, filter_label
+from search.page_cache import kept_results_page
 from search.params import SEARCH_SORTS, SearchFilters, SearchPageOutOfRange, SearchState, clean_query
 
 # Longer page numbers cannot be real pages (SEARCH_MAX_PAGE is far smaller).
@@ -69,8 +69,8 @@ AUTOCOMPLETING = SiteLimit(name="autocomplete", setting="AUTOCOMPLETE_PER_ADDRES
 
 @limit_requests(SEARCHING, methods=("GET", "HEAD"))
 @require_safe
-@cached_page(on_hit=page_cache.announce_kept_search, key_extra=page_cache.results_key)
-def results(request: HttpRequest) -> HttpResponse:
+@kept_results_page
+def results(request: HttpRequest) -> TemplateResponse:
     """Results with facets, active filters, highlights and "did you mean"; 404 for a page that cannot exist."""
     state, is_page_valid, was_cut = read_state(request)
     context = _page_context(state) | {"query_was_cut": was_cut, "max_query_length": settings.SEARCH_MAX_QUERY_LENGTH}
@@ -80,13 +80,12 @@ def results(request: HttpRequest) -> HttpResponse:
         result = engine.search_books(query=state.query, filters=state.filters, sort=state.sort, page=state.page)
     except SearchPageOutOfRange as error:
         context |= {"page_error": str(error), "last_page_query": state.query_string(page=error.last_page)}
-        return render(request, "search/results.html", context, status=404)
-    page_cache.remember_results(request, result)
+        return TemplateResponse(request, "search/results.html", context, status=404)
     context["result"] = result
     if result.suggestion:
         # The suggestion was checked with these filters, so the link keeps them.
         context["suggestion_query"] = state.query_string(query=result.suggestion, page=1)
-    response = render(request, "search/results.html", context)
+    response = TemplateResponse(request, "search/results.html", context)
     # Which backend answered (benchmarks and operators read it); kept pages are OpenSearch's.
     response["X-Search-Backend"] = result.backend
     return response

@@ -370,11 +370,6 @@ def _accepts_gzip(request: HttpRequest) -> bool:
 # --- Rendering and serving --------------------------------------------------------------
 
 
-def request_started(request: HttpRequest) -> float:
-    """When the page cache first saw ``request`` (``time.perf_counter()``), for latency figures."""
-    return float(getattr(request, "page_cache_started", time.perf_counter()))
-
-
 def page_shell(request: HttpRequest) -> PageShell | None:
     """The shell being rendered for ``request``, or None when the page is not being kept."""
     return getattr(request, "page_shell", None)
@@ -491,7 +486,9 @@ def _can_serve_stale(copy: _LocalCopy | None) -> bool:
 # answer: a kept copy of a page that is now gone must not be served in its place.
 _ANSWERS = (Http404, PermissionDenied, BadRequest, SuspiciousOperation)
 
-OnHit = Callable[[HttpRequest, PageEntry], None]
+# ``on_hit(request, entry, started)``: ``started`` is ``time.perf_counter()`` when the page
+# cache first saw the request, for latency figures.
+OnHit = Callable[[HttpRequest, PageEntry, float], None]
 KeyExtra = Callable[[HttpRequest], str]
 
 
@@ -500,8 +497,8 @@ def cached_page(
 ) -> Callable[..., Any]:
     """Serve the decorated GET view from the page cache (see the module docstring).
 
-    ``on_hit(request, entry)`` runs for every answer given from a kept copy (search uses
-    it to count kept searches for analytics); ``key_extra(request)`` adds to the key
+    ``on_hit(request, entry, started)`` runs for every answer given from a kept copy (search
+    uses it to count kept searches for analytics); ``key_extra(request)`` adds to the key
     what the URL alone does not say. ``private``: every answer is made for its visitor
     and marked ``private, no-store``, even without a session (the cart page, whose key
     says which lines it shows).
@@ -510,19 +507,19 @@ def cached_page(
     def decorator(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
         @wraps(view)
         def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
-            request.page_cache_started = time.perf_counter()  # type: ignore[attr-defined]
+            started = time.perf_counter()
             if not settings.PAGE_CACHE_SECONDS or request.method not in ("GET", "HEAD"):
                 return view(request, *args, **kwargs)
             key = _page_key(request, key_extra(request) if key_extra else "")
             copy, is_current = _find(key)
             if copy is not None and is_current:
-                return _answer_from_copy(request, copy, "hit", on_hit, private)
+                return _answer_from_copy(request, copy, "hit", on_hit, private, started)
             # One request rebuilds while the others get the previous bytes. A private page
             # (one visitor's lines) has no crowd to protect from a stampede.
             is_locked = False
             if copy is not None and not private and _can_serve_stale(copy):
                 if not _take_rebuild_lock(key):
-                    return _answer_from_copy(request, copy, "stale", on_hit, private)
+                    return _answer_from_copy(request, copy, "stale", on_hit, private, started)
                 is_locked = True
             try:
                 response = _render(view, request, key, args, kwargs, private)
@@ -533,13 +530,13 @@ def cached_page(
                     raise
                 logger.warning("page cache: rebuilding %s failed; serving the kept copy", request.path, exc_info=True)
                 assert copy is not None
-                return _answer_from_copy(request, copy, "stale", on_hit, private)
+                return _answer_from_copy(request, copy, "stale", on_hit, private, started)
             finally:
                 if is_locked:
                     _release_rebuild_lock(key)
             if response.status_code >= 500 and _can_serve_stale(copy):
                 assert copy is not None
-                return _answer_from_copy(request, copy, "stale", on_hit, private)
+                return _answer_from_copy(request, copy, "stale", on_hit, private, started)
             return response
 
         return wrapper
@@ -548,10 +545,10 @@ def cached_page(
 
 
 def _answer_from_copy(
-    request: HttpRequest, copy: _LocalCopy, state: str, on_hit: OnHit | None, private: bool
+    request: HttpRequest, copy: _LocalCopy, state: str, on_hit: OnHit | None, private: bool, started: float
 ) -> HttpResponseBase:
     if on_hit is not None:
-        on_hit(request, copy.entry)
+        on_hit(request, copy.entry, started)
     return _respond(request, copy, state, private=private)
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import http.client
 import os
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.cookies import SimpleCookie
 from urllib.parse import urlencode, urlsplit
@@ -152,9 +153,10 @@ def _visitors(base_url: str, books: list[tuple[int, str]], rng: random.Random) -
     return visitors
 
 
-def _next_request(visitors: list[Visitor], book_ids: list[int], rng: random.Random):
+def _next_request(visitors: list[Visitor], book_ids: list[int], rng: random.Random) -> Callable[[int], Request]:
     """Requests that are valid for the visitor's cart as the generator last left it."""
-    kinds, weights = zip(*MIX, strict=True)
+    kinds = [kind for kind, _weight in MIX]
+    weights = [weight for _kind, weight in MIX]
 
     def build(index: int) -> Request:
         visitor = visitors[index % len(visitors)]

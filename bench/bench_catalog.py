@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import random
+from collections.abc import Callable, Sequence
 
 import django
 
@@ -49,6 +50,11 @@ def _sample_urls() -> dict[str, list[str]]:
     return {"book detail": books, "author page": authors, "category browse": browse, "deep pagination": deep}
 
 
+def _random_path_requests(paths: Sequence[str], rng: random.Random) -> Callable[[int], Request]:
+    """GET requests for paths drawn at random: the same sequence for the same seeded ``rng``."""
+    return lambda _index: Request(rng.choice(paths))
+
+
 def run(base_url: str) -> list[Result]:
     urls = _sample_urls()
     results = []
@@ -58,7 +64,7 @@ def run(base_url: str) -> list[Result]:
             run_watched(
                 f"catalog: {name}",
                 base_url,
-                lambda _i, paths=paths, rng=rng: Request(rng.choice(paths)),
+                _random_path_requests(paths, rng),
                 rate=RATE,
                 duration_s=DURATION,
                 target=PAGE,

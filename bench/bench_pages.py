@@ -297,7 +297,7 @@ def _first_view_after_change(base_url: str, sample: Sample) -> Result:
 
     def next_request(index: int) -> Request:
         book_id, url = pages[index % len(pages)]
-        return Request(url, before=lambda book_id=book_id: new_prices[book_id])
+        return Request(url, before=lambda: new_prices[book_id])
 
     name = f"pages: first view after a change @{CHANGE_RATE:.0f}/s"
     try:
@@ -387,13 +387,14 @@ def _http_cache_hit_rate(sample: Sample) -> Result | Note:
     if not _is_listening(HTTP_CACHE_URL):
         return Note(f"{name:<40} SKIPPED: nothing listens on {HTTP_CACHE_URL} (`make up` starts the HTTP cache)")
     rng = random.Random("http-cache")
-    pickers = {
+    pickers: dict[str, Callable[[], str]] = {
         "browse": zipf_picker(sample.browse_urls, rng),
         "search": zipf_picker(sample.search_urls, rng),
         "book detail": zipf_picker(sample.detail_urls, rng),
         "home": lambda: "/",
     }
-    kinds, weights = zip(*HTTP_CACHE_MIX, strict=True)
+    kinds = [kind for kind, _weight in HTTP_CACHE_MIX]
+    weights = [weight for _kind, weight in HTTP_CACHE_MIX]
 
     def next_request(_index: int) -> Request:
         kind = rng.choices(kinds, weights)[0]
@@ -441,11 +442,11 @@ def run(base_url: str) -> list[PageRun | Result | Note]:
     session_books = [
         (url, session_visitors[index % len(session_visitors)].cookie) for index, url in enumerate(sample.book_urls)
     ]
-    for name, lines, target in [
+    for name, url_lines, target in [
         (f"pages: book detail, session + {SESSION_LINES}-line cart", session_books, SESSION_PAGE),
         (f"pages: cart page, {CART_LINES} lines", [("/cart/", visitor.cookie) for visitor in cart_visitors], CART_PAGE),
     ]:
-        page_run = _closed_loop(name, base_url, lines, target)
+        page_run = _closed_loop(name, base_url, url_lines, target)
         pages.append(page_run)
     floor_after = _closed_loop("pages: floor /health (after)", base_url, [("/health", "")], None)
     mean_floor = (floor.report.rate + floor_after.report.rate) / 2

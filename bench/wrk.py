@@ -131,9 +131,9 @@ def write_url_file(lines: Sequence[tuple[str, str]], directory: Path) -> Path:
             if any(character in text for character in "\t\r\n"):
                 raise ValueError(f"tab or line break in {text!r}")
         rows.append(f"{path}\t{cookie}" if cookie else path)
-    path = directory / "urls.txt"
-    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
-    return path
+    url_file = directory / "urls.txt"
+    url_file.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return url_file
 
 
 def wrk_binary() -> str:

@@ -117,7 +117,7 @@ class PlaceOrderForm(forms.Form):
         return month, year
 
     def clean_card_cvc(self) -> str:
-        cvc = self.cleaned_data["card_cvc"].strip()
+        cvc: str = self.cleaned_data["card_cvc"].strip()
         if not (cvc.isascii() and cvc.isdigit() and 3 <= len(cvc) <= 4):
             raise forms.ValidationError("Enter the 3 or 4 digits on the card.")
         return cvc

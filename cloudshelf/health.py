@@ -98,11 +98,11 @@ def _check_broker_now() -> None:
     # at once rather than wait for a second timeout.
     if parts.hostname and parts.port and redis_guard.is_marked_down(parts.hostname, parts.port):
         raise RuntimeError(f"broker Redis at {parts.hostname}:{parts.port} failed moments ago")
-    from kombu import Connection
+    from kombu.connection import Connection
 
     # A fresh connection, not the app's pool: the probe must see the broker as it is now.
     timeouts = {"socket_connect_timeout": 0.5, "socket_timeout": 0.5}
-    with Connection(url, connect_timeout=0.5, transport_options=timeouts) as conn:
+    with Connection(url, connect_timeout=0.5, transport_options=timeouts) as conn:  # type: ignore[no-untyped-call]
         conn.ensure_connection(max_retries=1, interval_start=0, interval_step=0, timeout=0.5)
 
 

@@ -86,7 +86,7 @@ class GuardedConnection(Connection):
     def connect(self) -> None:
         self._refuse_if_marked_down()
         try:
-            super().connect()
+            super().connect()  # type: ignore[no-untyped-call]  # not annotated in redis-py
         except (RedisConnectionError, RedisTimeoutError) as error:
             if not isinstance(error, RedisMarkedDown):
                 mark_down(self.host, self.port, error)
@@ -96,7 +96,7 @@ class GuardedConnection(Connection):
         # A pooled connection opened before the outage would otherwise wait out its timeout.
         self._refuse_if_marked_down()
         try:
-            super().send_packed_command(command, check_health=check_health)
+            super().send_packed_command(command, check_health=check_health)  # type: ignore[no-untyped-call]
         except RedisTimeoutError as error:
             mark_down(self.host, self.port, error)
             raise

@@ -80,7 +80,8 @@ def source_hash(text: str) -> str:
 
 
 def _template_engine() -> Engine:
-    return engines["django"].engine  # type: ignore[attr-defined]
+    engine: Engine = engines["django"].engine  # type: ignore[attr-defined]
+    return engine
 
 
 @cache

@@ -49,7 +49,8 @@ class SignUpForm(UserCreationForm):
         """Create the account, or ``None`` (and the form error) when a concurrent sign-up took the address."""
         try:
             with transaction.atomic():  # a savepoint: the failed insert must not poison the request's transaction
-                return self.save()
+                user: User = self.save()
+                return user
         except IntegrityError:
             if not get_user_model()._default_manager.filter(email__iexact=self.cleaned_data["email"]).exists():
                 raise  # some other constraint: not ours to explain

@@ -279,7 +279,8 @@ class RedisPendingStore:
             return 0.0
         if self.redis.set(self._key("next-call"), 1, nx=True, px=max(1, int(interval * 1000))):
             return 0.0
-        return max(0.05, self.redis.pttl(self._key("next-call")) / 1000)
+        milliseconds_left: int = self.redis.pttl(self._key("next-call"))
+        return max(0.05, milliseconds_left / 1000)
 
     def purge_take_all(self) -> dict[str, int]:
         pipeline = self.redis.pipeline(transaction=True)
@@ -394,7 +395,7 @@ class FlushReport:
 
 def _backoff(attempts: int) -> float:
     """Exponential backoff with jitter ("equal jitter"): spreads retries of many workers apart."""
-    ceiling = min(RETRY_MAX_SECONDS, RETRY_BASE_SECONDS * 2 ** max(0, attempts - 1))
+    ceiling = min(RETRY_MAX_SECONDS, RETRY_BASE_SECONDS * 2.0 ** max(0, attempts - 1))
     return ceiling / 2 + random.uniform(0, ceiling / 2)  # jitter, not cryptography
 
 

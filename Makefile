@@ -33,20 +33,20 @@ venv: $(VENV)/.installed ## Create the virtualenv with the runtime dependencies
 dev-venv: $(VENV)/.installed-dev ## Add the test and lint tools
 
 run: venv ## Serve the shop on the embedded default (SQLite, in-process cache) at http://127.0.0.1:8000
-	env -u DATABASE_URL -u REDIS_URL -u CELERY_BROKER_URL -u OPENSEARCH_URL $(PY) manage.py migrate --no-input
-	env -u DATABASE_URL -u REDIS_URL -u CELERY_BROKER_URL -u OPENSEARCH_URL $(PY) manage.py seed_catalog --books 3000 --if-empty
-	env -u DATABASE_URL -u REDIS_URL -u CELERY_BROKER_URL -u OPENSEARCH_URL $(PY) manage.py search_index --check >/dev/null \
-		|| env -u DATABASE_URL -u REDIS_URL -u CELERY_BROKER_URL -u OPENSEARCH_URL $(PY) manage.py search_index --rebuild
-	env -u DATABASE_URL -u REDIS_URL -u CELERY_BROKER_URL -u OPENSEARCH_URL $(PY) manage.py collectstatic --no-input -v 0
-	env -u DATABASE_URL -u REDIS_URL -u CELERY_BROKER_URL -u OPENSEARCH_URL $(PY) manage.py runserver $(HOST):$(PORT)
+	$(EMBEDDED_ENV) $(PY) manage.py migrate --no-input
+	$(EMBEDDED_ENV) $(PY) manage.py seed_catalog --books 3000 --if-empty
+	$(EMBEDDED_ENV) $(PY) manage.py search_index --check >/dev/null \
+		|| $(EMBEDDED_ENV) $(PY) manage.py search_index --rebuild
+	$(EMBEDDED_ENV) $(PY) manage.py collectstatic --no-input -v 0
+	$(EMBEDDED_ENV) $(PY) manage.py runserver $(HOST):$(PORT)
 
-services: ## Install (when missing) and start Postgres, both Redis roles (cache, durable) and OpenSearch on loopback
+services: ## Install (when missing) and start Postgres, both Redis roles (cache, durable), OpenSearch and moto on loopback
 	scripts/postgres.sh start
 	scripts/redis.sh start
 	scripts/opensearch.sh start
 	scripts/moto.sh start
 
-services-down: ## Stop Postgres, both Redis roles and OpenSearch
+services-down: ## Stop Postgres, both Redis roles, OpenSearch and moto
 	-scripts/moto.sh stop
 	-scripts/opensearch.sh stop
 	-scripts/redis.sh stop
@@ -64,17 +64,17 @@ down: ## Stop everything `make up` started
 	-scripts/app.sh stop
 	-$(MAKE) services-down
 
-lint: dev-venv ## ruff (lint and format check), mypy on the service modules, migrations check
+lint: dev-venv ## ruff (lint and format check), mypy on every module (pyproject.toml), migrations check
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy $(MYPY_TARGETS)
-	env -u DATABASE_URL -u REDIS_URL -u CELERY_BROKER_URL $(PY) manage.py makemigrations --check --dry-run
+	$(VENV)/bin/mypy
+	$(EMBEDDED_ENV) $(PY) manage.py makemigrations --check --dry-run
 
 fmt: dev-venv ## Format and autofix
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-pytest: dev-venv services ## Only the pytest suite, against real Postgres and Redis (ARGS=... passes options)
+pytest: dev-venv services ## Only the pytest suite, against the real services (ARGS=... passes options)
 	scripts/tools.sh wrk
 	$(TEST_ENV) $(VENV)/bin/pytest $(ARGS)
 

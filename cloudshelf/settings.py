@@ -1,9 +1,12 @@
 """CloudShelf settings: one module, configured only by environment variables.
 
 With nothing set, the shop runs on an *embedded default*: SQLite under ``var/``, an
-in-process cache and Celery tasks run in-process. Setting ``DATABASE_URL``,
-``REDIS_URL``, ``CELERY_BROKER_URL`` (and later ``OPENSEARCH_URL`` and the AWS settings)
-switches each part to its production shape. Every variable is listed in the README.
+in-process cache, Celery tasks run in-process, search on the database and files on this
+machine. Each variable switches one part to its production shape: ``DATABASE_URL``
+(Postgres), ``REDIS_URL`` (the cache; ``REDIS_DURABLE_URL`` gives carts, sessions and rate
+limits a Redis of their own), ``CELERY_BROKER_URL`` (a Celery worker), ``OPENSEARCH_URL``
+(OpenSearch) and ``AWS_STORAGE_BUCKET_NAME`` (static files and media on S3, behind
+CloudFront with ``CLOUDFRONT_DOMAIN``). Every variable is listed in the README.
 """
 
 from __future__ import annotations

@@ -87,11 +87,6 @@ def _answer_key(spec: SearchSpec) -> str:
     return f"{settings.SEARCH_INDEX_PREFIX}results:{digest}"
 
 
-def results_generation() -> str:
-    """The current generation of the index's content ("" before the first write); changes on every write."""
-    return str(cache.get(_generation_key(), ""))
-
-
 def search_results_changed() -> None:
     """Retire every kept answer and results page: call after a write to the index has become visible to searches."""
     try:

@@ -125,10 +125,6 @@ class Facet:
     label: str
     values: list[FacetValue]
 
-    @property
-    def has_selection(self) -> bool:
-        return any(value.is_selected for value in self.values)
-
 
 @dataclass(frozen=True)
 class SearchResult:

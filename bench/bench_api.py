@@ -42,7 +42,7 @@ def _setup() -> tuple[str, dict[str, list[str]], object]:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cloudshelf.settings")
     django.setup()
     from catalog.models import Book, Category
-    from catalog.selectors import SORT_OPTIONS
+    from catalog.selectors.pages import SORT_OPTIONS
     from cloudshelf.api.models import Partner
     from cloudshelf.api.pagination import _key_columns, encode_cursor
     from cloudshelf.api.plans import Plan

@@ -11,8 +11,9 @@ the book a new key, so a stale card cannot be served; the old entry expires afte
 ``CARD_CACHE_SECONDS``. The source of the modules that draw a card is part of every
 key too, so a deploy that changes the markup never serves cards in the old one.
 
-Other apps add their controls to a card with ``register_card_action`` (the cart adds
-its add-to-cart form), so the catalog does not depend on them. Two parts of those
+Other apps add their controls to a card with ``register_card_action``, and to a book's
+page with ``register_book_page_action`` (the cart adds its add-to-cart form to both), so
+the catalog does not depend on them. Two parts of those
 controls belong to the request, not to the book: the CSRF token and the page a form
 returns to. The cached HTML holds placeholders for them, filled in on every render.
 """
@@ -39,6 +40,7 @@ from cloudshelf.edge.release import source_digest
 # (book, CSRF token, path to return to) -> the control's HTML, e.g. a form.
 CardAction = Callable[[Book, str, str], SafeString]
 _card_actions: list[CardAction] = []
+_book_page_actions: list[CardAction] = []
 
 # Placeholders for the per-request parts; letters and underscores only, so escaping
 # leaves them as they are. The CSRF placeholder is the page cache's, so a kept page fills
@@ -51,6 +53,17 @@ def register_card_action(action: CardAction) -> None:
     if action not in _card_actions:
         _card_actions.append(action)
         _code_digest.cache_clear()
+
+
+def register_book_page_action(action: CardAction) -> None:
+    """Add a control to every book's page, beside its price (call once, from an ``AppConfig.ready``)."""
+    if action not in _book_page_actions:
+        _book_page_actions.append(action)
+
+
+def book_page_actions_html(book: Book, *, csrf_token: str, next_path: str) -> SafeString:
+    """The registered controls of ``book``'s page, in the order they were registered."""
+    return SafeString("".join(action(book, csrf_token, next_path) for action in _book_page_actions))
 
 
 def card_version(book: Book) -> str:

@@ -12,7 +12,8 @@ name the tags it touches and ``pages_changed`` retires exactly the pages that ca
 * an author renamed, a book's author removed, tags edited: the books (and author page);
 * a review saved or deleted: the book's reviews (a kept fragment of its page; the book
   itself through ``books_changed``, as its rating moves);
-* a category saved or deleted: every page (the navigation and breadcrumbs show it).
+* a category saved or deleted: every page (the navigation and breadcrumbs show it), once
+  the category index (``catalog.selectors.categories``) is cleared.
 
 A listing's *order* moving because a price or rating changed (``/books/?sort=price``
 elsewhere than in the book's categories) shows within ``PAGE_CACHE_SECONDS``; what each
@@ -28,8 +29,8 @@ from django.db import transaction
 from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.dispatch import receiver
 
-from catalog import selectors
 from catalog.models import Author, Book, BookAuthor, Category, Review
+from catalog.selectors.categories import category_index_clear
 from catalog.signals import books_changed
 from cloudshelf.edge.page_cache import SITE_TAG, pages_changed
 
@@ -119,9 +120,12 @@ def retire_reviews_of_book(sender: Any, instance: Review, **kwargs: Any) -> None
 @receiver(post_delete, sender=Category, dispatch_uid="catalog.pages.category_deleted")
 def retire_every_page(sender: Any, **kwargs: Any) -> None:
     def forget_categories_and_pages() -> None:
-        selectors.category_caches_clear()  # first, so rebuilt pages read the new tree
+        category_index_clear()  # first, so rebuilt pages read the new tree
         pages_changed({SITE_TAG})
 
+    # At once too, so the rest of this request (and of this transaction) reads the new tree;
+    # after the commit again, in case another process cached the old one meanwhile.
+    category_index_clear()
     transaction.on_commit(forget_categories_and_pages)
 
 

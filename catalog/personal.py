@@ -13,15 +13,15 @@ from django.http import HttpRequest
 from django.middleware.csrf import get_token
 from django.template.loader import get_template
 
-from catalog import selectors
 from catalog.forms import ReviewForm
+from catalog.selectors import pages
 
 
 def review_compose(request: HttpRequest, isbn13: str, personal: bool, values: Mapping[str, Any]) -> str:
     """The "your review" card, the review form, or the log-in link, for the book ``isbn13``."""
     context: dict[str, Any] = {"request": request, "isbn13": isbn13}
     if personal and request.user.is_authenticated:
-        own_review = selectors.review_by_isbn_and_customer(isbn13=isbn13, user=request.user)
+        own_review = pages.review_by_isbn_and_customer(isbn13=isbn13, user=request.user)
         context |= {
             "own_review": own_review,
             "review_form": ReviewForm() if own_review is None else None,

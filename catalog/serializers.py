@@ -19,7 +19,7 @@ from rest_framework import serializers
 
 from catalog.isbn import is_valid_isbn13, normalize_isbn13
 from catalog.models import Author
-from catalog.selectors import DEFAULT_SORT, SORT_OPTIONS
+from catalog.selectors.pages import DEFAULT_SORT, SORT_OPTIONS
 
 MAX_DATABASE_ID = 2**63 - 1
 MAX_ISBNS = 100
@@ -170,7 +170,7 @@ def _money(value: Decimal) -> str:
 
 
 class BookSerializer(serializers.Serializer):
-    """A book as listed (a ``catalog.api.BookCard``): everything a partner's product card needs.
+    """A book as listed (a ``catalog.selectors.cards.BookCard``): everything a partner's product card needs.
 
     The declared fields are the contract (the OpenAPI schema is generated from them);
     ``to_representation`` is written out by hand because a page serializes up to 100
@@ -220,7 +220,7 @@ class BookSerializer(serializers.Serializer):
 
 
 class BookDetailSerializer(BookSerializer):
-    """A book with its description and details (a ``catalog.api.BookDetails``)."""
+    """A book with its description and details (a ``catalog.selectors.cards.BookDetails``)."""
 
     description = serializers.CharField()
     page_count = serializers.IntegerField(allow_null=True)
@@ -237,7 +237,7 @@ class BookDetailSerializer(BookSerializer):
 
 
 class AvailabilitySerializer(serializers.Serializer):
-    """Price and stock of one book (a ``catalog.api.BookAvailability``); by hand, as ``BookSerializer``."""
+    """Price and stock of one book (a ``catalog.selectors.cards.BookAvailability``); by hand, as ``BookSerializer``."""
 
     isbn13 = serializers.CharField()
     book_id = serializers.IntegerField()
@@ -293,7 +293,7 @@ class CategoryNodeSerializer(serializers.Serializer):
         return [self.to_representation(child) for child in node["children"]]
 
     def to_representation(self, node: dict[str, Any]) -> dict[str, Any]:
-        """Nodes are built as plain dicts of exactly these fields (``catalog.api.category_tree``)."""
+        """Nodes are built as plain dicts of exactly these fields (``catalog.selectors.categories.category_tree``)."""
         return {
             "id": node["id"],
             "name": node["name"],

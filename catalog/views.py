@@ -21,10 +21,12 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_safe
 
-from catalog import selectors, services
+from catalog import services
 from catalog.forms import ReviewForm
 from catalog.models import Author, Book, Review
 from catalog.page_tags import ALL_BOOKS_TAG, author_books_tag, book_tag, category_books_tag
+from catalog.selectors import pages
+from catalog.selectors.categories import category_branch, category_trail
 from catalog.services import CatalogError
 from cloudshelf.edge.page_cache import cached_page, page_depends_on
 
@@ -56,24 +58,24 @@ def _listing_context(
     request: HttpRequest, books: QuerySet[Book], *, path: str, count_cache_key: str | None = None
 ) -> dict[str, Any]:
     """One page of ``books`` in the requested sort, with its canonical path; 404 past the end."""
-    sort = selectors.sort_option(request.GET.get("sort"))
+    sort = pages.sort_option(request.GET.get("sort"))
     number = page_number_or_404(request)
     try:
-        listing = selectors.book_page(
+        listing = pages.book_page(
             books, sort=sort, number=number, page_size=settings.CATALOG_PAGE_SIZE, count_cache_key=count_cache_key
         )
     except EmptyPage:
         raise Http404("No such page.") from None
     return {
         "listing": listing,
-        "sort_options": selectors.SORT_OPTIONS.values(),
+        "sort_options": pages.SORT_OPTIONS.values(),
         "canonical_path": path + listing.query(number),
         # Other orders list the same books again: let crawlers follow them, not index them.
-        "robots": "" if sort.key == selectors.DEFAULT_SORT else "noindex, follow",
+        "robots": "" if sort.key == pages.DEFAULT_SORT else "noindex, follow",
     }
 
 
-def _page_suffix(listing: selectors.BookPage) -> str:
+def _page_suffix(listing: pages.BookPage) -> str:
     return f" (page {listing.page.number})" if listing.page.number > 1 else ""
 
 
@@ -86,7 +88,7 @@ def home(request: HttpRequest) -> HttpResponse:
         request,
         "catalog/home.html",
         {
-            "shelves": selectors.home_shelves(),
+            "shelves": pages.home_shelves(),
             "meta_description": f"Shop new releases, top-rated books and bestsellers at {settings.SITE_NAME}.",
             "canonical_path": reverse("catalog:home"),
         },
@@ -99,7 +101,7 @@ def book_list(request: HttpRequest) -> HttpResponse:
     """Every book in the catalog, sortable and paginated."""
     page_depends_on(request, ALL_BOOKS_TAG)
     path = reverse("catalog:book-list")
-    context = _listing_context(request, selectors.all_books(), path=path, count_cache_key=selectors.ALL_BOOKS_COUNT_KEY)
+    context = _listing_context(request, pages.all_books(), path=path, count_cache_key=pages.ALL_BOOKS_COUNT_KEY)
     context["page_title"] = f"All books{_page_suffix(context['listing'])}"
     context["meta_description"] = f"Browse all {context['listing'].page.total:,} books at {settings.SITE_NAME}."
     return render(request, "catalog/book_list.html", context)
@@ -111,11 +113,11 @@ def category_detail(request: HttpRequest, path: str) -> HttpResponse:
     """A category's books, including those of its subcategories."""
     # Only slugs joined by "/" can name a category; anything else (a NUL byte, which
     # Postgres refuses in a text parameter) is a 404 without a query.
-    branch = selectors.category_branch(path) if _CATEGORY_PATH.fullmatch(path) else None
+    branch = category_branch(path) if _CATEGORY_PATH.fullmatch(path) else None
     if branch is None:
         raise Http404("No such category.")
     page_depends_on(request, category_books_tag(branch.category.pk))
-    books = selectors.category_books(branch)
+    books = pages.category_books(branch)
     context = _listing_context(
         request, books, path=branch.category.get_absolute_url(), count_cache_key=branch.book_count_cache_key
     )
@@ -135,7 +137,7 @@ def author_detail(request: HttpRequest, slug: str) -> HttpResponse:
     """An author's biography and books."""
     author = get_object_or_404(Author, slug=slug)
     page_depends_on(request, author_books_tag(author.pk))
-    context = _listing_context(request, selectors.author_books(author), path=author.get_absolute_url())
+    context = _listing_context(request, pages.author_books(author), path=author.get_absolute_url())
     context |= {
         "author": author,
         "page_title": f"{author.name}{_page_suffix(context['listing'])}",
@@ -152,7 +154,7 @@ def book_by_isbn(request: HttpRequest, isbn13: str) -> HttpResponse:
     return redirect(book, permanent=True)
 
 
-def _reviews_page_or_404(request: HttpRequest, book: Book) -> selectors.PageInfo:
+def _reviews_page_or_404(request: HttpRequest, book: Book) -> pages.PageInfo:
     """Where the page of reviews named by ``?reviews_page=`` sits; 404 for a malformed or missing page.
 
     Checked against the book's review count, without reading the reviews: the page
@@ -160,14 +162,14 @@ def _reviews_page_or_404(request: HttpRequest, book: Book) -> selectors.PageInfo
     """
     number = page_number_or_404(request, "reviews_page")
     try:
-        return selectors.PageInfo.build(
+        return pages.PageInfo.build(
             number=number, page_size=settings.CATALOG_REVIEWS_PAGE_SIZE, total=book.review_count
         )
     except EmptyPage:
         raise Http404("No such page of reviews.") from None
 
 
-def _book_seo(book: Book, reviews_page: selectors.PageInfo) -> dict[str, str]:
+def _book_seo(book: Book, reviews_page: pages.PageInfo) -> dict[str, str]:
     """Title, description and canonical path of a book page (``og:type`` ``book``)."""
     authors = ", ".join(book.author_names)
     review_query = f"?reviews_page={reviews_page.number}" if reviews_page.has_previous else ""
@@ -186,7 +188,7 @@ def book_detail(request: HttpRequest, isbn13: str, slug: str) -> HttpResponse:
 
     A wrong or outdated slug answers 301 to the canonical URL, keeping the query string.
     """
-    book = selectors.book_by_isbn(isbn13)
+    book = pages.book_by_isbn(isbn13)
     if book is None:
         raise Http404("No such book.")
     if slug != book.slug:
@@ -194,7 +196,7 @@ def book_detail(request: HttpRequest, isbn13: str, slug: str) -> HttpResponse:
         return HttpResponsePermanentRedirect(f"{book.get_absolute_url()}{query}")
     page_depends_on(request, book_tag(book.pk))
     reviews_page = _reviews_page_or_404(request, book)
-    trail = selectors.category_trail(book.category.path) if book.category else ()
+    trail = category_trail(book.category.path) if book.category else ()
     context = {
         "book": book,
         "trail": trail,
@@ -216,7 +218,7 @@ def _own_review_or_404(request: CustomerRequest, review_id: int) -> Review:
 
     404 rather than 403 so nobody can probe which review ids exist.
     """
-    review = selectors.customer_review(review_id=review_id, user=request.user)
+    review = pages.customer_review(review_id=review_id, user=request.user)
     if review is None:
         raise Http404("No such review.")
     return review

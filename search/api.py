@@ -16,17 +16,19 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from drf_spectacular.utils import OpenApiExample, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
 from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from catalog.api import cards_of_books, public
+from catalog.selectors.cards import absolute_url, cards_of_books
+from catalog.selectors.categories import category_index
 from catalog.serializers import BookSerializer, QuerySerializer
+from cloudshelf.api.caching import public
+from search import api_examples as examples
 from search import engine
-from search.facets import category_tree
 from search.params import PRICE_RANGES, SEARCH_SORTS, SearchFilters, SearchPageOutOfRange
 
 TAG_SEARCH = "Search"
@@ -65,7 +67,7 @@ class SearchQuerySerializer(QuerySerializer):
     page_size = serializers.IntegerField(min_value=1, max_value=engine.MAX_PAGE_SIZE, default=settings.SEARCH_PAGE_SIZE)
 
     def validate_category(self, value: str) -> str:
-        if value not in category_tree():
+        if value not in category_index().by_path:
             raise serializers.ValidationError("There is no category with this path.")
         return value
 
@@ -146,10 +148,6 @@ class AutocompleteResponseSerializer(serializers.Serializer):
     backend = serializers.ChoiceField(choices=["opensearch", "database"])
 
 
-def _absolute(url: str) -> str:
-    return url if url.startswith(("http://", "https://")) else settings.SITE_URL + url
-
-
 # --- Views ---------------------------------------------------------------------------------
 
 
@@ -167,32 +165,7 @@ class SearchView(GenericAPIView):
         ),
         parameters=[SearchQuerySerializer],
         responses=SearchResponseSerializer,
-        examples=[
-            OpenApiExample(
-                "Two of many results",
-                response_only=True,
-                value={
-                    "query": "dune",
-                    "query_was_cut": False,
-                    "total": 2,
-                    "page": 1,
-                    "num_pages": 1,
-                    "next_page": None,
-                    "results": [],
-                    "facets": [
-                        {
-                            "name": "price",
-                            "label": "Price",
-                            "values": [
-                                {"key": "0-10", "label": "Under $10", "count": 1, "is_selected": False, "depth": 0}
-                            ],
-                        }
-                    ],
-                    "suggestion": None,
-                    "backend": "opensearch",
-                },
-            )
-        ],
+        examples=[examples.SEARCH],
     )
     def get(self, request: Request) -> Response:
         query = SearchQuerySerializer(data=request.query_params)
@@ -237,24 +210,7 @@ class AutocompleteView(GenericAPIView):
         description="Nothing is suggested below two letters. Words may be partial (`harr pott`).",
         parameters=[AutocompleteQuerySerializer],
         responses=AutocompleteResponseSerializer,
-        examples=[
-            OpenApiExample(
-                "As you type",
-                response_only=True,
-                value={
-                    "query": "dun",
-                    "titles": [
-                        {
-                            "title": "Dune",
-                            "authors": ["Frank Herbert"],
-                            "url": "https://shop.example.com/books/9780441013593/dune/",
-                        }
-                    ],
-                    "authors": [],
-                    "backend": "opensearch",
-                },
-            )
-        ],
+        examples=[examples.AUTOCOMPLETE],
     )
     def get(self, request: Request) -> Response:
         query = AutocompleteQuerySerializer(data=request.query_params)
@@ -263,9 +219,10 @@ class AutocompleteView(GenericAPIView):
         body = {
             "query": result.prefix,
             "titles": [
-                {"title": title.title, "authors": title.authors, "url": _absolute(title.url)} for title in result.titles
+                {"title": title.title, "authors": title.authors, "url": absolute_url(title.url)}
+                for title in result.titles
             ],
-            "authors": [{"name": author.name, "url": _absolute(author.url)} for author in result.authors],
+            "authors": [{"name": author.name, "url": absolute_url(author.url)} for author in result.authors],
             "backend": result.backend,
         }
         return public(Response(AutocompleteResponseSerializer(body).data))

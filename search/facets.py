@@ -8,67 +8,25 @@ facet are taken with every *other* facet's filters applied but not its own, so p
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 
-from django.core.cache import cache
 from django.utils.translation import get_language_info
 
-from catalog.models import Category
+from catalog.selectors.categories import CategoryRow, category_index
 from search.params import FACET_LABELS, PRICE_RANGES, PRICE_RANGES_BY_KEY, RATING_THRESHOLDS, SearchFilters
 from search.results import Facet, FacetValue
 
-CATEGORY_CACHE_KEY = "search:category-tree:v1"
-# New categories appear in the sidebar within this time; nothing else depends on it.
-CATEGORY_CACHE_SECONDS = 5 * 60
 AUTHOR_FACET_SIZE = 10
 
 
-@dataclass(frozen=True)
-class CategoryNode:
-    id: int
-    name: str
-    path: str
-    depth: int
-
-    @property
-    def parent_path(self) -> str | None:
-        return self.path.rsplit("/", 1)[0] if "/" in self.path else None
-
-
-# Each process also keeps the tree this long: a results page consults it several times.
-TREE_MEMO_SECONDS = 5.0
-_tree_memo: tuple[float, dict[str, CategoryNode]] | None = None
-
-
-def category_tree() -> dict[str, CategoryNode]:
-    """Every category by path: process memo (5 s), then the shared cache (5 min), then the database."""
-    global _tree_memo
-    memo = _tree_memo
-    now = time.monotonic()
-    if memo is not None and memo[0] > now:
-        return memo[1]
-    tree: dict[str, CategoryNode] | None = cache.get(CATEGORY_CACHE_KEY)
-    if tree is None:
-        tree = {
-            path: CategoryNode(id=pk, name=name, path=path, depth=depth)
-            for pk, name, path, depth in Category.objects.values_list("id", "name", "path", "depth")
-        }
-        cache.set(CATEGORY_CACHE_KEY, tree, CATEGORY_CACHE_SECONDS)
-    _tree_memo = (now + TREE_MEMO_SECONDS, tree)
-    return tree
-
-
-def category_tree_changed() -> None:
-    """Forget the tree in the shared cache and in this process (a category was saved)."""
-    global _tree_memo
-    cache.delete(CATEGORY_CACHE_KEY)
-    _tree_memo = None
+def category_tree() -> dict[str, CategoryRow]:
+    """Every category by path: the catalog's category index, which the catalog clears when one changes."""
+    return category_index().by_path
 
 
 def subtree_ids(path: str) -> list[int]:
     """Ids of the category at ``path`` and of all its descendants."""
-    return [node.id for node in category_tree().values() if node.path == path or node.path.startswith(f"{path}/")]
+    return category_index().subtree_ids(path)
 
 
 def category_facet_paths(selected: str | None) -> list[str]:
@@ -83,7 +41,7 @@ def category_facet_paths(selected: str | None) -> list[str]:
     while path:
         trail.add(path)
         path = tree[path].parent_path if path in tree else None
-    children: dict[str | None, list[CategoryNode]] = {}
+    children: dict[str | None, list[CategoryRow]] = {}
     for node in tree.values():
         children.setdefault(node.parent_path, []).append(node)
 

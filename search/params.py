@@ -19,7 +19,7 @@ from django.conf import settings
 from django.core.paginator import EmptyPage
 
 from catalog.isbn import is_valid_isbn13, isbn13_check_digit
-from catalog.selectors import SORT_OPTIONS, PageInfo, SortOption
+from catalog.selectors.pages import SORT_OPTIONS, PageInfo, SortOption
 
 
 class SearchInputError(ValueError):

@@ -18,7 +18,6 @@ from django.dispatch import receiver
 from catalog.models import Author, Book, BookAuthor, Category
 from catalog.signals import books_changed
 from search import synonyms
-from search.facets import category_tree_changed
 from search.models import Synonym
 from search.services import search_queue_books
 
@@ -51,7 +50,7 @@ def queue_book_of_removed_author(sender: Any, instance: BookAuthor, **kwargs: An
 
 @receiver(post_save, sender=Category, dispatch_uid="search.category_saved")
 def queue_books_of_category(sender: Any, instance: Category, created: bool, **kwargs: Any) -> None:
-    category_tree_changed()
+    # The catalog clears its category index itself (``catalog.page_tags``).
     if not created:
         _queue_on_commit(list(Book.objects.filter(category=instance).values_list("pk", flat=True)))
 

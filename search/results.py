@@ -14,7 +14,7 @@ from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
 from catalog.models import Book
-from catalog.selectors import PageInfo, SortOption
+from catalog.selectors.pages import PageInfo, SortOption
 from search.params import SearchFilters
 
 Backend = Literal["opensearch", "database"]

@@ -15,7 +15,7 @@ from html.parser import HTMLParser
 import pytest
 from django.test import Client
 
-from catalog import selectors
+from catalog.selectors import pages
 from cloudshelf.security import content_security_policy, inline_style_hashes, origin_of, policy_additions
 from tests.factories import BookFactory, UserFactory
 from tests.test_settings import PRODUCTION_SECRET_KEY, settings_for
@@ -168,7 +168,7 @@ def test_the_500_page_may_use_exactly_its_own_style_block(client, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("the listing broke")
 
-    monkeypatch.setattr(selectors, "book_page", broken)
+    monkeypatch.setattr(pages, "book_page", broken)
     client.raise_request_exception = False
     response = client.get("/books/", {"sort": "newest"})
     assert response.status_code == 500

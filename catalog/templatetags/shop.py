@@ -19,12 +19,13 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import get_language_info
 
-from catalog import markup, selectors
-from catalog.cards import book_cards_html, context_csrf_token
+from catalog import markup
+from catalog.cards import book_cards_html, book_page_actions_html, context_csrf_token
 from catalog.markup import cover_image_url
 from catalog.models import Book
 from catalog.page_tags import book_tag, reviews_tag
-from catalog.selectors import PageInfo
+from catalog.selectors import categories, pages
+from catalog.selectors.pages import PageInfo
 from cloudshelf.edge.fragments import tagged_fragment
 
 register = template.Library()
@@ -78,7 +79,7 @@ def book_reviews_list(context: template.Context, book: Book, page: PageInfo) -> 
     request = context["request"]
 
     def render() -> tuple[str, list[str]]:
-        reviews = selectors.book_reviews_page(book, number=page.number, page_size=page.page_size)
+        reviews = pages.book_reviews_page(book, number=page.number, page_size=page.page_size)
         html = render_to_string("catalog/includes/reviews_list.html", {"reviews": reviews, "request": request})
         return html, [reviews_tag(book.pk)]
 
@@ -91,11 +92,22 @@ def related_books_section(context: template.Context, book: Book) -> SafeString:
     request = context["request"]
 
     def render() -> tuple[str, list[str]]:
-        books = selectors.related_books(book)
+        books = pages.related_books(book)
         values = {"related_books": books, "request": request, "csrf_token": context.get("csrf_token")}
         return render_to_string("catalog/includes/related_books.html", values), [book_tag(b.pk) for b in books]
 
     return tagged_fragment(request, f"related:{book.pk}:{request.path}", render)
+
+
+@register.simple_tag(takes_context=True)
+def book_page_actions(context: template.Context, book: Book) -> SafeString:
+    """``{% book_page_actions book %}``: the controls other apps add to a book's page, posting back to it."""
+    request = context.get("request")
+    return book_page_actions_html(
+        book,
+        csrf_token=str(context.get("csrf_token") or ""),
+        next_path=request.get_full_path() if request is not None else "",
+    )
 
 
 @register.simple_tag
@@ -105,9 +117,9 @@ def og_image_url(book: Book) -> str:
 
 
 @register.simple_tag
-def root_categories() -> list[selectors.CategoryLink]:
+def root_categories() -> list[categories.CategoryLink]:
     """The top-level categories for the site navigation (cached by the selector)."""
-    return selectors.root_categories()
+    return categories.root_categories()
 
 
 # JSON can hold "</script>"; these escapes keep it inert inside a <script> element
@@ -172,7 +184,7 @@ class PageLink:
     is_current: bool
 
 
-def _pagination(page: selectors.PageInfo, url_for: Callable[[int], str], label: str) -> dict[str, Any]:
+def _pagination(page: pages.PageInfo, url_for: Callable[[int], str], label: str) -> dict[str, Any]:
     return {
         "page": page,
         "label": label,
@@ -183,14 +195,14 @@ def _pagination(page: selectors.PageInfo, url_for: Callable[[int], str], label: 
 
 
 @register.inclusion_tag("catalog/includes/pagination.html", takes_context=True)
-def listing_pagination(context: template.Context, listing: selectors.BookPage) -> dict[str, Any]:
+def listing_pagination(context: template.Context, listing: pages.BookPage) -> dict[str, Any]:
     """Numbered page links for a book listing, keeping its sort."""
     path = context["request"].path
     return _pagination(listing.page, lambda number: path + listing.query(number), "Pages")
 
 
 @register.inclusion_tag("catalog/includes/pagination.html", takes_context=True)
-def reviews_pagination(context: template.Context, reviews: selectors.ReviewPage) -> dict[str, Any]:
+def reviews_pagination(context: template.Context, reviews: pages.ReviewPage) -> dict[str, Any]:
     """Numbered page links for a book's reviews (``?reviews_page=``), landing on the reviews."""
     path = context["request"].path
 

@@ -13,7 +13,7 @@ from django import template
 from django.utils.safestring import SafeString
 
 from catalog.cards import book_cards_html, context_csrf_token
-from catalog.selectors import PageInfo
+from catalog.selectors.pages import PageInfo
 from search.params import SearchState
 from search.results import SearchHit
 

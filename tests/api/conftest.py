@@ -15,7 +15,7 @@ import redis
 from django.db import connection
 from django.test import Client
 
-from catalog.api import category_rows_forget
+from catalog.selectors.categories import category_index_clear
 from cloudshelf.api.models import Partner
 from cloudshelf.api.services import IssuedApiKey
 from tests.api.factories import PartnerFactory, issue_key
@@ -26,10 +26,10 @@ BIN = Path(sys.executable).parent
 
 @pytest.fixture(autouse=True)
 def _fresh_category_rows():
-    """Each test sees the categories it made: forget the API's per-process memo of the tree."""
-    category_rows_forget()
+    """Each test sees the categories it made: forget the per-process memo of the category index."""
+    category_index_clear()
     yield
-    category_rows_forget()
+    category_index_clear()
 
 
 def dead_redis() -> redis.Redis:

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from catalog.models import Book
-from catalog.selectors import SORT_OPTIONS
+from catalog.selectors.pages import SORT_OPTIONS
 from tests.factories import AuthorFactory, BookFactory, CategoryFactory, TagFactory
 
 pytestmark = pytest.mark.django_db

@@ -13,8 +13,8 @@ from decimal import Decimal
 import pytest
 from opensearchpy import OpenSearch
 
+from catalog.selectors.categories import category_index_clear
 from search.breaker import opensearch_breaker
-from search.facets import category_tree_changed
 from search.services import search_index_rebuild, search_rows_refresh
 from tests.factories import AuthorFactory, BookFactory, CategoryFactory
 
@@ -24,9 +24,9 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture(autouse=True)
 def _fresh_search_state():
     opensearch_breaker.reset()
-    category_tree_changed()
+    category_index_clear()
     yield
-    category_tree_changed()
+    category_index_clear()
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from django.utils.html import format_html
 from catalog import cards
 from catalog.cards import CSRF_TOKEN_SLOT, NEXT_PATH_SLOT, book_cards_html, card_version, register_card_action
 from catalog.models import Author, Book, Inventory
-from catalog.selectors import books_in_order
+from catalog.selectors.pages import books_in_order
 from tests.factories import AuthorFactory, BookFactory
 
 pytestmark = pytest.mark.django_db

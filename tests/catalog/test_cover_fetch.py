@@ -35,7 +35,7 @@ from catalog.cards import book_cards_html, card_version
 from catalog.cover_fetch import COVER_WIDTHS, CoverFetchStatus, books_needing_cover, cover_fetch
 from catalog.markup import book_cover_html, cover_image_url
 from catalog.models import Book
-from catalog.selectors import books_in_order
+from catalog.selectors.pages import books_in_order
 from catalog.signals import books_changed
 from catalog.tasks import cover_fetch_queue, cover_fetch_task
 from cloudshelf.celery import app as celery_app

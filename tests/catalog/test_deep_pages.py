@@ -1,4 +1,4 @@
-"""Deep browse pages seek by key from cached page boundaries (``catalog.selectors.book_page``),
+"""Deep browse pages seek by key from cached page boundaries (``catalog.selectors.pages.book_page``),
 and the bulk loaders leave their tables vacuumed and analyzed (``catalog.maintenance``).
 
 The keyset answer is checked against the plain ``ORDER BY … LIMIT … OFFSET`` answer on a
@@ -24,13 +24,14 @@ from django.db.models.functions import Lower
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from catalog import selectors
 from catalog.models import Author, Book, Category
+from catalog.selectors import pages
+from catalog.selectors.categories import category_branch
 from tests.factories import AuthorFactory, BookFactory, CategoryFactory
 
 PAGE_SIZE = 4
 BOOKS = 70
-SORTS = list(selectors.SORT_OPTIONS)
+SORTS = list(pages.SORT_OPTIONS)
 
 Listing = tuple[QuerySet[Book], str | None]
 
@@ -60,41 +61,41 @@ def catalog(db) -> dict[str, Callable[[], Listing]]:
         )
 
     def subtree(path: str) -> Listing:
-        branch = selectors.category_branch(path)
+        branch = category_branch(path)
         assert branch is not None
-        return selectors.category_books(branch), branch.book_count_cache_key
+        return pages.category_books(branch), branch.book_count_cache_key
 
     return {
-        "all": lambda: (selectors.all_books(), selectors.ALL_BOOKS_COUNT_KEY),
+        "all": lambda: (pages.all_books(), pages.ALL_BOOKS_COUNT_KEY),
         "category subtree": lambda: subtree("fiction"),
         "leaf category": lambda: subtree("fiction/fantasy"),
-        "author": lambda: (selectors.author_books(Author.objects.get(slug="prolific-writer")), None),
+        "author": lambda: (pages.author_books(Author.objects.get(slug="prolific-writer")), None),
     }
 
 
 def reference_ids(books: QuerySet[Book], sort: str, number: int) -> list[int]:
     """Page ``number`` the plain way: ORDER BY the sort, LIMIT, OFFSET."""
     offset = (number - 1) * PAGE_SIZE
-    ordered = books.order_by(*selectors.SORT_OPTIONS[sort].order_by).values_list("id", flat=True)
+    ordered = books.order_by(*pages.SORT_OPTIONS[sort].order_by).values_list("id", flat=True)
     return list(ordered[offset : offset + PAGE_SIZE])
 
 
 def all_ids(books: QuerySet[Book], sort: str) -> list[int]:
-    return list(books.order_by(*selectors.SORT_OPTIONS[sort].order_by).values_list("id", flat=True))
+    return list(books.order_by(*pages.SORT_OPTIONS[sort].order_by).values_list("id", flat=True))
 
 
-def page_of(listing: Listing, sort: str, number: int) -> selectors.BookPage:
+def page_of(listing: Listing, sort: str, number: int) -> pages.BookPage:
     books, count_cache_key = listing
-    return selectors.book_page(
+    return pages.book_page(
         books,
-        sort=selectors.SORT_OPTIONS[sort],
+        sort=pages.SORT_OPTIONS[sort],
         number=number,
         page_size=PAGE_SIZE,
         count_cache_key=count_cache_key,
     )
 
 
-def ids_of(page: selectors.BookPage) -> list[int]:
+def ids_of(page: pages.BookPage) -> list[int]:
     return [book.pk for book in page.books]
 
 
@@ -125,7 +126,7 @@ def test_every_page_equals_the_offset_answer_and_deep_pages_run_no_offset(catalo
         assert ids == reference_ids(books, sort, number), f"page {number}"
         # Page 1 needs no OFFSET either way; page 2 keeps it; deeper pages seek by key.
         has_offset = any("OFFSET" in statement for statement in sql)
-        assert has_offset == (1 < number < selectors.KEYSET_FROM_PAGE), f"page {number}"
+        assert has_offset == (1 < number < pages.KEYSET_FROM_PAGE), f"page {number}"
 
 
 @pytest.mark.parametrize("scope", ["all", "category subtree", "leaf category", "author"])
@@ -150,7 +151,7 @@ def test_the_deep_page_past_the_last_is_a_404_and_the_last_one_is_not(client, se
 
 
 def test_shallow_pages_keep_offset_and_build_no_boundaries(catalog):
-    for number in range(1, selectors.KEYSET_FROM_PAGE):
+    for number in range(1, pages.KEYSET_FROM_PAGE):
         ids, sql = page_with_sql(catalog["all"](), "bestselling", number)
 
         assert ids == reference_ids(Book.objects.all(), "bestselling", number)
@@ -158,7 +159,7 @@ def test_shallow_pages_keep_offset_and_build_no_boundaries(catalog):
 
 
 def test_every_sort_is_paged_by_its_index_columns_ending_in_id():
-    assert {key: selectors.sort_columns(sort) for key, sort in selectors.SORT_OPTIONS.items()} == {
+    assert {key: pages.sort_columns(sort) for key, sort in pages.SORT_OPTIONS.items()} == {
         "bestselling": (("popularity", True), ("id", False)),
         "price": (("price", False), ("id", False)),
         "price-desc": (("price", True), ("id", True)),
@@ -170,17 +171,17 @@ def test_every_sort_is_paged_by_its_index_columns_ending_in_id():
 
 def test_a_sort_on_a_nullable_column_is_refused_rather_than_paged_wrong():
     # NULL would compare as unknown and empty every page after it.
-    sort = selectors.SortOption("published", "Published", (F("publication_date").desc(), "id"))
+    sort = pages.SortOption("published", "Published", (F("publication_date").desc(), "id"))
 
     with pytest.raises(TypeError, match=r"nullable columns \['publication_date'\]"):
-        selectors.sort_columns(sort)
+        pages.sort_columns(sort)
 
 
 def test_a_sort_on_an_expression_is_refused():
-    sort = selectors.SortOption("title-any-case", "Title", (Lower("title").asc(), "id"))
+    sort = pages.SortOption("title-any-case", "Title", (Lower("title").asc(), "id"))
 
     with pytest.raises(TypeError, match="not a column"):
-        selectors.sort_columns(sort)
+        pages.sort_columns(sort)
 
 
 # --- Queries ------------------------------------------------------------------------------
@@ -210,10 +211,8 @@ def test_boundaries_are_built_once_per_listing_and_sort(catalog):
 def test_while_another_request_builds_the_boundaries_a_deep_page_uses_offset(catalog):
     books, _ = catalog["all"]()
     page_of(catalog["all"](), "price", 1)  # counts, so the lock key below is the real one
-    page = selectors.PageInfo.build(number=5, page_size=PAGE_SIZE, total=BOOKS)
-    lock = selectors._boundaries_key(
-        scope=selectors.ALL_BOOKS_COUNT_KEY, sort=selectors.SORT_OPTIONS["price"], page=page, chunk=-1
-    )
+    page = pages.PageInfo.build(number=5, page_size=PAGE_SIZE, total=BOOKS)
+    lock = pages._boundaries_key(scope=pages.ALL_BOOKS_COUNT_KEY, sort=pages.SORT_OPTIONS["price"], page=page, chunk=-1)
     cache.set(lock, True)
 
     ids, sql = page_with_sql(catalog["all"](), "price", 5)
@@ -229,7 +228,7 @@ def test_the_build_lock_is_released_after_a_build(catalog):
     _, sql = page_with_sql(catalog["all"](), "price-desc", 5)
 
     assert len(boundary_queries(sql)) == 1
-    assert not cache.keys("catalog:v1:page-keys:*:-1")
+    assert not cache.keys("catalog:v2:page-keys:*:-1")
 
 
 # --- Staleness ----------------------------------------------------------------------------
@@ -258,7 +257,7 @@ def test_an_added_book_leaves_deep_pages_as_they_were_until_the_count_refreshes(
     # OFFSET would now shift every page by one book.
     assert reference_ids(Book.objects.all(), sort, 8) != before
 
-    cache.delete(selectors.ALL_BOOKS_COUNT_KEY)  # the count cache expires
+    cache.delete(pages.ALL_BOOKS_COUNT_KEY)  # the count cache expires
 
     assert ids_of(page_of(catalog["all"](), sort, 8)) == reference_ids(Book.objects.all(), sort, 8)
 

@@ -15,12 +15,12 @@ from django_redis import get_redis_connection
 from opensearchpy import OpenSearch
 
 from catalog.models import Book
+from catalog.selectors.categories import category_index_clear
 from cloudshelf.celery import app as celery_app
 from search import synonyms
 from search.breaker import opensearch_breaker
 from search.client import bulk_client
 from search.documents import alias_name
-from search.facets import category_tree_changed
 from search.services import search_index_rebuild
 from tests.factories import AuthorFactory, BookFactory, CategoryFactory
 from tests.workers import real_worker
@@ -53,7 +53,7 @@ def _fresh_search_state(settings):
     def clean() -> None:
         opensearch_breaker.reset()
         synonyms.synonyms_changed()
-        category_tree_changed()
+        category_index_clear()
         for alias in ("default", "durable"):  # the breaker's state; the sync queue
             redis = get_redis_connection(alias)
             keys = list(redis.scan_iter(f"{settings.SEARCH_INDEX_PREFIX}*"))

@@ -1,4 +1,4 @@
-"""Reads that build the customer-facing catalog pages.
+"""Reads that build the customer-facing catalog pages (the categories around a page: ``categories``).
 
 Plain functions returning querysets, model instances and small dataclasses. Each page
 runs a fixed number of SQL queries whatever the size of the catalog:
@@ -22,9 +22,9 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TypeVar, cast
+from typing import cast
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -38,26 +38,15 @@ from django.db.models.functions import RowNumber
 from django.db.models.lookups import Lookup
 from django.utils import timezone
 
-from catalog.models import Author, Book, BookAuthor, Category, Review
+from catalog.models import Author, Book, BookAuthor, Review
+from catalog.selectors.caching import CACHE_PREFIX, CACHE_SECONDS, cached
+from catalog.selectors.categories import CategoryBranch, CategoryLink, root_categories
 
-# How long cached page parts live. Short enough that a new book or category shows up
-# within minutes without any invalidation code; long enough to absorb traffic peaks.
-CACHE_SECONDS = 5 * 60
-# Cached values are pickled dataclasses: bump the version whenever their shape changes,
-# so a deploy never unpickles an old shape written by the previous release.
-CACHE_PREFIX = "catalog:v1"
 HOME_SHELF_SIZE = 6
 RELATED_BOOKS_LIMIT = 6
 # A book needs this many ratings to appear in "Top rated", so one enthusiastic 5★
 # review cannot put a book above one rated 4.8 by thousands of readers.
 TOP_RATED_MIN_RATINGS = 100
-
-T = TypeVar("T")
-
-
-def _cached(key: str, compute: Callable[[], T]) -> T:
-    """``cache.get_or_set`` with the catalog's lifetime, typed."""
-    return cast(T, cache.get_or_set(key, compute, CACHE_SECONDS))
 
 
 # --- Sort orders --------------------------------------------------------------------
@@ -224,7 +213,7 @@ def book_page(
     """
     if number > settings.CATALOG_MAX_PAGE or number < 1:
         raise EmptyPage(f"Page {number} does not exist.")
-    total = _cached(count_cache_key, books.count) if count_cache_key else books.count()
+    total = cached(count_cache_key, books.count) if count_cache_key else books.count()
     page = PageInfo.build(number=number, page_size=page_size, total=total, max_page=settings.CATALOG_MAX_PAGE)
     ordered = books.order_by(*sort.order_by).values_list("id", flat=True)
     ids: list[int] | None = None
@@ -412,115 +401,6 @@ ALL_BOOKS_COUNT_KEY = f"{CACHE_PREFIX}:book-count:all"
 # --- Categories ---------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class CategoryLink:
-    """What a link to a category needs; small and safe to cache."""
-
-    id: int
-    name: str
-    path: str
-
-
-@dataclass(frozen=True)
-class CategoryBranch:
-    """A category with what its page shows around it.
-
-    ``trail`` runs from the root down to the category itself (the breadcrumbs);
-    ``subtree_ids`` are the category and all its descendants, whose books it lists.
-    """
-
-    category: Category
-    trail: tuple[CategoryLink, ...]
-    children: tuple[CategoryLink, ...]
-    subtree_ids: tuple[int, ...]
-
-    @property
-    def ancestors(self) -> tuple[CategoryLink, ...]:
-        return self.trail[:-1]
-
-    @property
-    def book_count_cache_key(self) -> str:
-        return f"{CACHE_PREFIX}:book-count:category:{self.category.pk}"
-
-
-def _link(category: Category) -> CategoryLink:
-    return CategoryLink(id=category.pk, name=category.name, path=category.path)
-
-
-def _path_cache_key(prefix: str, path: str) -> str:
-    # A URL path may hold any character and be long; cache keys must not.
-    return f"{prefix}:{hashlib.sha256(path.encode()).hexdigest()[:32]}"
-
-
-def category_caches_clear() -> None:
-    """Forget the cached navigation, trails and branches: call after a category is saved or deleted.
-
-    Without Redis (the embedded default's in-process cache) only the navigation is
-    forgotten at once; trails and branches follow within ``CACHE_SECONDS``.
-    """
-    cache.delete(f"{CACHE_PREFIX}:root-categories")
-    delete_pattern = getattr(cache, "delete_pattern", None)
-    if delete_pattern is not None:
-        delete_pattern(f"{CACHE_PREFIX}:category-*")
-
-
-def root_categories() -> list[CategoryLink]:
-    """The top-level categories, for the site navigation (cached: it is on every page)."""
-
-    def compute() -> list[CategoryLink]:
-        return [_link(category) for category in Category.objects.filter(depth=0).order_by("name")]
-
-    return _cached(f"{CACHE_PREFIX}:root-categories", compute)
-
-
-def category_trail(path: str) -> tuple[CategoryLink, ...]:
-    """Breadcrumbs of the category at ``path``: root first, the category itself last.
-
-    Every ancestor's path is a prefix of ``path``, so this is one indexed query, not a
-    walk up the tree.
-    """
-
-    def compute() -> tuple[CategoryLink, ...]:
-        parts = path.split("/")
-        prefixes = ["/".join(parts[: index + 1]) for index in range(len(parts))]
-        return tuple(_link(c) for c in Category.objects.filter(path__in=prefixes).order_by("depth"))
-
-    return _cached(_path_cache_key(f"{CACHE_PREFIX}:category-trail", path), compute)
-
-
-def category_branch(path: str) -> CategoryBranch | None:
-    """The category at ``path`` with its breadcrumbs, children and descendants (cached).
-
-    ``None`` when no category has that path. Two queries when not cached: the trail
-    (which includes the category row itself) and the descendants.
-    """
-    key = _path_cache_key(f"{CACHE_PREFIX}:category-branch", path)
-    branch: CategoryBranch | None = cache.get(key)
-    if branch is not None:
-        return branch
-    parts = path.split("/")
-    prefixes = ["/".join(parts[: index + 1]) for index in range(len(parts))]
-    trail = list(Category.objects.filter(path__in=prefixes).order_by("depth"))
-    if not trail or trail[-1].path != path:
-        return None
-    category = trail[-1]
-    descendants = list(
-        Category.objects.filter(path__startswith=f"{path}/").order_by("name").values_list("id", "name", "path", "depth")
-    )
-    branch = CategoryBranch(
-        category=category,
-        trail=tuple(_link(c) for c in trail),
-        children=tuple(
-            CategoryLink(id=id_, name=name, path=path_)
-            for id_, name, path_, depth in descendants
-            if depth == category.depth + 1
-        ),
-        subtree_ids=(category.pk, *(row[0] for row in descendants)),
-    )
-    cache.set(key, branch, CACHE_SECONDS)
-    return branch
-
-
 def category_books(branch: CategoryBranch) -> QuerySet[Book]:
     """Books of a category and all its descendants.
 
@@ -608,7 +488,7 @@ def home_shelves() -> list[Shelf]:
     The layout (which ids go where) is cached; the cards themselves are fetched fresh
     in one query for all shelves, so prices and stock are always current.
     """
-    layout = _cached(f"{CACHE_PREFIX}:home-layout", _home_layout)
+    layout = cached(f"{CACHE_PREFIX}:home-layout", _home_layout)
     books = {book.pk: book for book in books_in_order([i for shelf in layout for i in shelf.book_ids])}
     return [
         Shelf(
@@ -696,4 +576,4 @@ def related_books(book: Book, *, limit: int = RELATED_BOOKS_LIMIT) -> list[Book]
             ids += [i for i in _ids(in_category, "bestselling", limit) if i not in ids]
         return ids[:limit]
 
-    return books_in_order(_cached(f"{CACHE_PREFIX}:related:{book.pk}", compute))
+    return books_in_order(cached(f"{CACHE_PREFIX}:related:{book.pk}", compute))

@@ -1,22 +1,20 @@
-"""``{% load cart_tags %}``: the add-to-cart control for book pages and cards.
+"""The add-to-cart control for book pages and cards, which the catalog shows without knowing the cart.
 
 The control is a plain form POST that works without JavaScript (the view redirects back
 with a message); static/js/site.js sends it with fetch instead and updates the header
-count without a reload. It is built in Python because every book card carries one (see
-``catalog.cards``, where ``CartConfig.ready`` registers it).
+count without a reload. It is built in Python because every book card carries one:
+``CartConfig.ready`` registers it with ``catalog.cards`` as a card action and as a book
+page action.
 """
 
 from __future__ import annotations
 
-from django import template
 from django.conf import settings
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from catalog.models import Book
-
-register = template.Library()
 
 
 def add_to_cart_form(book: Book, *, csrf_token: str, next_path: str, compact: bool = False) -> SafeString:
@@ -66,13 +64,6 @@ def card_add_to_cart(book: Book, csrf_token: str, next_path: str) -> SafeString:
     return add_to_cart_form(book, csrf_token=csrf_token, next_path=next_path, compact=True)
 
 
-@register.simple_tag(takes_context=True)
-def add_to_cart(context: template.Context, book: Book, *, compact: bool = False) -> SafeString:
-    """``{% add_to_cart book %}``: the form for this page, posting back to it."""
-    request = context.get("request")
-    return add_to_cart_form(
-        book,
-        csrf_token=str(context.get("csrf_token") or ""),
-        next_path=request.get_full_path() if request is not None else "",
-        compact=compact,
-    )
+def book_page_add_to_cart(book: Book, csrf_token: str, next_path: str) -> SafeString:
+    """The form with a quantity on a book's page (a ``catalog.cards`` book page action)."""
+    return add_to_cart_form(book, csrf_token=csrf_token, next_path=next_path)

@@ -11,7 +11,8 @@ else keeps a copy with its own rules:
 * ``root_categories``, ``category_trail``, ``category_branch``: what a page shows around
   a category, each cached under its own key.
 
-Cached values are ids, names and paths only, never prices or stock.
+Cached values are categories only (ids, names, paths; a branch holds its ``Category``),
+never books, prices or stock.
 """
 
 from __future__ import annotations

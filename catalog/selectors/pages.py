@@ -11,8 +11,9 @@ runs a fixed number of SQL queries whatever the size of the catalog:
   query fetches just those rows for the cards. Deep pages find their first row by key
   (a cached table of page boundaries) rather than by ``OFFSET``, so page 1,500 costs
   what page 1 costs;
-* expensive, slowly-changing figures (counts, the home page layout, the category tree
-  around a page) are cached for a few minutes. Caches hold ids and names only, never
+* expensive, slowly-changing figures (counts, the home page layout, related books) are
+  cached for a few minutes; the categories around a page come from the category index
+  (``catalog.selectors.categories``). Caches hold ids and names only, never
   prices or stock, so a cached page part is never wrong about what a book costs (page
   boundaries hold sort values, prices among them, but only as positions to seek from;
   nothing shown on a page comes from them).

@@ -43,10 +43,10 @@ def _setup() -> tuple[str, dict[str, list[str]], object]:
     django.setup()
     from catalog.models import Book, Category
     from catalog.selectors.pages import SORT_OPTIONS
-    from cloudshelf.api.models import Partner
     from cloudshelf.api.pagination import _key_columns, encode_cursor
-    from cloudshelf.api.plans import Plan
-    from cloudshelf.api.services import api_key_create
+    from partners.models import Partner
+    from partners.plans import Plan
+    from partners.services import api_key_create
 
     total = Book.objects.count()
     if total < MIN_BOOKS:
@@ -116,7 +116,7 @@ def run(base_url: str) -> list[Result]:
             )
         )
     finally:
-        from cloudshelf.api.services import api_key_revoke
+        from partners.services import api_key_revoke
 
         api_key_revoke(api_key=api_key)
     return results

@@ -191,9 +191,9 @@ def _sample() -> Sample:
 def _partner_api_search(pages: list[str]) -> tuple[list[str], tuple[tuple[str, str], ...], Callable[[], None]] | None:
     """The same searches through ``/api/v1/search/`` (JSON, no HTML): a key of its own, revoked after."""
     try:
-        from cloudshelf.api.models import Partner
-        from cloudshelf.api.plans import Plan
-        from cloudshelf.api.services import api_key_create, api_key_revoke
+        from partners.models import Partner
+        from partners.plans import Plan
+        from partners.services import api_key_create, api_key_revoke
     except ImportError:
         return None
     partner, _ = Partner.objects.get_or_create(name="Benchmark (internal)", defaults={"plan": Plan.INTERNAL})

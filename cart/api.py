@@ -1,6 +1,6 @@
 """Partner API endpoints for carts and orders placed on behalf of a partner's customers.
 
-Thin DRF views over ``cloudshelf.api.carts`` (ownership, idempotency) and the cart app's
+Thin DRF views over the ``partners`` app's services and selectors (ownership, idempotency) and the cart app's
 own services and selectors (lines in Redis, orders in Postgres). Every cart or order is
 fetched through an ownership helper that filters on the calling partner, so another
 partner's cart or order is a 404 however its id was obtained. Answers are private to
@@ -37,17 +37,15 @@ from cart.selectors import CartContents, cart_contents
 from cart.services import CartError, ShippingAddress, cart_add_item, cart_remove_item, cart_set_quantity
 from cart.store import CartStoreUnavailable
 from catalog.serializers import MAX_DATABASE_ID, StrictCharField
-from cloudshelf.api.carts import (
+from partners.models import Partner, PartnerCart
+from partners.selectors import partner_cart, partner_order, partner_orders
+from partners.services import (
     PartnerCartError,
-    partner_cart,
     partner_cart_check_open,
     partner_cart_create,
     partner_cart_ref,
-    partner_order,
     partner_order_place,
-    partner_orders,
 )
-from cloudshelf.api.models import Partner, PartnerCart
 
 TAG_CARTS, TAG_ORDERS = "Carts", "Orders"
 IDEMPOTENCY_HEADER = "Idempotency-Key"

@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "cart",
     "search",
     "analytics",
+    "partners",
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -615,6 +616,9 @@ API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 64 * 1024, minimum=1024)
 # How long a key that matched nothing is remembered (the evictable cache, by hash): a client
 # retrying a bad key costs a cache read, not a query; short, since it only bounds that memory.
 API_BAD_KEY_CACHE_SECONDS = env_int("API_BAD_KEY_CACHE_SECONDS", 5, minimum=0)
+# Where the API machinery looks keys up (cloudshelf.api.authentication.KeyStore): the
+# partners app's, named here so that cloudshelf.api imports no domain app.
+API_KEY_STORE = "partners.keys.ApiKeyStore"
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["cloudshelf.api.authentication.ApiKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["cloudshelf.api.authentication.IsActivePartner"],

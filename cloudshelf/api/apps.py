@@ -3,10 +3,11 @@ from django.apps import AppConfig
 
 class PartnerApiConfig(AppConfig):
     name = "cloudshelf.api"
+    # The label stays "api": its migrations created the partners' tables (now the
+    # ``partners`` app's models, see partners/migrations/0001_initial.py).
     label = "api"
     verbose_name = "Partner API"
 
     def ready(self) -> None:
-        # Registers the OpenAPI description of the key authentication with drf-spectacular,
-        # and the receivers that keep cached keys true.
-        from cloudshelf.api import receivers, schema  # noqa: F401
+        # Registers the OpenAPI description of the key authentication with drf-spectacular.
+        from cloudshelf.api import schema  # noqa: F401

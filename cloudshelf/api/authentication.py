@@ -3,38 +3,86 @@
 The key is resolved once per request and remembered on the Django request: the API
 middleware needs it first (to pick the partner's rate-limit bucket), then DRF's
 authentication asks again (``request_credential``) and gets the same answer without a
-second lookup. A lookup asks the cache first (``cached_api_key``: live keys, and keys that
-matched nothing, by hash) and the database only on a miss (``api_key_lookup``), which the
-middleware does only after the client address's bucket allowed it.
+second lookup.
+
+Keys belong to the ``partners`` app, which this package never imports: the key store is
+named by ``settings.API_KEY_STORE`` (``partners.keys.ApiKeyStore``), the way DRF's own
+settings name its classes, and is used through the ``KeyStore`` protocol below. A store
+answers from the cache when it can (``cached``: a live key, or a key known to match
+nothing) and from the database otherwise (``lookup``), which the middleware asks only
+after the client address's bucket allowed it.
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from django.conf import settings
-from django.core.cache import cache
 from django.http import HttpRequest
+from django.utils.module_loading import import_string
 from rest_framework import authentication, exceptions, permissions
 from rest_framework.request import Request
 
-from cloudshelf.api.models import ApiKey, Partner
-from cloudshelf.api.services import (
-    KEY_CACHE_SECONDS,
-    KEY_PREFIX,
-    hash_raw_key,
-    key_cache_key,
-    key_generation,
-    key_generation_key,
-)
+from cloudshelf.ratelimit import RateLimit
 
 if TYPE_CHECKING:
     from rest_framework.views import APIView
 
-# Longer than any key we issue (8 + 8 + 1 + 43 characters), short enough to refuse junk unhashed.
-MAX_KEY_LENGTH = 128
 _ATTRIBUTE = "_cloudshelf_api_credential"
+
+
+class ApiPartner(Protocol):
+    """What the API machinery reads of a partner: who it is, whether it may call, how fast."""
+
+    @property
+    def pk(self) -> Any: ...
+
+    @property
+    def is_active(self) -> bool: ...
+
+    @property
+    def rate_limit(self) -> RateLimit: ...
+
+
+class ApiKey(Protocol):
+    """What the API machinery reads of a live key: its partner and whether it may write."""
+
+    @property
+    def partner(self) -> ApiPartner: ...
+
+    @property
+    def can_write(self) -> bool: ...
+
+
+class KnownKey(Protocol):
+    """A lookup answered without the database: the live key, or ``None`` for a key that matches nothing."""
+
+    @property
+    def api_key(self) -> ApiKey | None: ...
+
+
+class KeyStore(Protocol):
+    """Where keys are looked up and their use recorded (``settings.API_KEY_STORE``)."""
+
+    def cached(self, raw_key: str) -> KnownKey | None:
+        """What is known of ``raw_key`` without a query; ``None`` when only the database can say."""
+
+    def lookup(self, raw_key: str) -> ApiKey | None:
+        """The live key ``raw_key`` names, from the database."""
+
+    def use_marker(self, api_key: Any) -> str:
+        """The cache key the rate limiter sets when it counts the key's first use of an interval."""
+
+    def record_use(self, api_key: Any) -> None:
+        """Note that the key was used now."""
+
+
+@functools.cache
+def key_store() -> KeyStore:
+    """The key store ``settings.API_KEY_STORE`` names (made once per process)."""
+    return cast(KeyStore, import_string(settings.API_KEY_STORE)())
 
 
 @dataclass(frozen=True)
@@ -45,15 +93,8 @@ class Credential:
     was_presented: bool
 
     @property
-    def partner(self) -> Partner | None:
+    def partner(self) -> ApiPartner | None:
         return self.api_key.partner if self.api_key is not None else None
-
-
-@dataclass(frozen=True)
-class KnownKey:
-    """A lookup answered without the database: the live key, or ``None`` for a key that matches nothing."""
-
-    api_key: ApiKey | None
 
 
 def presented_key(request: HttpRequest) -> str | None:
@@ -66,89 +107,11 @@ def presented_key(request: HttpRequest) -> str | None:
     return api_key_header.strip() if api_key_header is not None else None
 
 
-def _is_plausible(raw_key: str) -> bool:
-    return raw_key.startswith(KEY_PREFIX) and len(raw_key) <= MAX_KEY_LENGTH
-
-
-def cached_api_key(raw_key: str) -> KnownKey | None:
-    """What is known of ``raw_key`` without a query; ``None`` when only the database can say.
-
-    Keys that cannot be ours (wrong prefix, absurd length) are known bad without a lookup.
-    Otherwise one cache round trip reads the cached answer and the key's generation token
-    together; the answer counts only if it was cached under the current token.
-    """
-    if not _is_plausible(raw_key):
-        return KnownKey(api_key=None)
-    key_hash = hash_raw_key(raw_key)
-    found = cache.get_many([key_cache_key(key_hash), key_generation_key(key_hash)])
-    entry, token = found.get(key_cache_key(key_hash)), found.get(key_generation_key(key_hash))
-    if not isinstance(entry, tuple) or token is None or entry[0] != token:
-        return None
-    return KnownKey(api_key=None if entry[1] is None else _key_from_cache(entry[1]))
-
-
-def api_key_lookup(raw_key: str) -> ApiKey | None:
-    """The unrevoked key whose hash matches ``raw_key``, with its partner, from the database.
-
-    The answer is cached under the generation token read *before* the query: a live key
-    for ``KEY_CACHE_SECONDS``, a key that matches nothing for ``API_BAD_KEY_CACHE_SECONDS``
-    (so a client retrying a bad key costs a cache read, not a query). Revoking or saving a
-    key draws a new token (``forget_api_keys``), which makes any answer read before it stale,
-    even one cached after the revocation by a request that was already under way.
-    """
-    if not _is_plausible(raw_key):
-        return None
-    key_hash = hash_raw_key(raw_key)
-    token = key_generation(key_hash)
-    api_key = _key_row(key_hash)
-    if token is not None:  # no token: the cache is down, and nothing is cached
-        if api_key is not None:
-            cache.set(key_cache_key(key_hash), (token, _key_for_cache(api_key)), KEY_CACHE_SECONDS)
-        elif settings.API_BAD_KEY_CACHE_SECONDS:
-            cache.set(key_cache_key(key_hash), (token, None), settings.API_BAD_KEY_CACHE_SECONDS)
-    return api_key
-
-
-def _key_row(key_hash: str) -> ApiKey | None:
-    return ApiKey.objects.select_related("partner").filter(key_hash=key_hash, revoked_at__isnull=True).first()
-
-
 def api_key_for_raw_key(raw_key: str) -> ApiKey | None:
     """The live key ``raw_key`` names, from the cache when it knows, else from the database."""
-    known = cached_api_key(raw_key)
-    return known.api_key if known is not None else api_key_lookup(raw_key)
-
-
-# Cached as a tuple of plain values: unpickling model instances costs several times more.
-_KEY_FIELDS = ("id", "name", "prefix", "key_hash", "can_write", "created_at", "last_used_at", "revoked_at")
-_PARTNER_FIELDS = (
-    "id",
-    "name",
-    "contact_email",
-    "plan",
-    "custom_rate_per_second",
-    "custom_burst",
-    "is_active",
-    "account_id",
-    "created_at",
-)
-
-
-def _key_for_cache(api_key: ApiKey) -> tuple[tuple[object, ...], tuple[object, ...]]:
-    partner = api_key.partner
-    return (
-        tuple(getattr(api_key, name) for name in _KEY_FIELDS),
-        tuple(getattr(partner, name) for name in _PARTNER_FIELDS),
-    )
-
-
-def _key_from_cache(cached: tuple[tuple[object, ...], tuple[object, ...]]) -> ApiKey:
-    key_values, partner_values = cached
-    partner = Partner(**dict(zip(_PARTNER_FIELDS, partner_values, strict=True)))
-    partner._state.adding, partner._state.db = False, "default"
-    api_key = ApiKey(partner=partner, **dict(zip(_KEY_FIELDS, key_values, strict=True)))
-    api_key._state.adding, api_key._state.db = False, "default"
-    return api_key
+    store = key_store()
+    known = store.cached(raw_key)
+    return known.api_key if known is not None else store.lookup(raw_key)
 
 
 def request_credential(request: HttpRequest) -> Credential:
@@ -171,12 +134,12 @@ def remember_credential(request: HttpRequest, credential: Credential) -> Credent
 class PartnerPrincipal:
     """``request.user`` for API calls: the partner behind the key (``request.auth`` is the key)."""
 
-    partner: Partner
+    partner: ApiPartner
     is_authenticated: bool = True
     is_anonymous: bool = False
 
     @property
-    def pk(self) -> int:
+    def pk(self) -> Any:
         return self.partner.pk
 
     def __str__(self) -> str:
@@ -184,7 +147,7 @@ class PartnerPrincipal:
 
 
 class ApiKeyAuthentication(authentication.BaseAuthentication):
-    """DRF authentication by partner API key; ``request.auth`` is the ``ApiKey``."""
+    """DRF authentication by partner API key; ``request.auth`` is the key (a ``partners.ApiKey``)."""
 
     def authenticate(self, request: Request) -> tuple[PartnerPrincipal, ApiKey] | None:
         credential = request_credential(request._request)
@@ -202,8 +165,8 @@ class IsActivePartner(permissions.BasePermission):
     """A live key of an active partner; writes also need a key that ``can_write``."""
 
     def has_permission(self, request: Request, view: APIView) -> bool:
-        api_key = request.auth
-        if not isinstance(api_key, ApiKey):
+        api_key = request.auth  # set only by ApiKeyAuthentication, the one authentication class
+        if api_key is None:
             return False  # DRF turns this into 401, since authentication did not succeed
         if not api_key.partner.is_active:
             raise exceptions.PermissionDenied("This partner account is suspended.", code="partner_suspended")

@@ -39,21 +39,16 @@ from django.utils.cache import get_conditional_response, patch_cache_control, pa
 from django.utils.http import http_date
 
 from cloudshelf.api.authentication import (
+    ApiKey,
     Credential,
-    KnownKey,
-    api_key_lookup,
-    cached_api_key,
+    key_store,
     presented_key,
     remember_credential,
     request_credential,
 )
 from cloudshelf.api.errors import DEPENDENCY_ERRORS, DEPENDENCY_RETRY_AFTER_SECONDS, error_response
-from cloudshelf.api.models import ApiKey
-from cloudshelf.api.plans import RateLimit
-from cloudshelf.api.ratelimit import RateLimitDecision, UseMarker, rate_limit_hit
-from cloudshelf.api.services import api_key_record_use, api_key_use_marker
 from cloudshelf.client import client_address
-from cloudshelf.ratelimit import address_subject
+from cloudshelf.ratelimit import RateLimit, RateLimitDecision, UseMarker, address_subject, rate_limit_hit
 
 logger = logging.getLogger("cloudshelf.api")
 
@@ -69,28 +64,30 @@ def _address_hit(request: HttpRequest) -> RateLimitDecision | None:
 
 
 def _partner_hit(api_key: ApiKey) -> RateLimitDecision | None:
-    marker = UseMarker(api_key_use_marker(api_key=api_key), settings.API_KEY_LAST_USED_INTERVAL)
+    store = key_store()
+    marker = UseMarker(store.use_marker(api_key), settings.API_KEY_LAST_USED_INTERVAL)
     decision = rate_limit_hit(bucket=f"partner:{api_key.partner.pk}", limit=api_key.partner.rate_limit, marker=marker)
     if decision is not None and decision.is_first_use:
-        api_key_record_use(api_key=api_key)
+        store.record_use(api_key)
     return decision
 
 
 def _throttle(request: HttpRequest) -> RateLimitDecision | None:
     """Resolve the key and spend from the right bucket; the database is asked only within the address's limit."""
     raw_key = presented_key(request)
-    known = cached_api_key(raw_key) if raw_key else KnownKey(api_key=None)
-    if known is None:  # only the database can say: throttle the address first
-        assert raw_key is not None
+    store = key_store()
+    known = store.cached(raw_key) if raw_key else None
+    api_key: ApiKey | None
+    if raw_key and known is None:  # only the database can say: throttle the address first
         decision = _address_hit(request)
         if decision is not None and not decision.is_allowed:
             return decision  # refused before the lookup; the view (and DRF's authentication) never runs
-        api_key = api_key_lookup(raw_key)
+        api_key = store.lookup(raw_key)
         if api_key is None:
             remember_credential(request, Credential(api_key=None, was_presented=True))
             return decision
     else:
-        api_key = known.api_key
+        api_key = known.api_key if known is not None else None
     remember_credential(request, Credential(api_key=api_key, was_presented=raw_key is not None))
     return _partner_hit(api_key) if api_key is not None else _address_hit(request)
 

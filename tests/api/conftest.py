@@ -16,8 +16,8 @@ from django.db import connection
 from django.test import Client
 
 from catalog.selectors.categories import category_index_clear
-from cloudshelf.api.models import Partner
-from cloudshelf.api.services import IssuedApiKey
+from partners.models import Partner
+from partners.services import IssuedApiKey
 from tests.api.factories import PartnerFactory, issue_key
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import factory
 
-from cloudshelf.api.models import Partner
-from cloudshelf.api.plans import Plan
-from cloudshelf.api.services import IssuedApiKey, api_key_create
+from partners.models import Partner
+from partners.plans import Plan
+from partners.services import IssuedApiKey, api_key_create
 
 
 class PartnerFactory(factory.django.DjangoModelFactory):

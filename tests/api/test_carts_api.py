@@ -11,7 +11,7 @@ from django.core.cache import caches
 from cart.models import Order
 from cart.store import RedisCartStore
 from catalog.models import Inventory
-from cloudshelf.api.models import PartnerCart
+from partners.models import PartnerCart
 from tests.api.conftest import dead_redis
 from tests.factories import BookFactory
 

@@ -16,8 +16,8 @@ import pytest
 from django.db import connection
 
 from cart.models import Order
-from cloudshelf.api import carts
-from cloudshelf.api.models import PartnerCart
+from partners import services
+from partners.models import PartnerCart
 from tests.api.conftest import key_client
 from tests.api.test_carts_api import ADDRESS, add, new_cart
 from tests.factories import BookFactory
@@ -64,13 +64,13 @@ def place(raw_key: str, cart_id: str, key: str) -> Callable[[], Any]:
 def both_past_the_key_check(monkeypatch):
     """Hold each placement after its "has this key ordered?" check until both have made it."""
     barrier = threading.Barrier(2)
-    real_order_place = carts.order_place
+    real_order_place = services.order_place
 
     def order_place_when_both_arrive(**kwargs: Any) -> Order:
         barrier.wait(10)
         return real_order_place(**kwargs)
 
-    monkeypatch.setattr(carts, "order_place", order_place_when_both_arrive)
+    monkeypatch.setattr(services, "order_place", order_place_when_both_arrive)
 
 
 def test_one_key_on_two_carts_at_once_orders_one_and_refuses_the_other_with_409(partner_key, both_past_the_key_check):

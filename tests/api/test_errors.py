@@ -96,7 +96,7 @@ def test_503_when_the_database_is_unreachable_during_the_key_lookup(partner_key,
     def unreachable(key_hash):
         raise OperationalError("connection refused")
 
-    monkeypatch.setattr("cloudshelf.api.authentication._key_row", unreachable)
+    monkeypatch.setattr("partners.selectors._key_row", unreachable)
 
     with caplog.at_level(logging.ERROR, logger="cloudshelf.api"):
         response = key_client(partner_key.raw_key).get("/api/v1/books/")

@@ -12,10 +12,10 @@ from django.core.cache import cache
 from django.db import connection, transaction
 from django_redis import get_redis_connection
 
-from cloudshelf.api import authentication
-from cloudshelf.api.authentication import api_key_for_raw_key, api_key_lookup
-from cloudshelf.api.models import ApiKey
-from cloudshelf.api.services import api_key_revoke, key_cache_key
+from partners import selectors
+from partners.models import ApiKey
+from partners.selectors import api_key_for_raw_key, api_key_lookup
+from partners.services import api_key_revoke, key_cache_key
 from tests.api.conftest import key_client
 
 pytestmark = pytest.mark.django_db
@@ -104,14 +104,14 @@ def test_without_a_bad_key_memory_every_bad_key_is_a_query(settings, django_asse
 
 def revoke_during_lookup(monkeypatch, api_key: ApiKey, *, within=None) -> None:
     """Revoke ``api_key`` after the lookup's query has read it live and before the lookup caches it."""
-    read_row = authentication._key_row
+    read_row = selectors._key_row
 
     def read_then_revoke(key_hash: str) -> ApiKey | None:
         row = read_row(key_hash)
         (within or (lambda: api_key_revoke(api_key=api_key)))()
         return row
 
-    monkeypatch.setattr(authentication, "_key_row", read_then_revoke)
+    monkeypatch.setattr(selectors, "_key_row", read_then_revoke)
 
 
 def test_a_key_revoked_between_the_lookup_and_the_cache_fill_is_refused_next_time(monkeypatch, partner_key):

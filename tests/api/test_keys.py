@@ -12,8 +12,8 @@ from django.core.cache import caches
 from django.test import Client
 from django.utils import timezone
 
-from cloudshelf.api.models import ApiKey
-from cloudshelf.api.services import api_key_revoke, api_key_use_marker
+from partners.models import ApiKey
+from partners.services import api_key_revoke, api_key_use_marker
 from tests.api.conftest import key_client
 from tests.api.factories import PartnerFactory, issue_key
 
@@ -134,7 +134,7 @@ def test_last_use_is_written_again_in_the_next_interval(partner_key, api):
 
 
 def test_a_cached_key_is_the_same_key_with_the_same_partner(partner_key, partner):
-    from cloudshelf.api.authentication import api_key_for_raw_key
+    from partners.selectors import api_key_for_raw_key
 
     from_database = api_key_for_raw_key(partner_key.raw_key)
     from_cache = api_key_for_raw_key(partner_key.raw_key)
@@ -201,7 +201,7 @@ def staff_client(client, django_user_model):
 
 def test_adding_a_key_in_the_admin_shows_the_raw_key_once(staff_client, partner):
     response = staff_client.post(
-        "/admin/api/apikey/add/", {"partner": partner.pk, "name": "production", "can_write": "on"}, follow=True
+        "/admin/partners/apikey/add/", {"partner": partner.pk, "name": "production", "can_write": "on"}, follow=True
     )
 
     key = ApiKey.objects.get(partner=partner, name="production")
@@ -211,12 +211,12 @@ def test_adding_a_key_in_the_admin_shows_the_raw_key_once(staff_client, partner)
     assert hashlib.sha256(raw.group(0).encode()).hexdigest() == key.key_hash
     assert key_client(raw.group(0)).get("/api/v1/categories/").status_code == 200
     # The key's own page never shows it again.
-    assert raw.group(0) not in staff_client.get(f"/admin/api/apikey/{key.pk}/change/").content.decode()
+    assert raw.group(0) not in staff_client.get(f"/admin/partners/apikey/{key.pk}/change/").content.decode()
 
 
 def test_the_partner_action_issues_a_key_and_shows_it(staff_client, partner):
     response = staff_client.post(
-        "/admin/api/partner/", {"action": "issue_api_key", "_selected_action": [partner.pk]}, follow=True
+        "/admin/partners/partner/", {"action": "issue_api_key", "_selected_action": [partner.pk]}, follow=True
     )
 
     raw = re.search(r"cs_live_[a-z0-9]{8}\.[A-Za-z0-9_-]{43}", response.content.decode())
@@ -227,15 +227,15 @@ def test_the_partner_action_issues_a_key_and_shows_it(staff_client, partner):
 def test_the_revoke_action_revokes_only_the_selected_keys(staff_client, partner):
     doomed, kept = issue_key(partner), issue_key(partner)
 
-    staff_client.post("/admin/api/apikey/", {"action": "revoke", "_selected_action": [doomed.api_key.pk]})
+    staff_client.post("/admin/partners/apikey/", {"action": "revoke", "_selected_action": [doomed.api_key.pk]})
 
     assert key_client(doomed.raw_key).get("/api/v1/categories/").status_code == 401
     assert key_client(kept.raw_key).get("/api/v1/categories/").status_code == 200
 
 
 def test_partner_admin_pages_render(staff_client, partner, partner_key):
-    assert staff_client.get("/admin/api/partner/").status_code == 200
-    assert staff_client.get(f"/admin/api/partner/{partner.pk}/change/").status_code == 200
-    assert staff_client.get("/admin/api/apikey/").status_code == 200
-    assert staff_client.get("/admin/api/apikey/add/").status_code == 200
+    assert staff_client.get("/admin/partners/partner/").status_code == 200
+    assert staff_client.get(f"/admin/partners/partner/{partner.pk}/change/").status_code == 200
+    assert staff_client.get("/admin/partners/apikey/").status_code == 200
+    assert staff_client.get("/admin/partners/apikey/add/").status_code == 200
     assert PartnerFactory().api_keys.count() == 0

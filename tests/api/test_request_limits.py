@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from cloudshelf.api.models import PartnerCart
+from partners.models import PartnerCart
 from tests.api.factories import PartnerFactory, issue_key
 
 pytestmark = pytest.mark.django_db

@@ -23,7 +23,7 @@ from django.core.management import call_command
 from django.test import Client
 
 from catalog.models import Book
-from cloudshelf.api.plans import Plan
+from partners.plans import Plan
 from tests.api.factories import PartnerFactory, issue_key
 from tests.factories import AuthorFactory, BookFactory, CategoryFactory, ReviewFactory
 

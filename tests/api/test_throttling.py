@@ -10,8 +10,8 @@ import pytest
 from django.db import connection
 from django.test import Client
 
-from cloudshelf.api.plans import PLAN_LIMITS, Plan, RateLimit
-from cloudshelf.api.ratelimit import rate_limit_hit
+from cloudshelf.ratelimit import rate_limit_hit
+from partners.plans import PLAN_LIMITS, Plan, RateLimit
 from tests.api.conftest import dead_redis, key_client
 from tests.api.factories import PartnerFactory, issue_key
 from tests.api.throttle_worker import call_api

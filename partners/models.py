@@ -5,6 +5,10 @@ Keys are 256 bits of randomness, so a plain hash is as good as a slow password h
 (nobody can guess a preimage) and lets every request find its key with one indexed
 lookup. The short ``prefix`` (``cs_live_ab12cd34``) is kept in clear so a key can be
 named in logs, in the admin and in a support conversation without revealing it.
+
+The tables keep the names they had when these models lived in ``cloudshelf.api``
+(``api_partner``, ``api_apikey``, ``api_partnercart``): the move was a change of Django
+state only, so existing databases kept their rows untouched.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
 
-from cloudshelf.api.plans import PLAN_LIMITS, Plan, RateLimit
+from partners.plans import PLAN_LIMITS, Plan, RateLimit
 
 
 class Partner(models.Model):
@@ -54,6 +58,7 @@ class Partner(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        db_table = "api_partner"
         ordering = ["name"]
         constraints = [
             models.CheckConstraint(
@@ -75,7 +80,7 @@ class Partner(models.Model):
 
 
 class ApiKey(models.Model):
-    """One credential of a partner. Issued and revoked through ``cloudshelf.api.services``."""
+    """One credential of a partner. Issued and revoked through ``partners.services``."""
 
     partner = models.ForeignKey(Partner, related_name="api_keys", on_delete=models.CASCADE)
     name = models.CharField(max_length=100, help_text="What the partner uses this key for, e.g. 'production'.")
@@ -89,6 +94,7 @@ class ApiKey(models.Model):
     revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
+        db_table = "api_apikey"
         ordering = ["partner", "-created_at"]
         verbose_name = "API key"
 
@@ -122,6 +128,7 @@ class PartnerCart(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        db_table = "api_partnercart"
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["partner", "-created_at"], name="partner_cart_by_partner")]
 

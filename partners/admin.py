@@ -14,8 +14,8 @@ from django.http import HttpRequest
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
-from cloudshelf.api import services
-from cloudshelf.api.models import ApiKey, Partner
+from partners import services
+from partners.models import ApiKey, Partner
 
 
 def _announce_new_key(request: HttpRequest, issued: services.IssuedApiKey) -> None:

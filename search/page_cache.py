@@ -18,7 +18,6 @@ it is rendered, so the view hands nothing to the page cache on the side.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import replace
 from functools import wraps
 from typing import Any
@@ -26,15 +25,13 @@ from typing import Any
 from django.http import HttpRequest, HttpResponseBase
 from django.template.response import TemplateResponse
 
-from cloudshelf.edge.page_cache import PageEntry, cached_page, do_not_keep, page_depends_on, page_shell
+from cloudshelf.edge.page_cache import PageEntry, View, cached_page, do_not_keep, page_depends_on, page_shell
 from search.result_cache import SEARCH_TAG
 from search.results import SearchResult
 from search.signals import SearchPerformed
 from search.synonyms import synonyms_version
 
 _EVENT = "search_event"
-
-View = Callable[..., HttpResponseBase]
 
 
 def kept_results_page(view: View) -> View:

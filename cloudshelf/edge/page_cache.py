@@ -490,11 +490,12 @@ _ANSWERS = (Http404, PermissionDenied, BadRequest, SuspiciousOperation)
 # cache first saw the request, for latency figures.
 OnHit = Callable[[HttpRequest, PageEntry, float], None]
 KeyExtra = Callable[[HttpRequest], str]
+View = Callable[..., HttpResponseBase]
 
 
 def cached_page(
     *, on_hit: OnHit | None = None, key_extra: KeyExtra | None = None, private: bool = False
-) -> Callable[..., Any]:
+) -> Callable[[View], View]:
     """Serve the decorated GET view from the page cache (see the module docstring).
 
     ``on_hit(request, entry, started)`` runs for every answer given from a kept copy (search
@@ -504,7 +505,7 @@ def cached_page(
     says which lines it shows).
     """
 
-    def decorator(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
+    def decorator(view: View) -> View:
         @wraps(view)
         def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
             started = time.perf_counter()

@@ -145,6 +145,26 @@ def test_kept_pages_are_still_counted_for_analytics(indexed_shelf):
     assert events[1]["backend"] == "opensearch"
 
 
+def test_a_kept_page_announces_the_same_event_as_its_rendering_but_its_own_latency(indexed_shelf):
+    events = []
+
+    def record(sender, **event):
+        events.append(event)
+
+    search_performed.connect(record)
+    try:
+        Client().get("/search/", {"q": "dune", "sort": "price", "in_stock": "1"})
+        second = Client().get("/search/", {"q": "dune", "sort": "price", "in_stock": "1"})
+    finally:
+        search_performed.disconnect(record)
+
+    assert is_kept(second)
+    rendered, kept = events
+    assert {**kept, "latency_ms": None} == {**rendered, "latency_ms": None}
+    assert rendered["filters"] == {"in_stock": ["1"]}
+    assert kept["latency_ms"] > 0
+
+
 def test_pages_from_the_database_fallback_are_not_kept(indexed_shelf):
     opensearch_breaker.trip()
 

@@ -30,9 +30,9 @@ from cart.models import Order
 from cart.services import CartChange, CartError
 from cart.store import CartRef, CartStoreUnavailable, customer_cart
 from catalog.page_tags import book_tag
-from cloudshelf.accounts.views import safe_next_url
 from cloudshelf.edge.http import csrf_token_optional_without_session
 from cloudshelf.edge.page_cache import cached_page, page_csrf_token, page_depends_on
+from cloudshelf.http import safe_next_url
 from cloudshelf.ratelimit import SiteLimit, customer_of, limit_requests
 
 if TYPE_CHECKING:

@@ -27,10 +27,10 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods
 
 from cloudshelf.accounts.forms import QueuedPasswordResetForm, SignUpForm
+from cloudshelf.http import safe_next_url
 from cloudshelf.ratelimit import (
     SiteLimit,
     Window,
@@ -48,24 +48,6 @@ LOGIN_BY_ADDRESS = SiteLimit(name="login", setting="LOGIN_ATTEMPTS_PER_ADDRESS_H
 SIGNUP_BY_ADDRESS = SiteLimit(name="signup", setting="SIGNUPS_PER_ADDRESS_HOUR", window_seconds=60 * 60)
 RESET_BY_ADDRESS = SiteLimit(name="reset", setting="PASSWORD_RESETS_PER_ADDRESS_HOUR", window_seconds=60 * 60)
 RESET_BY_EMAIL = SiteLimit(name="reset-email", setting="PASSWORD_RESETS_PER_EMAIL_HOUR", window_seconds=60 * 60)
-
-
-def safe_next_url(request: HttpRequest) -> str | None:
-    """The ``next`` URL from the form or query string if it is a path on this site, else ``None``.
-
-    Only paths (``/cart/``): a bare word such as ``cart`` would pass the host check, and
-    ``redirect()`` would then try it as a URL name and raise.
-    """
-    candidate = request.POST.get("next") or request.GET.get("next")
-    if (
-        candidate
-        and candidate.startswith("/")
-        and url_has_allowed_host_and_scheme(
-            candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-        )
-    ):
-        return candidate
-    return None
 
 
 def identity_subject(kind: str, value: str) -> str:

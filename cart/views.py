@@ -23,6 +23,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from cart import selectors, services
+from cart.errors import cart_error_status
 from cart.forms import PlaceOrderForm, ShippingAddressForm
 from cart.http import cart_page_key, creates_anonymous_cart, request_cart
 from cart.markup import cart_lines_html
@@ -75,8 +76,7 @@ def _cart_write_response(request: HttpRequest, write: Callable[[CartRef], CartCh
         change = write(cart)
     except CartError as error:
         if _wants_json(request):
-            status = 503 if error.code == "unavailable" else 400
-            return JsonResponse({"ok": False, "error": {"code": error.code, "message": error.message}}, status=status)
+            return JsonResponse(_cart_error_json(error.code, error.message), status=cart_error_status(error))
         messages.error(request, error.message)
         return redirect(safe_next_url(request) or "cart:detail")
     message = success.format(title=change.title)

@@ -63,26 +63,26 @@ def test_a_json_add_answers_with_the_new_count(store_kind, client):
 
 
 @pytest.mark.parametrize(
-    ("data", "code"),
+    ("data", "code", "status"),
     [
-        ({"book_id": "abc"}, "unknown_book"),
-        ({"book_id": "999999999"}, "unknown_book"),
-        ({}, "unknown_book"),
-        ({"book_id": "BOOK", "quantity": "0"}, "invalid_quantity"),
-        ({"book_id": "BOOK", "quantity": "-1"}, "invalid_quantity"),
-        ({"book_id": "BOOK", "quantity": "abc"}, "invalid_quantity"),
-        ({"book_id": "BOOK", "quantity": str(10**20)}, "invalid_quantity"),
-        ({"book_id": "BOOK", "quantity": "6"}, "not_enough_stock"),
+        ({"book_id": "abc"}, "unknown_book", 400),
+        ({"book_id": "999999999"}, "unknown_book", 400),
+        ({}, "unknown_book", 400),
+        ({"book_id": "BOOK", "quantity": "0"}, "invalid_quantity", 400),
+        ({"book_id": "BOOK", "quantity": "-1"}, "invalid_quantity", 400),
+        ({"book_id": "BOOK", "quantity": "abc"}, "invalid_quantity", 400),
+        ({"book_id": "BOOK", "quantity": str(10**20)}, "invalid_quantity", 400),
+        ({"book_id": "BOOK", "quantity": "6"}, "not_enough_stock", 409),  # the stock is at fault, not the input
     ],
 )
-def test_a_bad_json_add_is_a_400_with_the_reason_and_changes_nothing(client, data, code):
+def test_a_refused_json_add_has_the_reason_and_its_status_and_changes_nothing(client, data, code, status):
     book = BookFactory(stock=5)
     client.post("/cart/add/", {"book_id": book.pk}, headers=JSON)
     data = {name: str(book.pk) if value == "BOOK" else value for name, value in data.items()}
 
     response = client.post("/cart/add/", data, headers=JSON)
 
-    assert response.status_code == 400
+    assert response.status_code == status
     assert response.json()["error"]["code"] == code
     assert response.json()["error"]["message"]
     assert client.get("/cart/", headers=JSON).context["contents"].count == 1

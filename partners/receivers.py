@@ -12,8 +12,8 @@ from typing import Any
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
+from partners.key_cache import forget_api_keys
 from partners.models import ApiKey, Partner
-from partners.services import forget_api_keys
 
 
 @receiver([post_save, post_delete], sender=ApiKey)

@@ -15,8 +15,7 @@ from django.core.cache import cache
 from django.db.models import QuerySet
 
 from cart.models import Order
-from partners.models import ApiKey, Partner, PartnerCart
-from partners.services import (
+from partners.key_cache import (
     KEY_CACHE_SECONDS,
     KEY_PREFIX,
     hash_raw_key,
@@ -24,6 +23,7 @@ from partners.services import (
     key_generation,
     key_generation_key,
 )
+from partners.models import ApiKey, Partner, PartnerCart
 
 # Longer than any key we issue (8 + 8 + 1 + 43 characters), short enough to refuse junk unhashed.
 MAX_KEY_LENGTH = 128
@@ -83,12 +83,6 @@ def api_key_lookup(raw_key: str) -> ApiKey | None:
 
 def _key_row(key_hash: str) -> ApiKey | None:
     return ApiKey.objects.select_related("partner").filter(key_hash=key_hash, revoked_at__isnull=True).first()
-
-
-def api_key_for_raw_key(raw_key: str) -> ApiKey | None:
-    """The live key ``raw_key`` names, from the cache when it knows, else from the database."""
-    known = cached_api_key(raw_key)
-    return known.api_key if known is not None else api_key_lookup(raw_key)
 
 
 # Cached as a tuple of plain values: unpickling model instances costs several times more.

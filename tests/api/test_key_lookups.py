@@ -12,10 +12,12 @@ from django.core.cache import cache
 from django.db import connection, transaction
 from django_redis import get_redis_connection
 
+from cloudshelf.api.authentication import api_key_for_raw_key
 from partners import selectors
+from partners.key_cache import key_cache_key
 from partners.models import ApiKey
-from partners.selectors import api_key_for_raw_key, api_key_lookup
-from partners.services import api_key_revoke, key_cache_key
+from partners.selectors import api_key_lookup
+from partners.services import api_key_revoke
 from tests.api.conftest import key_client
 
 pytestmark = pytest.mark.django_db

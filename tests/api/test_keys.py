@@ -134,7 +134,7 @@ def test_last_use_is_written_again_in_the_next_interval(partner_key, api):
 
 
 def test_a_cached_key_is_the_same_key_with_the_same_partner(partner_key, partner):
-    from partners.selectors import api_key_for_raw_key
+    from cloudshelf.api.authentication import api_key_for_raw_key
 
     from_database = api_key_for_raw_key(partner_key.raw_key)
     from_cache = api_key_for_raw_key(partner_key.raw_key)

@@ -64,10 +64,11 @@ down: ## Stop everything `make up` started
 	-scripts/app.sh stop
 	-$(MAKE) services-down
 
-lint: dev-venv ## ruff (lint and format check), mypy on every module (pyproject.toml), migrations check
+lint: dev-venv ## ruff (lint and format check), mypy on every module and the import-linter contracts (pyproject.toml), migrations check
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 	$(EMBEDDED_ENV) $(PY) manage.py makemigrations --check --dry-run
 
 fmt: dev-venv ## Format and autofix

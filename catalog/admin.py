@@ -6,6 +6,7 @@ from decimal import Decimal
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
@@ -83,7 +84,7 @@ def _bulk_action_form(
         "form": form,
         "books": queryset[:20],
         "book_count": queryset.count(),
-        "selected_ids": request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME),
+        "selected_ids": request.POST.getlist(ACTION_CHECKBOX_NAME),
         "action_name": action_name,
         "select_across": request.POST.get("select_across", "0"),
         "opts": modeladmin.model._meta,

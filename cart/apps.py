@@ -9,10 +9,14 @@ class CartConfig(AppConfig):
         from django.contrib.auth.signals import user_logged_in
 
         from cart.controls import book_page_add_to_cart, card_add_to_cart
+        from cart.http import request_cart_count
         from cart.receivers import merge_cart_on_login
         from catalog.cards import register_book_page_action, register_card_action
+        from cloudshelf.personal import register_cart_counter
 
         user_logged_in.connect(merge_cart_on_login, dispatch_uid="cart.merge_cart_on_login")
         # Every book card in listings and every book page carry the add-to-cart form.
         register_card_action(card_add_to_cart)
         register_book_page_action(book_page_add_to_cart)
+        # The account menu's cart count on every page (a page-cache slot of the project).
+        register_cart_counter(request_cart_count)

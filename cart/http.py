@@ -55,3 +55,10 @@ def cart_page_key(request: HttpRequest) -> str:
     request.known_cart_count = sum(line.quantity for line in lines.values())  # type: ignore[attr-defined]
     described = repr(sorted((book_id, line.quantity, str(line.price_seen)) for book_id, line in lines.items()))
     return hashlib.blake2b(described.encode(), digest_size=16).hexdigest()
+
+
+def request_cart_count(request: HttpRequest) -> int | None:
+    """Items in this visitor's cart (0 without one, ``None`` when the store is down): the menu's count."""
+    from cart.selectors import cart_count
+
+    return cart_count(cart=request_cart(request))

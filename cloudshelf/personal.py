@@ -8,7 +8,7 @@ See ``cloudshelf.edge.slots``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from django.contrib.auth.models import AnonymousUser
@@ -24,16 +24,23 @@ def _user(request: HttpRequest, personal: bool) -> Any:
     return request.user if personal else AnonymousUser()
 
 
+CartCounter = Callable[[HttpRequest], "int | None"]
+_cart_counter: CartCounter | None = None
+
+
+def register_cart_counter(counter: CartCounter) -> None:
+    """The cart app says how many items a visitor's cart holds (the project knows no app)."""
+    global _cart_counter
+    _cart_counter = counter
+
+
 def _cart_count(request: HttpRequest, values: Mapping[str, Any]) -> int | None:
     if "cart_count" in values:  # the view already knows it (the cart page)
         count = values["cart_count"]
         return None if count is None else int(count)
     if hasattr(request, "known_cart_count"):  # read with the cart's lines (cart.http.cart_page_key)
         return int(request.known_cart_count)
-    from cart.http import request_cart
-    from cart.selectors import cart_count
-
-    return cart_count(cart=request_cart(request))
+    return None if _cart_counter is None else _cart_counter(request)
 
 
 def account_nav(request: HttpRequest, argument: str, personal: bool, values: Mapping[str, Any]) -> str:

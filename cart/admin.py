@@ -36,6 +36,30 @@ class OrderStatusForm(forms.ModelForm):
         fields = ["status"]
 
 
+# The order's fields by section of its admin page.
+_SUMMARY = ("total", "currency")
+_SHIPPING = (
+    "shipping_name",
+    "shipping_line1",
+    "shipping_line2",
+    "shipping_city",
+    "shipping_region",
+    "shipping_postal_code",
+    "shipping_country",
+)
+_PAYMENT = (
+    "payment_provider",
+    "payment_reference",
+    "card_last4",
+    "payment_declined",
+    "payment_message",
+    "payment_attempts",
+    "payment_checks",
+    "needs_attention",
+)
+_TIMELINE = ("created_at", "paid_at", "shipped_at", "cancelled_at")
+
+
 @admin.register(Order)
 class OrderAdmin(admin.ModelAdmin):
     form = OrderStatusForm
@@ -46,63 +70,14 @@ class OrderAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     inlines = [OrderLineInline]
     actions = ["mark_shipped", "cancel_orders", "check_payments"]
-    readonly_fields = [
-        "user",
-        "total",
-        "currency",
-        "shipping_name",
-        "shipping_line1",
-        "shipping_line2",
-        "shipping_city",
-        "shipping_region",
-        "shipping_postal_code",
-        "shipping_country",
-        "payment_provider",
-        "payment_reference",
-        "card_last4",
-        "payment_declined",
-        "payment_message",
-        "payment_attempts",
-        "payment_checks",
-        "needs_attention",
-        "created_at",
-        "paid_at",
-        "shipped_at",
-        "cancelled_at",
-    ]
     fieldsets = [
-        (None, {"fields": ["user", "status", "total", "currency"]}),
-        (
-            "Shipping address",
-            {
-                "fields": [
-                    "shipping_name",
-                    "shipping_line1",
-                    "shipping_line2",
-                    "shipping_city",
-                    "shipping_region",
-                    "shipping_postal_code",
-                    "shipping_country",
-                ]
-            },
-        ),
-        (
-            "Payment",
-            {
-                "fields": [
-                    "payment_provider",
-                    "payment_reference",
-                    "card_last4",
-                    "payment_declined",
-                    "payment_message",
-                    "payment_attempts",
-                    "payment_checks",
-                    "needs_attention",
-                ]
-            },
-        ),
-        ("Timeline", {"fields": ["created_at", "paid_at", "shipped_at", "cancelled_at"]}),
+        (None, {"fields": ["user", "status", *_SUMMARY]}),
+        ("Shipping address", {"fields": _SHIPPING}),
+        ("Payment", {"fields": _PAYMENT}),
+        ("Timeline", {"fields": _TIMELINE}),
     ]
+    # Everything shown is read-only but the status (changed only through the services, below).
+    readonly_fields = ["user", *_SUMMARY, *_SHIPPING, *_PAYMENT, *_TIMELINE]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # orders come from checkout

@@ -45,6 +45,7 @@ __all__ = [
     "SearchResult",
     "autocomplete",
     "search_books",
+    "search_spec",
 ]
 
 logger = logging.getLogger(__name__)
@@ -73,6 +74,31 @@ def search_books(
     with ``search.signals.search_performed`` (analytics records it off the request path).
     """
     started = time.perf_counter()
+    spec, was_cut = search_spec(query=query, filters=filters, sort=sort, page=page, page_size=page_size)
+    result = _answer(lambda backend: backend.search(spec))
+    result = replace(
+        result,
+        took_ms=round((time.perf_counter() - started) * 1000, 2),
+        query_was_cut=was_cut,
+        synonyms_used=spec.variants[1:],
+    )
+    SearchPerformed.from_result(result, latency_ms=result.took_ms).send()
+    return result
+
+
+def search_spec(
+    *,
+    query: str = "",
+    filters: SearchFilters | None = None,
+    sort: str = "relevance",
+    page: int = 1,
+    page_size: int | None = None,
+) -> tuple[SearchSpec, bool]:
+    """``(spec, query_was_cut)``: one search as every backend receives it (cleaned, bounded, synonym-expanded).
+
+    Raises ``SearchPageOutOfRange`` for a page below 1 or past ``SEARCH_MAX_PAGE``. Public
+    for what asks a backend directly, such as the relevance suite (``search.relevance``).
+    """
     text, was_cut = clean_query(query)
     size = min(max(page_size or settings.SEARCH_PAGE_SIZE, 1), MAX_PAGE_SIZE)
     if page < 1 or page > settings.SEARCH_MAX_PAGE:
@@ -89,15 +115,7 @@ def search_books(
         page=page,
         page_size=size,
     )
-    result = _answer(lambda backend: backend.search(spec))
-    result = replace(
-        result,
-        took_ms=round((time.perf_counter() - started) * 1000, 2),
-        query_was_cut=was_cut,
-        synonyms_used=spec.variants[1:],
-    )
-    SearchPerformed.from_result(result, latency_ms=result.took_ms).send()
-    return result
+    return spec, was_cut
 
 
 def autocomplete(*, prefix: str, limit: int = 6) -> AutocompleteResult:

@@ -43,7 +43,8 @@ export CLOUDSHELF_ROOT PG_PORT REDIS_PORT REDIS_DURABLE_PORT REDIS_CACHE_MAXMEMO
 : "${OPENSEARCH_PORT:=59200}"
 : "${OPENSEARCH_TRANSPORT_PORT:=59300}"
 : "${OPENSEARCH_DIR:=$VAR_DIR/opensearch}"
-: "${OPENSEARCH_HEAP:=512m}"
+# Empty: sized from the machine at each start (scripts/opensearch/heap.sh); e.g. 2g overrides.
+: "${OPENSEARCH_HEAP:=}"
 # Appended to the node's JVM options. C1-only JIT: the node is ready ~30% sooner, at the
 # cost of peak query speed; set OPENSEARCH_JAVA_OPTS= (empty) for benchmarks.
 : "${OPENSEARCH_JAVA_OPTS=-XX:TieredStopAtLevel=1}"

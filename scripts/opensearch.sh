@@ -13,10 +13,14 @@
 # registries): the plain distribution plus analysis-common, lang-painless, mapper-extras and
 # reindex laid out by hand as modules (scripts/opensearch/). Downloads are verified and
 # cached in $CLOUDSHELF_CACHE_DIR (default ~/.cache/cloudshelf), which `make clean` keeps.
-# See docs/opensearch.md.
+# The heap is sized from the machine on every start (scripts/opensearch/heap.sh, printed
+# with its reason); OPENSEARCH_HEAP=2g overrides. See docs/opensearch.md and
+# docs/search-scaling.md.
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source=scripts/opensearch/heap.sh
+source "$(dirname "${BASH_SOURCE[0]}")/opensearch/heap.sh"
 
 # Must match every org.opensearch line of scripts/opensearch/artifacts.txt.
 OPENSEARCH_VERSION=2.19.6
@@ -321,6 +325,11 @@ running_port() {
 	sed -n 's/^http\.port: *//p' "$CONF_DIR/opensearch.yml" 2>/dev/null || true
 }
 
+# The heap the running node was started with; a newly chosen one applies at the next start.
+running_heap() {
+	sed -n 's/^-Xmx//p' "$CONF_DIR/jvm.options" 2>/dev/null || true
+}
+
 # Yellow or green within a second; a cluster that is still red answers 408, so -f fails.
 # Prints the status.
 is_healthy() {
@@ -361,6 +370,13 @@ prepare_dirs() {
 	chmod 750 "$DATA_DIR"
 }
 
+# The heap for this start: OPENSEARCH_HEAP when set, else sized from the machine
+# (scripts/opensearch/heap.sh). Sets HEAP and HEAP_REASON.
+choose_heap() {
+	read -r HEAP HEAP_REASON < <(opensearch_heap)
+	[[ $HEAP =~ ^[1-9][0-9]*[mMgG]$ ]] || die "OPENSEARCH_HEAP=$HEAP is not a size such as 512m or 2g"
+}
+
 # Rewritten on every start so a changed port, heap or setting here takes effect on restart.
 write_config() {
 	cat >"$CONF_DIR/opensearch.yml" <<CONF
@@ -388,8 +404,8 @@ CONF
 	# bin/opensearch appends OPENSEARCH_JAVA_OPTS after these.
 	cat >"$CONF_DIR/jvm.options" <<CONF
 # Written by scripts/opensearch.sh on every start; edit the script, not this file.
--Xms$OPENSEARCH_HEAP
--Xmx$OPENSEARCH_HEAP
+-Xms$HEAP
+-Xmx$HEAP
 11-:-XX:+UseG1GC
 11-:-XX:G1ReservePercent=25
 11-:-XX:InitiatingHeapOccupancyPercent=30
@@ -416,7 +432,7 @@ cmd_start() {
 		[[ $port == "$OPENSEARCH_PORT" ]] ||
 			die "this checkout's OpenSearch (pid $pid) is running on port ${port:-?}, not OPENSEARCH_PORT=$OPENSEARCH_PORT; run scripts/opensearch.sh stop first"
 		status=$(wait_until_ready "$pid")
-		info "already running on 127.0.0.1:$OPENSEARCH_PORT (pid $pid, status $status)"
+		info "already running on 127.0.0.1:$OPENSEARCH_PORT (pid $pid, status $status, heap $(running_heap); a new heap applies at the next start)"
 		return 0
 	fi
 	cmd_install
@@ -425,9 +441,11 @@ cmd_start() {
 	prepare_dirs
 	check_port_free "$OPENSEARCH_PORT"
 	check_port_free "$OPENSEARCH_TRANSPORT_PORT"
+	choose_heap
 	write_config
 	rm -f "$PIDFILE"
-	info "starting OpenSearch $OPENSEARCH_VERSION on 127.0.0.1:$OPENSEARCH_PORT with Java $(java_major "$java_home"), heap $OPENSEARCH_HEAP (log: $LOGFILE)"
+	info "heap $HEAP: $HEAP_REASON"
+	info "starting OpenSearch $OPENSEARCH_VERSION on 127.0.0.1:$OPENSEARCH_PORT with Java $(java_major "$java_home"), heap $HEAP (log: $LOGFILE)"
 	local started=$SECONDS
 	# OPENSEARCH_TMPDIR set saves the launcher a JVM run; HOME: the user has none. The
 	# daemon must not inherit the lock (fd 9), or the next start would wait on it forever.

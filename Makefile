@@ -41,7 +41,7 @@ run: venv ## Serve the shop on the embedded default (SQLite, in-process cache) a
 	$(EMBEDDED_ENV) $(PY) manage.py runserver $(HOST):$(PORT)
 
 services: ## Install (when missing) and start Postgres, both Redis roles (cache, durable), OpenSearch and moto on loopback
-	scripts/postgres.sh start
+	PG_DATABASE=$(STACK_DATABASE) scripts/postgres.sh start
 	scripts/redis.sh start
 	scripts/opensearch.sh start
 	scripts/moto.sh start
@@ -52,12 +52,17 @@ services-down: ## Stop Postgres, both Redis roles, OpenSearch and moto
 	-scripts/redis.sh stop
 	-scripts/postgres.sh stop
 
-up: venv services ## The production-shaped stack: Postgres, two Redis, gunicorn, Celery worker and beat (under supervisord), nginx in front
+up: venv services ## The production-shaped stack: Postgres, two Redis, gunicorn, Celery worker and beat (under supervisord), nginx in front; BOOKS=1000000 serves that catalog
+	@# Running gunicorn and Celery keep the catalog they started with: switching restarts them,
+	@# and drops nginx's kept pages, which are the other catalog's.
+	@if [[ "$$(cat $(STACK_BOOKS_FILE) 2>/dev/null || echo 100000)" != "$(BOOKS)" ]]; then \
+		echo "switching the stack to BOOKS=$(BOOKS)"; scripts/nginx.sh stop && scripts/app.sh stop && rm -rf var/nginx/cache; fi
 	$(STACK_ENV) $(PY) manage.py migrate --no-input
 	$(STACK_ENV) $(PY) manage.py collectstatic --no-input -v 0
 	$(STACK_ENV) scripts/app.sh start
 	$(STACK_ENV) scripts/nginx.sh start
-	@echo "CloudShelf is up at http://127.0.0.1:$(NGINX_PORT)/ (gunicorn directly: http://$(GUNICORN_BIND)/)  (make down stops it)"
+	@mkdir -p $(dir $(STACK_BOOKS_FILE)) && echo $(BOOKS) >$(STACK_BOOKS_FILE)
+	@echo "CloudShelf ($(BOOKS) books) is up at http://127.0.0.1:$(NGINX_PORT)/ (gunicorn directly: http://$(GUNICORN_BIND)/)  (make down stops it)"
 
 down: ## Stop everything `make up` started
 	-scripts/nginx.sh stop
@@ -84,13 +89,13 @@ smoke: venv ## A short smoke test of the embedded default (SQLite, in-process ca
 
 test: lint pytest smoke ## Everything CI runs
 
-seed: up ## Load the 100,000-book benchmark catalog into the local stack's Postgres and index it
-	$(STACK_ENV) $(PY) manage.py seed_catalog --books 100000 --seed 1 --if-empty
+seed: up ## Load the benchmark catalog (BOOKS=100000 unless set) into the local stack's Postgres and index it
+	$(STACK_ENV) $(PY) manage.py seed_catalog --books $(BOOKS) --seed 1 --if-empty
 	$(STACK_ENV) $(PY) manage.py search_index --check || $(STACK_ENV) $(PY) manage.py search_index --rebuild
 
-bench: dev-venv ## Benchmarks against the production-shaped stack (NAME=pages runs one); installs wrk when missing
+bench: dev-venv ## Benchmarks against the production-shaped stack (NAME=pages runs one, BOOKS=1000000 that catalog's stack); installs wrk when missing
 	scripts/tools.sh wrk
-	$(STACK_ENV) $(PY) bench/run.py $(NAME)
+	$(STACK_ENV) BENCH_MIN_BOOKS=$(BOOKS) $(PY) bench/run.py $(NAME)
 
 clean: down ## Remove the virtualenv and all local data (databases, caches, logs)
 	rm -rf $(VENV) var

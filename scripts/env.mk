@@ -19,7 +19,25 @@ MOTO_PORT ?= 55000
 # gunicorn and appends the client's address to X-Forwarded-For.
 RATE_LIMITS_ENABLED ?= 1
 
-STACK_ENV := env DATABASE_URL=postgres://cloudshelf:cloudshelf@127.0.0.1:$(PG_PORT)/cloudshelf \
+# The benchmark catalog the stack serves: `make up/seed/bench BOOKS=1000000`. The default
+# 100,000 books live in database cloudshelf with the default index and cache prefixes; any
+# other size gets its own database cloudshelf_books<N>, indices books<N>-* and Redis keys
+# cs-books<N>:*, so catalogs sit side by side and switching rebuilds neither.
+BOOKS ?= 100000
+ifneq ($(shell [[ '$(BOOKS)' =~ ^[1-9][0-9]*$$ ]] && echo ok),ok)
+$(error BOOKS=$(BOOKS) is not a number of books, e.g. BOOKS=1000000)
+endif
+ifeq ($(BOOKS),100000)
+STACK_DATABASE := cloudshelf
+STACK_CATALOG_ENV :=
+else
+STACK_DATABASE := cloudshelf_books$(BOOKS)
+STACK_CATALOG_ENV := SEARCH_INDEX_PREFIX=books$(BOOKS)- CACHE_KEY_PREFIX=cs-books$(BOOKS)
+endif
+# Which BOOKS the running gunicorn and Celery serve (they keep the environment they started with).
+STACK_BOOKS_FILE := var/run/stack-books
+
+STACK_ENV := env DATABASE_URL=postgres://cloudshelf:cloudshelf@127.0.0.1:$(PG_PORT)/$(STACK_DATABASE) $(STACK_CATALOG_ENV) \
 	REDIS_URL=redis://127.0.0.1:$(REDIS_PORT)/0 \
 	REDIS_DURABLE_URL=redis://127.0.0.1:$(REDIS_DURABLE_PORT)/0 \
 	CELERY_BROKER_URL=redis://127.0.0.1:$(REDIS_DURABLE_PORT)/2 \

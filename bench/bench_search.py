@@ -23,6 +23,19 @@ is retired and every cached book card and sidebar dropped. Then:
    asked once, about other books and authors, so no cache has seen them). The script
    prints how many queries OpenSearch answered during it.
 
+Never-asked searches (issue 12) measure the engine rather than the caches: every query is
+a different search (two words of one book's title, an author's name, a title word with its
+author's surname, a whole title), drawn with a new seed on every run (printed;
+``BENCH_NEVER_ASKED_SEED`` repeats one), asked once, as the results page with its facets,
+straight to gunicorn (``bench/run.py`` never goes through nginx), after every kept page and
+shared answer has been retired. One run at ``BENCH_NEVER_ASKED_RATE`` (30/s) answered by
+OpenSearch, one at ``BENCH_NEVER_ASKED_FALLBACK_RATE`` (10/s) by the database fallback. An
+answer from a kept page (``X-Page-Cache: hit/stale``) makes the run invalid.
+``BENCH_SEARCH_ONLY=never-asked`` runs only these two (after the node warm-up):
+``make bench NAME=search BENCH_SEARCH_ONLY=never-asked``, with ``BOOKS=1000000`` for the
+million-book stack, where the targets are p95 < 100 ms with no breaker opening, and
+p95 < 300 ms for the fallback.
+
 Every run, warm-ups included, is watched (``bench/checks.py``): the breaker's state is read
 before, during and after, and each answer's backend (``X-Search-Backend``, or the API's
 ``backend`` field) is counted and printed. A run meant for OpenSearch in which the breaker
@@ -33,18 +46,19 @@ FAIL and ``make bench`` exits non-zero; so is a fallback run answered by OpenSea
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import random
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
 import django
 
 from bench.checks import DATABASE, OPENSEARCH, run_watched
-from bench.loadgen import Request, Result
+from bench.loadgen import ABSENT, Request, Result
 from bench.targets import Target
 
 RATE = float(os.environ.get("BENCH_SEARCH_RATE", "100"))
@@ -91,6 +105,16 @@ FALLBACK = Target(max_p95_ms=300)
 # The share of the measured run's searches that nobody asked before (no cache has them).
 RARE_SHARE = float(os.environ.get("BENCH_SEARCH_RARE_SHARE", "0.2"))
 DURATION = float(os.environ.get("BENCH_DURATION", "20"))
+NEVER_ASKED_RATE = float(os.environ.get("BENCH_NEVER_ASKED_RATE", "30"))
+NEVER_ASKED_FALLBACK_RATE = float(os.environ.get("BENCH_NEVER_ASKED_FALLBACK_RATE", "10"))
+# Issue 12's targets at 1,000,000 books (at 100,000 they are easier still).
+NEVER_ASKED = Target(max_p95_ms=100)
+NEVER_ASKED_FALLBACK = Target(max_p95_ms=300)
+# "": every run; "never-asked": only the never-asked runs.
+ONLY = os.environ.get("BENCH_SEARCH_ONLY", "")
+# The load generator's warm-up before each measured run (bench.loadgen.run_load); its
+# requests need never-asked searches too.
+LOAD_WARM_UP_S = 2.0
 MIN_BOOKS = int(os.environ.get("BENCH_MIN_BOOKS", "100000"))
 SORTS = ["price", "price-desc", "rating", "newest"]
 
@@ -114,15 +138,22 @@ class Sample:
     prefixes: list[str]
 
 
-def _sample() -> Sample:
-    """The benchmark's searches, drawn from the stack's catalog (the same ones on every run)."""
+def _require_catalog() -> None:
+    """Set Django up and refuse a stack with fewer than ``MIN_BOOKS`` books."""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cloudshelf.settings")
     django.setup()
-    from catalog.models import Author, Book, Category
+    from catalog.models import Book
 
     total = Book.objects.count()
     if total < MIN_BOOKS:
         raise SystemExit(f"the benchmark needs {MIN_BOOKS:,} books and the stack has {total:,}: run `make seed`")
+
+
+def _sample() -> Sample:
+    """The benchmark's searches, drawn from the stack's catalog (the same ones on every run)."""
+    _require_catalog()
+    from catalog.models import Author, Book, Category
+
     rng = random.Random(4)
     # The same sample on every run (not ORDER BY random()), so runs can be compared.
     book_ids = sorted(Book.objects.values_list("id", flat=True))
@@ -186,6 +217,49 @@ def _sample() -> Sample:
         text = rng.choice(popular_titles) if rng.random() < 0.7 else rng.choice(popular_authors)
         prefixes.append("/search/autocomplete?" + urlencode({"q": text[: rng.randint(2, 9)].strip() or text[:2]}))
     return Sample(popular=popular, rare=rare, prefixes=prefixes)
+
+
+def _never_asked_query(rng: random.Random, title: str, author: str) -> str:
+    """One search a shopper might type for this book: title words, its author, or both."""
+    words = [word.strip(":;,.!?'\"()").lower() for word in title.split()]
+    words = [word for word in words if len(word) > 3]
+    kind = rng.random()
+    if kind < 0.40 and len(words) >= 2:
+        start = rng.randrange(len(words) - 1)
+        return f"{words[start]} {words[start + 1]}"
+    if kind < 0.70:
+        return author
+    if kind < 0.85 and words:
+        return f"{rng.choice(words)} {author.split()[-1].lower()}"
+    return title
+
+
+def _never_asked_sample(count: int, seed: int) -> list[str]:
+    """``count`` results pages, each a different search (compared case-insensitively), about
+    books drawn at random with ``seed``."""
+    from catalog.models import Book, BookAuthor
+
+    rng = random.Random(seed)
+    last_id = Book.objects.order_by("-id").values_list("id", flat=True).first() or 0
+    seen: set[str] = set()
+    urls: list[str] = []
+    for _attempt in range(20):
+        ids = sorted({rng.randint(1, last_id) for _ in range(count)})
+        # Each book's lead author (position 0), in id order so a seed always gives the same list.
+        rows = (
+            BookAuthor.objects.filter(book_id__in=ids, position=0)
+            .order_by("book_id")
+            .values_list("book__title", "author__name")
+        )
+        for title, author in rows:
+            query = _never_asked_query(rng, title, author)
+            if query.casefold() in seen:
+                continue
+            seen.add(query.casefold())
+            urls.append("/search/?" + urlencode({"q": query}))
+            if len(urls) == count:
+                return urls
+    raise SystemExit(f"could not draw {count:,} different searches from the catalog")
 
 
 def _partner_api_search(pages: list[str]) -> tuple[list[str], tuple[tuple[str, str], ...], Callable[[], None]] | None:
@@ -343,21 +417,80 @@ def _checked(results: list[Result], result: Result) -> Result:
     return result
 
 
-def run(base_url: str) -> list[Result]:
-    sample = _sample()
-    _warm_up_node(base_url)
-    _forget_cached_searches()
-    results: list[Result] = []
-    with contextlib.suppress(_Spoiled):  # what was measured until then is reported, problems and all
-        _measure(base_url, sample, results)
-    return results
-
-
-def _measure(base_url: str, sample: Sample, results: list[Result]) -> None:
+@contextlib.contextmanager
+def _breaker_opened() -> Iterator[None]:
+    """Open the search breaker for every process of the stack (its state lives in Redis, as
+    in a real outage) for the block, then close it again."""
     from django.conf import settings
 
     from search.breaker import opensearch_breaker
 
+    # Open long enough for a run and its settling, whatever SEARCH_BREAKER_COOLDOWN says.
+    settings.SEARCH_BREAKER_COOLDOWN = DURATION + 60
+    print("  opening the search breaker on purpose for the fallback run (closed again after it)", flush=True)
+    opensearch_breaker.trip()
+    try:
+        yield
+    finally:
+        opensearch_breaker.reset()
+
+
+def run(base_url: str) -> list[Result]:
+    if ONLY not in ("", "never-asked"):
+        raise SystemExit(f"BENCH_SEARCH_ONLY={ONLY!r}: leave it empty (every run) or set it to never-asked")
+    sample = None if ONLY else _sample()
+    if sample is None:
+        _require_catalog()
+    _warm_up_node(base_url)
+    _forget_cached_searches()
+    results: list[Result] = []
+    with contextlib.suppress(_Spoiled):  # what was measured until then is reported, problems and all
+        if sample is not None:
+            _measure(base_url, sample, results)
+        _measure_never_asked(base_url, results)
+    return results
+
+
+def _kept_page_problems(result: Result) -> list[str]:
+    """A never-asked search answered from a kept page measured the page cache, not the engine."""
+    states = result.seen.get("x-page-cache", {})
+    kept = sum(count for state, count in states.items() if state not in ("miss", ABSENT))
+    return [f"{result.name}: {kept} answer(s) came from a kept page ({states})"] if kept else []
+
+
+def _measure_never_asked(base_url: str, results: list[Result]) -> None:
+    """Never-asked results pages with facets: OpenSearch at NEVER_ASKED_RATE, then the fallback."""
+    seed = int(os.environ.get("BENCH_NEVER_ASKED_SEED") or time.time_ns() % 2**31)
+
+    def needed(rate: float) -> int:
+        # Every request of the run, its warm-up included, with room for a late schedule.
+        return math.ceil(rate * (DURATION + LOAD_WARM_UP_S) * 1.5)
+
+    searches = _never_asked_sample(needed(NEVER_ASKED_RATE) + needed(NEVER_ASKED_FALLBACK_RATE), seed)
+    for_opensearch, for_fallback = searches[: needed(NEVER_ASKED_RATE)], searches[needed(NEVER_ASKED_RATE) :]
+    described = f"{len(searches):,} different searches drawn with BENCH_NEVER_ASKED_SEED={seed}"
+    _forget_cached_searches()
+    name = f"search: never-asked + facets @{NEVER_ASKED_RATE:.0f}/s"
+    result = _load(name, base_url, for_opensearch, NEVER_ASKED_RATE, in_order=True, target=NEVER_ASKED)
+    result.problems.extend(_kept_page_problems(result))
+    result.notes.append(f"  {described}, each asked once, no kept page or shared answer")
+    _checked(results, result)
+    with _breaker_opened():
+        name = f"search: never-asked fallback @{NEVER_ASKED_FALLBACK_RATE:.0f}/s"
+        fallback = _load(
+            name,
+            base_url,
+            for_fallback,
+            NEVER_ASKED_FALLBACK_RATE,
+            in_order=True,
+            expected=DATABASE,
+            target=NEVER_ASKED_FALLBACK,
+        )
+    fallback.problems.extend(_kept_page_problems(fallback))
+    results.append(fallback)
+
+
+def _measure(base_url: str, sample: Sample, results: list[Result]) -> None:
     _checked(results, _load("search: autocomplete", base_url, sample.prefixes, RATE, target=AUTOCOMPLETE))
     # From cold caches, at a rate the machine sustains even then.
     cold = f"search: results, cold start @{SUSTAINED_RATE:.0f}/s"
@@ -396,13 +529,9 @@ def _measure(base_url: str, sample: Sample, results: list[Result]) -> None:
             _checked(results, _load("search: partner API JSON + facets", base_url, paths, RATE, headers))
         finally:
             revoke()
-    # The fallback: open the breaker for every process of the stack (its state lives in
-    # Redis, as in a real outage) for the run, then close it again.
+    # The fallback: the breaker opened for the run (as an outage would), then closed.
     _settle(base_url)
-    settings.SEARCH_BREAKER_COOLDOWN = DURATION + 60
-    print("  opening the search breaker on purpose for the fallback run (closed again after it)", flush=True)
-    opensearch_breaker.trip()
-    try:
+    with _breaker_opened():
         # Searches no page was kept for (kept pages would answer without searching).
         fallback = _load(
             "search: fallback results page",
@@ -412,6 +541,4 @@ def _measure(base_url: str, sample: Sample, results: list[Result]) -> None:
             expected=DATABASE,
             target=FALLBACK,
         )
-        results.append(fallback)
-    finally:
-        opensearch_breaker.reset()
+    results.append(fallback)

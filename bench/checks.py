@@ -168,6 +168,18 @@ def verify_search_run(result: Result, log: BreakerLog, *, expected: str) -> Resu
     return result
 
 
+def breaker_note(log: BreakerLog) -> str:
+    """``  breaker: closed before, closed after`` (with any other state seen during the run)."""
+
+    def state(reading: BreakerReading | None) -> str:
+        return reading.state if reading is not None else "unknown"
+
+    during = sorted(log.states_seen - {CLOSED})
+    return f"  breaker: {state(log.before)} before, {state(log.after)} after" + (
+        f" ({'/'.join(during)} during the run)" if during else ""
+    )
+
+
 def target_note(result: Result, target: Target) -> str:
     """The PASS/FAIL line of an open-loop run; unanswered requests and 5xx answers fail it too.
 
@@ -208,6 +220,7 @@ def run_watched(
     cpu_after = CpuSnapshot.take()
     if expected_backend:
         verify_search_run(result, breaker, expected=expected_backend)
+        result.notes.append(breaker_note(breaker))
     else:
         result.problems.extend(breaker.problems(name))
     sent = len(result.latencies_ms) + result.errors

@@ -130,3 +130,14 @@ def test_a_body_that_does_not_say_leaves_the_backend_unknown(body):
 def test_html_is_not_read_for_a_backend():
     observed = observe_backend(Request("/"), 200, {"content-type": "text/html"}, b'{"backend": "database"}')
     assert observed["backend"] == ABSENT
+
+
+def test_the_breaker_note_says_its_state_before_and_after_and_what_it_went_through():
+    from bench.checks import breaker_note
+
+    quiet = BreakerLog(before=CLOSED_READING, after=CLOSED_READING, states_seen={"closed"})
+    tripped = BreakerLog(before=CLOSED_READING, after=BreakerReading("open", 0), states_seen={"closed", "open"})
+
+    assert breaker_note(quiet) == "  breaker: closed before, closed after"
+    assert breaker_note(tripped) == "  breaker: closed before, open after (open during the run)"
+    assert breaker_note(BreakerLog()) == "  breaker: unknown before, unknown after"

@@ -7,7 +7,8 @@ alias atomically (``search.services.search_index_rebuild``).
 Analysis, field by field:
 
 * ``title``: english stemming for recall; ``title.exact``
-  (lower-cased, accent-folded keyword) makes an exact title rank first;
+  (lower-cased, accent-folded keyword) and ``title_keys`` (``catalog.titles``: without the
+  series parenthesis, subtitle or leading article) make an exact title rank first;
   ``title.autocomplete`` holds edge n-grams (1 to 20 letters of every word) for
   as-you-type matching.
 * ``authors``: english analysis too (the cross-field query needs one analyzer across its
@@ -45,6 +46,7 @@ from opensearchpy import (
 )
 
 from catalog.models import Book, BookAuthor, Category
+from catalog.titles import title_keys, title_parts
 
 # --- Analysis -------------------------------------------------------------------------
 
@@ -92,6 +94,10 @@ class BookDocument(Document):
             "autocomplete": _autocomplete_field(),
         },
     )
+    # The forms a shopper types for exactly this book (catalog.titles.title_keys): the exact-title rank.
+    title_keys = Keyword(ignore_above=300)
+    # The volume within its series (catalog.titles.title_parts): a series' first volume ranks first.
+    series_number = Float()
     subtitle = Text(analyzer=english_text, copy_to="any_text")
     slug = Keyword(index=False, doc_values=False)
     authors = Text(
@@ -243,6 +249,8 @@ def book_documents(book_ids: Iterable[int], *, categories: dict[int, CategoryInf
                 "id": row["id"],
                 "isbn13": row["isbn13"],
                 "title": row["title"],
+                "title_keys": title_keys(row["title"]),
+                "series_number": title_parts(row["title"]).number,
                 "subtitle": row["subtitle"],
                 "slug": row["slug"],
                 "authors": [name for name, _ in book_authors],

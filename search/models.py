@@ -108,6 +108,10 @@ class BookSearchDocument(models.Model):
     publication_sort_date = models.DateField(null=True)
     is_in_stock = models.BooleanField(default=False)
     author_names = models.JSONField(default=list)
+    # What ranks a book for "exactly this title" and a series' first volume first
+    # (``catalog.titles``; computed in SQL by ``cloudshelf_title_key``).
+    title_keys = models.JSONField(default=list)
+    series_number = models.FloatField(null=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:

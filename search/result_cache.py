@@ -43,7 +43,7 @@ logger = logging.getLogger(__name__)
 SEARCH_TAG = "search"
 
 # Bump when FoundBooks or the queries that fill it change shape.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 
 @dataclass(frozen=True)

@@ -73,10 +73,13 @@ def search_pending_count() -> int:
 
 # The copied columns of a search row, each with the SQL that computes it (see BookSearchDocument).
 _ROW_COLUMNS = {
+    # One weight per kind of match the ranking tells apart (search.backends.postgres):
+    # title A, authors B, subtitle, category and tags C, description D.
     "search_vector": """setweight(to_tsvector('english', b.title), 'A')
-        || setweight(to_tsvector('english', b.subtitle || ' ' || COALESCE(a.names, '')), 'B')
-        || setweight(to_tsvector('english', b.description || ' '
-                     || COALESCE(REPLACE(c.name_path, ' > ', ' '), '') || ' ' || COALESCE(t.names, '')), 'C')""",
+        || setweight(to_tsvector('english', COALESCE(a.names, '')), 'B')
+        || setweight(to_tsvector('english', b.subtitle || ' '
+                     || COALESCE(REPLACE(c.name_path, ' > ', ' '), '') || ' ' || COALESCE(t.names, '')), 'C')
+        || setweight(to_tsvector('english', b.description), 'D')""",
     "search_text": "LOWER(b.title || ' ' || COALESCE(a.names, ''))",
     "title": "b.title",
     "isbn13": "b.isbn13",
@@ -90,6 +93,11 @@ _ROW_COLUMNS = {
     "publication_sort_date": "b.publication_sort_date",
     "is_in_stock": "COALESCE(i.stock_on_hand, 0) > 0",
     "author_names": "COALESCE(a.names_json, '[]'::jsonb)",
+    # catalog.titles.title_keys and title_parts(...).number, in SQL (search migration 0003).
+    "title_keys": """JSONB_BUILD_ARRAY(
+        cloudshelf_title_key(b.title), cloudshelf_title_key(REGEXP_REPLACE(b.title, '\\s*\\([^()]*\\)\\s*$', '')))""",
+    "series_number": """(REGEXP_MATCH(
+        b.title, '\\S\\s*\\([^()#;]*#\\s*(\\d+(?:\\.\\d+)?)\\s*(?:;[^()]*)?\\)\\s*$'))[1]::float8""",
 }
 
 

@@ -82,31 +82,47 @@ def no_suggestions(prefix: str) -> AutocompleteResult:
     return AutocompleteResult(prefix=prefix, titles=[], authors=[], backend="database")
 
 
+def _starts_words(typed: list[str], name: str) -> bool:
+    """Whether every typed word starts a word of ``name`` (case ignored)."""
+    words = [word.lower() for word in WORD.findall(name)]
+    return all(any(word.startswith(part) for word in words) for part in typed)
+
+
 def autocomplete_result(
     *, prefix: str, words: list[str], books: QuerySet[Book], limit: int, authors_limit: int
 ) -> AutocompleteResult:
-    """The most popular of ``books`` as title suggestions (one per title) and authors whose name starts so."""
-    found = list(books.order_by("-popularity", "id").values_list("id", "title", "isbn13", "slug")[: limit * 2])
-    names: dict[int, list[str]] = {}
-    for book_id, name in (
+    """The most read of ``books`` as title suggestions (one per title) and authors whose name starts so.
+
+    Authors: first those of the suggested books whose name every typed word starts, the
+    most read first (the suggestions are in that order), then others by name.
+    """
+    found = list(books.order_by("-ratings_count", "id").values_list("id", "title", "isbn13", "slug")[: limit * 2])
+    names: dict[int, list[tuple[str, str]]] = {}
+    for book_id, name, slug in (
         BookAuthor.objects.filter(book_id__in=[row[0] for row in found])
         .order_by("book_id", "position")
-        .values_list("book_id", "author__name")
+        .values_list("book_id", "author__name", "author__slug")
     ):
-        names.setdefault(book_id, []).append(name)
+        names.setdefault(book_id, []).append((name, slug))
     titles: list[TitleSuggestion] = []
     seen: set[str] = set()
+    authors: dict[str, AuthorSuggestion] = {}
     for book_id, title, isbn13, slug in found:
+        for name, author_slug in names.get(book_id, []):
+            if name not in authors and len(authors) < authors_limit and _starts_words(words, name):
+                authors[name] = AuthorSuggestion(name=name, url=reverse("catalog:author", kwargs={"slug": author_slug}))
         if title.lower() in seen or len(titles) >= limit:
             continue
         seen.add(title.lower())
         url = reverse("catalog:book", kwargs={"isbn13": isbn13, "slug": slug})
-        titles.append(TitleSuggestion(title=title, authors=names.get(book_id, []), url=url))
-    typed = " ".join(words)
-    authors = [
-        AuthorSuggestion(name=name, url=reverse("catalog:author", kwargs={"slug": slug}))
-        for name, slug in Author.objects.filter(Q(name__istartswith=typed) | Q(name__icontains=f" {typed}"))
-        .order_by("name")
-        .values_list("name", "slug")[:authors_limit]
-    ]
-    return AutocompleteResult(prefix=prefix, titles=titles, authors=authors, backend="database")
+        titles.append(TitleSuggestion(title=title, authors=[name for name, _ in names.get(book_id, [])], url=url))
+    if len(authors) < authors_limit:
+        typed = " ".join(words)
+        for name, slug in (
+            Author.objects.filter(Q(name__istartswith=typed) | Q(name__icontains=f" {typed}"))
+            .exclude(name__in=list(authors))
+            .order_by("name")
+            .values_list("name", "slug")[: authors_limit - len(authors)]
+        ):
+            authors[name] = AuthorSuggestion(name=name, url=reverse("catalog:author", kwargs={"slug": slug}))
+    return AutocompleteResult(prefix=prefix, titles=titles, authors=list(authors.values()), backend="database")

@@ -1,14 +1,9 @@
 """The OpenSearch backend: searches, facets, "did you mean" and autocomplete from the index.
 
-Relevance, strongest first:
-
-1. the ISBN, when the query is one (``978-0-…`` or ISBN-10 too);
-2. the exact title (``title.exact``, case and accents ignored);
-3. every word found across title, subtitle, authors, description, tags and category
-   (one ``cross_fields`` query per synonym variant), plus a bonus for the words as a
-   phrase in the title;
-4. mildly multiplied by popularity (log) and rating: at most x1.46, so a better text
-   match is not overtaken by a bestseller.
+Relevance (``search.ranking``): each book's best *match tier* (ISBN, exact title, author's
+name, title phrase, title words, title+subtitle+authors together, anywhere), a
+``dis_max`` of constant scores, times a *popularity prior* from its rating count
+(``function_score``), so the tier decides first and the most-read book within a tier wins.
 
 Typos and partial words: only when that finds nothing, the search runs again with
 fuzziness ``AUTO:4,7`` on title, subtitle and authors (no edits below 4 letters, one up to
@@ -36,7 +31,7 @@ from opensearchpy.helpers.aggs import Agg
 from opensearchpy.helpers.query import Query
 
 from catalog.selectors.pages import books_in_order
-from search import result_cache
+from search import ranking, result_cache
 from search.client import search_client
 from search.documents import alias_name
 from search.facets import FacetCounts, build_facets, category_facet_paths
@@ -68,7 +63,9 @@ from search.results import (
 
 # Fuzziness for words of 4+ letters: none below 4, one edit up to 6, two from 7.
 FUZZINESS = "AUTO:4,7"
-TEXT_FIELDS = ["title^3", "subtitle^1.5", "authors^2.5", "tags", "category_names", "description^0.5"]
+TEXT_FIELDS = ["title", "subtitle", "authors", "tags", "category_names", "description"]
+# The fields that name the book itself (the CORE_WORDS tier).
+CORE_FIELDS = ["title", "subtitle", "authors"]
 PARTIAL_FIELDS = ["title.autocomplete^1.5", "authors.autocomplete"]
 
 
@@ -153,49 +150,102 @@ def _find(spec: SearchSpec) -> FoundBooks:
 
 
 def _text_query(spec: SearchSpec, *, fuzzy: bool) -> Query:
-    """The scoring query for ``spec.query`` (see the module docstring)."""
+    """The scoring query for ``spec``: match tier times popularity prior (``search.ranking``)."""
     if not spec.query:
-        return Q("match_all")
+        # Browsing without words: the most read first (the sort says so too; the score
+        # feeds the facet sample, see _facets_search).
+        return Q(
+            "function_score",
+            query=Q("match_all"),
+            functions=_prior_functions(),
+            score_mode="sum",
+            boost_mode="replace",
+        )
     return Q(
         "function_score",
-        query=_matching_query(spec, fuzzy=fuzzy),
-        functions=[
-            {"weight": 1},
-            {"field_value_factor": {"field": "popularity", "modifier": "log1p", "missing": 0}, "weight": 0.02},
-            {"field_value_factor": {"field": "average_rating", "missing": 0}, "weight": 0.04},
-        ],
+        query=_tiered_query(spec, fuzzy=fuzzy),
+        functions=_prior_functions(),
         score_mode="sum",
         boost_mode="multiply",
     )
 
 
+def _prior_functions() -> list[dict[str, Any]]:
+    """``1 + POPULARITY_WEIGHT x log10(1 + ratings_count) (+ FIRST_VOLUME_BONUS)``, summed."""
+    return [
+        {"weight": 1},
+        {
+            "field_value_factor": {"field": "ratings_count", "modifier": "log1p", "missing": 0},
+            "weight": ranking.POPULARITY_WEIGHT,
+        },
+        {"filter": Q("term", series_number=1).to_dict(), "weight": ranking.FIRST_VOLUME_BONUS},
+    ]
+
+
+def _tier(query: Query, value: float) -> Query:
+    return Q("constant_score", filter=query, boost=value)
+
+
+def _tiered_query(spec: SearchSpec, *, fuzzy: bool) -> Query:
+    """The best tier each book reaches (``dis_max`` of constant scores; see ``search.ranking``)."""
+    tiers = []
+    for variant in spec.variants:
+        tiers += [
+            _tier(Q("match", authors={"query": variant, "operator": "and"}), ranking.AUTHOR),
+            _tier(Q("match_phrase", title={"query": variant, "slop": 1}), ranking.TITLE_PHRASE),
+            _tier(Q("match", title={"query": variant, "operator": "and"}), ranking.TITLE_WORDS),
+            _tier(
+                Q("multi_match", query=variant, type="cross_fields", operator="and", fields=CORE_FIELDS),
+                ranking.CORE_WORDS,
+            ),
+            _tier(
+                Q("multi_match", query=variant, type="cross_fields", operator="and", fields=TEXT_FIELDS),
+                ranking.ANY_FIELD,
+            ),
+        ]
+    key = ranking.query_title_key(spec.query)
+    if key:
+        tiers.append(_tier(Q("term", title_keys=key), ranking.EXACT_TITLE))
+    if spec.isbn:
+        tiers.append(_tier(Q("term", isbn13=spec.isbn), ranking.ISBN))
+    if fuzzy:
+        # Nothing matched as typed: the engine's similarity decides among look-alikes.
+        tiers += _fuzzy_clauses(spec)
+    return Q("dis_max", queries=tiers, tie_breaker=0)
+
+
+def _fuzzy_clauses(spec: SearchSpec) -> list[Query]:
+    """Typo-tolerant and partial-word matches, for the retry when the words as typed find nothing."""
+    return [
+        Q("multi_match", query=spec.query, type="cross_fields", operator="and", fields=PARTIAL_FIELDS, boost=0.3),
+        Q(
+            "match",
+            any_text={
+                "query": spec.query,
+                "fuzziness": FUZZINESS,
+                "prefix_length": 1,
+                "max_expansions": 20,
+                "operator": "and",
+            },
+        ),
+    ]
+
+
 def _matching_query(spec: SearchSpec, *, fuzzy: bool) -> Query:
-    """Which books ``spec.query`` finds, without the popularity and rating boosts."""
+    """Which books ``spec.query`` finds (the union of the tiers, cheaper to ask for than the tiers)."""
     if not spec.query:
         return Q("match_all")
-    clauses = []
-    for variant in spec.variants:
-        clauses.append(Q("multi_match", query=variant, type="cross_fields", operator="and", fields=TEXT_FIELDS))
-        clauses.append(Q("match_phrase", title={"query": variant, "slop": 1, "boost": 2}))
-    clauses.append(Q("match", **{"title.exact": {"query": spec.query, "boost": 100}}))
+    clauses = [
+        Q("multi_match", query=variant, type="cross_fields", operator="and", fields=TEXT_FIELDS)
+        for variant in spec.variants
+    ]
+    key = ranking.query_title_key(spec.query)
+    if key:
+        clauses.append(Q("term", title_keys=key))
     if spec.isbn:
-        clauses.append(Q("term", isbn13={"value": spec.isbn, "boost": 1000}))
+        clauses.append(Q("term", isbn13=spec.isbn))
     if fuzzy:
-        clauses.append(
-            Q("multi_match", query=spec.query, type="cross_fields", operator="and", fields=PARTIAL_FIELDS, boost=0.3)
-        )
-        clauses.append(
-            Q(
-                "match",
-                any_text={
-                    "query": spec.query,
-                    "fuzziness": FUZZINESS,
-                    "prefix_length": 1,
-                    "max_expansions": 20,
-                    "operator": "and",
-                },
-            )
-        )
+        clauses += _fuzzy_clauses(spec)
     return Q("bool", should=clauses, minimum_should_match=1)
 
 
@@ -334,7 +384,7 @@ def _sort_clauses(spec: SearchSpec) -> list[Any]:
         return [{"publication_date": {"order": "desc", "missing": "_last"}}, {"id": "asc"}]
     if not spec.query:
         return [{"popularity": "desc"}, {"id": "asc"}]
-    return ["_score", {"popularity": "desc"}, {"id": "asc"}]
+    return ["_score", {"ratings_count": "desc"}, {"id": "asc"}]
 
 
 def _facet_counts(aggregations: dict[str, Any], filters: SearchFilters) -> FacetCounts:
@@ -436,39 +486,60 @@ def _is_author_match(name: str, title: str, typed: list[str]) -> bool:
 
 
 def autocomplete(*, prefix: str, limit: int, authors_limit: int) -> AutocompleteResult:
-    """Up to ``limit`` titles and ``authors_limit`` authors for what has been typed (words may be partial)."""
+    """Up to ``limit`` titles and ``authors_limit`` authors for what has been typed (words may be partial).
+
+    Titles: every typed word starts a word of the title or of an author's name, the most
+    read first (the prior of ``search.ranking``): "harr" offers Harry Potter before Harry
+    Harrison's novels. Authors come from a second search in the same ``_msearch``, of the
+    books whose author's name starts so, the most read first: the author is offered as an
+    author, beside the titles rather than instead of them.
+    """
     text = prefix
-    query = Q(
-        "bool",
-        should=[
-            # Words split between title and author: "dune herb".
-            Q("multi_match", query=text, type="cross_fields", operator="and", fields=PARTIAL_FIELDS),
-            # Every word in an author's name ranks the author's books first.
-            Q("match", **{"authors.autocomplete": {"query": text, "operator": "and", "boost": 3}}),
-        ],
-        minimum_should_match=1,
-    )
-    search = (
+    titles_search = (
         Search(index=alias_name())
         .query(
             Q(
                 "function_score",
-                query=query,
-                functions=[{"field_value_factor": {"field": "popularity", "modifier": "log1p", "missing": 0}}],
-                boost_mode="sum",
+                # Words split between title and author: "dune herb".
+                query=Q("multi_match", query=text, type="cross_fields", operator="and", fields=PARTIAL_FIELDS),
+                functions=_prior_functions(),
+                score_mode="sum",
+                boost_mode="replace",
             )
         )
+        .sort("_score", {"id": "asc"})
         .source(["title", "slug", "isbn13", "authors", "author_slugs"])
         .highlight_options(pre_tags=[MARK_START], post_tags=[MARK_END])
         .highlight("authors.autocomplete", number_of_fragments=0)
         .extra(size=limit * 2, track_total_hits=False)
     )
-    response = search_client().search(index=alias_name(), body=search.to_dict())
+    authors_search = (
+        Search(index=alias_name())
+        .query(Q("match", **{"authors.autocomplete": {"query": text, "operator": "and"}}))
+        .sort({"ratings_count": "desc"}, {"id": "asc"})
+        .source(["title", "authors", "author_slugs"])
+        .highlight_options(pre_tags=[MARK_START], post_tags=[MARK_END])
+        .highlight("authors.autocomplete", number_of_fragments=0)
+        .extra(size=authors_limit * 4, track_total_hits=False)
+    )
+    index = alias_name()
+    body = [{"index": index}, titles_search.to_dict(), {"index": index}, authors_search.to_dict()]
+    responses = search_client().msearch(body=body)["responses"]
+    for part in responses:
+        if "error" in part:
+            raise TransportError(part.get("status", 500), part["error"].get("type", "error"), part["error"])
+    title_hits, author_hits = (part["hits"]["hits"] for part in responses)
     typed = _folded_words(text)
     titles: list[TitleSuggestion] = []
     seen_titles: set[str] = set()
+    for hit in title_hits:
+        source = hit["_source"]
+        if source["title"].lower() not in seen_titles and len(titles) < limit:
+            seen_titles.add(source["title"].lower())
+            url = reverse("catalog:book", kwargs={"isbn13": source["isbn13"], "slug": source["slug"]})
+            titles.append(TitleSuggestion(title=source["title"], authors=source.get("authors", []), url=url))
     authors: dict[str, AuthorSuggestion] = {}
-    for hit in response["hits"]["hits"]:
+    for hit in [*author_hits, *title_hits]:
         source = hit["_source"]
         names, slugs = source.get("authors", []), source.get("author_slugs", [])
         for marked in hit.get("highlight", {}).get("authors.autocomplete", []):
@@ -478,8 +549,4 @@ def autocomplete(*, prefix: str, limit: int, authors_limit: int) -> Autocomplete
                 slug = slugs[names.index(name)] if len(slugs) == len(names) else ""
                 url = reverse("catalog:author", kwargs={"slug": slug}) if slug else ""
                 authors[name] = AuthorSuggestion(name=name, url=url)
-        if source["title"].lower() not in seen_titles and len(titles) < limit:
-            seen_titles.add(source["title"].lower())
-            url = reverse("catalog:book", kwargs={"isbn13": source["isbn13"], "slug": source["slug"]})
-            titles.append(TitleSuggestion(title=source["title"], authors=names, url=url))
     return AutocompleteResult(prefix=text, titles=titles, authors=list(authors.values()), backend="opensearch")

@@ -31,6 +31,7 @@ from django.db import connection, transaction
 from django.db.models import F, Q, Value
 
 from catalog.models import Book
+from search import ranking
 from search.backends.database import (
     AUTHOR_FACET_SIZE,
     autocomplete_result,
@@ -120,20 +121,32 @@ def _pg_match(spec: SearchSpec, *, typo_tolerant: bool) -> tuple[str, list[Any],
         score, score_params = "word_similarity(%s, d.search_text)", [spec.query.lower()]
     else:
         tsquery = " || ".join(["websearch_to_tsquery('english', %s)"] * len(spec.variants))
+        phrase = " || ".join(["phraseto_tsquery('english', %s)"] * len(spec.variants))
         where, where_params = f"d.search_vector @@ ({tsquery})", list(spec.variants)
-        # Normalisation 1 (divide by 1 + log length) keeps the rank from saturating at 1.0,
-        # where every book mentioning the words in several places would tie.
-        score = f"ts_rank('{{0.1,0.2,0.4,1.0}}', d.search_vector, ({tsquery}), 1)"
-        score_params = list(spec.variants)
-    score += " + CASE WHEN LOWER(d.title) = LOWER(%s) THEN 10 ELSE 0 END"
-    score_params.append(spec.query)
+        # The best tier each row reaches (search.ranking); the vector's weights are title A,
+        # authors B, subtitle, category and tags C, description D (search.services).
+        tiers = [
+            (f"ts_filter(d.search_vector, '{{b}}') @@ ({tsquery})", ranking.AUTHOR, spec.variants),
+            (f"ts_filter(d.search_vector, '{{a}}') @@ ({phrase})", ranking.TITLE_PHRASE, spec.variants),
+            (f"ts_filter(d.search_vector, '{{a}}') @@ ({tsquery})", ranking.TITLE_WORDS, spec.variants),
+            (f"ts_filter(d.search_vector, '{{a,b,c}}') @@ ({tsquery})", ranking.CORE_WORDS, spec.variants),
+        ]
+        key = ranking.query_title_key(spec.query)
+        if key:
+            tiers.insert(0, ("d.title_keys ? %s", ranking.EXACT_TITLE, [key]))
+        score = "CASE " + " ".join(f"WHEN {condition} THEN {value}" for condition, value, _ in tiers)
+        score += f" ELSE {ranking.ANY_FIELD} END"
+        score_params = [param for _, _, params in tiers for param in params]
     if spec.isbn:
         where = f"(({where}) OR d.isbn13 = %s)"
         where_params.append(spec.isbn)
-        score += " + CASE WHEN d.isbn13 = %s THEN 100 ELSE 0 END"
-        score_params.append(spec.isbn)
-    boost = "(1 + 0.02 * LN(d.popularity + 1) + 0.04 * d.average_rating)"
-    return where, where_params, f"({score}) * {boost}", score_params
+        score = f"CASE WHEN d.isbn13 = %s THEN {ranking.ISBN} ELSE {score} END"
+        score_params.insert(0, spec.isbn)
+    prior = (
+        f"(1 + {ranking.POPULARITY_WEIGHT} * LOG(1 + d.ratings_count)"
+        f" + CASE WHEN d.series_number = 1 THEN {ranking.FIRST_VOLUME_BONUS} ELSE 0 END)"
+    )
+    return where, where_params, f"({score}) * {prior}", score_params
 
 
 def _pg_filters(filters: SearchFilters, *, without: str | None = None) -> tuple[str, list[Any]]:
@@ -187,7 +200,7 @@ def _postgres_search(spec: SearchSpec, *, typo_tolerant: bool) -> tuple[list[int
     rows = connection.ops.quote_name(BookSearchDocument._meta.db_table)
     where, where_params, score, score_params = _pg_match(spec, typo_tolerant=typo_tolerant)
     if spec.sort.key == "relevance":
-        order = "m.score DESC, m.popularity DESC, m.id" if spec.query else "m.popularity DESC, m.id"
+        order = "m.score DESC, m.ratings_count DESC, m.id" if spec.query else "m.popularity DESC, m.id"
     else:
         order = _PG_ORDER[spec.sort.key]
     params: list[Any] = [*score_params, *where_params]

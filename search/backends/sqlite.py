@@ -1,7 +1,7 @@
 """The SQLite backend (the embedded default): the same searches, facets and autocomplete, from querysets.
 
 It keeps to what any database does: every word must appear (``icontains``) in the title,
-subtitle or an author's name; exact and leading title matches first, then popularity;
+subtitle or an author's name; exact and leading title matches first, then the most read;
 facets from Django querysets, one ``GROUP BY`` per facet group. No typo tolerance and no
 "did you mean".
 """
@@ -72,7 +72,7 @@ def _search(spec: SearchSpec) -> tuple[list[int], FacetCounts, int]:
     filtered = _apply_filters(matching, spec.filters)
     ordered: QuerySet[Book]
     if score is not None and spec.sort.key == "relevance":
-        ordered = filtered.annotate(score=score).order_by("-score", "-popularity", "id")
+        ordered = filtered.annotate(score=score).order_by("-score", "-ratings_count", "id")
     elif spec.sort.key == "relevance":
         ordered = filtered.order_by(*SORT_OPTIONS["bestselling"].order_by)
     else:

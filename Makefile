@@ -12,7 +12,7 @@ PORT ?= 8000
 # The local production-shaped stack (ports and credentials live in scripts/env.sh).
 include scripts/env.mk
 
-.PHONY: help venv dev-venv run up down services services-down test pytest smoke lint fmt bench seed clean
+.PHONY: help venv dev-venv run up down services services-down test pytest smoke lint fmt bench seed relevance clean
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -96,6 +96,9 @@ seed: up ## Load the benchmark catalog (BOOKS=100000 unless set) into the local 
 bench: dev-venv ## Benchmarks against the production-shaped stack (NAME=pages runs one, BOOKS=1000000 that catalog's stack); installs wrk when missing
 	scripts/tools.sh wrk
 	$(STACK_ENV) BENCH_MIN_BOOKS=$(BOOKS) $(PY) bench/run.py $(NAME)
+
+relevance: dev-venv services ## Score search and autocomplete on the judged queries (builds the dev catalog once; ARGS=--reindex after a mapping change)
+	$(RELEVANCE_ENV) $(PY) manage.py search_relevance --json var/relevance/figures.json $(ARGS)
 
 clean: down ## Remove the virtualenv and all local data (databases, caches, logs)
 	rm -rf $(VENV) var

@@ -59,3 +59,15 @@ TEST_ENV := env DATABASE_URL=postgres://cloudshelf:cloudshelf@127.0.0.1:$(PG_POR
 	AWS_ENDPOINT_URL=http://127.0.0.1:$(MOTO_PORT) AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing \
 	AWS_DEFAULT_REGION=us-east-1 MOTO_PORT=$(MOTO_PORT) \
 	PG_PORT=$(PG_PORT) REDIS_PORT=$(REDIS_PORT) REDIS_DURABLE_PORT=$(REDIS_DURABLE_PORT)
+
+# The relevance suite's dev catalog (`make relevance`, tests/search/test_relevance_suite.py): a
+# database, index prefix and Redis databases of its own (the stack uses 0 and 2, the tests 1 and
+# 3), no kept answers (a ranking change is scored at once) and a timeout that a cold node does
+# not hit (the suite fails rather than score the fallback in OpenSearch's place).
+RELEVANCE_ENV := env DATABASE_URL=postgres://cloudshelf:cloudshelf@127.0.0.1:$(PG_PORT)/cloudshelf_relevance \
+	REDIS_URL=redis://127.0.0.1:$(REDIS_PORT)/4 \
+	REDIS_DURABLE_URL=redis://127.0.0.1:$(REDIS_DURABLE_PORT)/4 \
+	CELERY_BROKER_URL=redis://127.0.0.1:$(REDIS_DURABLE_PORT)/5 \
+	OPENSEARCH_URL=http://127.0.0.1:$(OPENSEARCH_PORT) OPENSEARCH_TIMEOUT=5 \
+	SEARCH_INDEX_PREFIX=relevance- SEARCH_RESULTS_CACHE_SECONDS=0 \
+	SECRET_KEY=relevance-secret-key-not-for-production-0123456789abcdef ALLOW_INSECURE_HTTP=1

@@ -153,12 +153,13 @@ def shelf_judgments(*isbns: str) -> Judgments:
 
 @pytest.mark.parametrize(("backend", "answered_by"), [("opensearch", "opensearch"), ("fallback", "database")])
 def test_the_suite_scores_what_the_backend_answers(indexed_shelf: Any, backend: str, answered_by: str) -> None:
-    run = relevance_run(shelf_judgments(indexed_shelf.dune.isbn13, indexed_shelf.dune_messiah.isbn13), backend=backend)
+    # Only what any sane ranking puts first is judged: this tests the suite, not the ranking.
+    run = relevance_run(shelf_judgments(indexed_shelf.dune.isbn13), backend=backend)
 
     assert run.answered_by == answered_by
     [search] = run.search
     assert (search.first_rank, search.success_at_1, search.ndcg_at_5) == (1, 1.0, 1.0)
-    assert search.top[:2] == ("Dune", "Dune Messiah")
+    assert search.top[0] == "Dune"
     [prefix] = run.autocomplete
     assert (prefix.first_rank, prefix.success_at_k) == (1, 1.0)
     assert "author: Frank Herbert" in prefix.top

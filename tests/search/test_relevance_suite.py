@@ -14,12 +14,16 @@ import json
 import os
 import subprocess
 import sys
+from io import StringIO
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
 
+from catalog.models import Book
 from search.relevance.judgments import Judgment, Judgments
 from search.relevance.suite import SuiteError, relevance_run
 
@@ -176,3 +180,35 @@ def test_the_suite_refuses_to_score_opensearch_without_it(shelf: Any, settings: 
 
     with pytest.raises(SuiteError, match="OPENSEARCH_URL is not set"):
         relevance_run(shelf_judgments(shelf.dune.isbn13), backend="opensearch")
+
+
+def test_the_command_refuses_to_build_on_a_catalog_not_named_for_relevance(db: Any) -> None:
+    with pytest.raises(CommandError, match="refusing to seed and re-index database"):
+        call_command("search_relevance")
+
+    assert not Book.objects.exists()
+
+
+def test_the_command_scores_the_catalog_as_it_is_with_no_build(indexed_shelf: Any, tmp_path: Path) -> None:
+    judgments = tmp_path / "judgments.toml"
+    judgments.write_text(
+        f'[[search]]\nquery = "dune"\nkind = "title"\nexpect = ["{indexed_shelf.dune.isbn13}"]\n\n'
+        f'[[autocomplete]]\nprefix = "herb"\nkind = "author-prefix"\nexpect = ["{indexed_shelf.dune.isbn13}"]\n',
+        encoding="utf-8",
+    )
+    output, figures = StringIO(), tmp_path / "figures.json"
+
+    call_command("search_relevance", "--no-build", "--judgments", str(judgments), "--json", str(figures), stdout=output)
+
+    report = json.loads(figures.read_text(encoding="utf-8"))
+    assert report["build"] == []
+    assert sorted(report["backends"]) == ["fallback", "opensearch"]
+    assert report["backends"]["opensearch"]["search"]["title"] == {
+        "queries": 1,
+        "success_at_1": 1.0,
+        "success_at_3": 1.0,
+        "mrr": 1.0,
+        "ndcg_at_5": 1.0,
+    }
+    assert "OpenSearch (answered by opensearch" in output.getvalue()
+    assert "Misses (search): 0 of 1" in output.getvalue()

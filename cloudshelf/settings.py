@@ -589,6 +589,9 @@ SEARCH_MAX_PAGE = env_int("SEARCH_MAX_PAGE", 50, minimum=1)
 # How long OpenSearch's answer to a search (ids, counts, facets) is shared; every index
 # write retires all answers at once (see search.result_cache). 0 turns the cache off.
 SEARCH_RESULTS_CACHE_SECONDS = env_int("SEARCH_RESULTS_CACHE_SECONDS", 300, minimum=0)
+# Facets are counted over this many best matches per shard; past it the counts are estimates
+# (search.backends.opensearch._add_facets), so a common word costs what a rare one does.
+SEARCH_FACET_SAMPLE = env_int("SEARCH_FACET_SAMPLE", 2000, minimum=100)
 # Longer queries are cut at a word boundary (a pasted paragraph is not a search).
 SEARCH_MAX_QUERY_LENGTH = env_int("SEARCH_MAX_QUERY_LENGTH", 200, minimum=10)
 # Synonym edits reach every process within this many seconds (plus 5 s of in-process memo).

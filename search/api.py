@@ -109,6 +109,9 @@ class FacetSerializer(serializers.Serializer):
     name = serializers.CharField(help_text="Also the query parameter that filters by it.")
     label = serializers.CharField()
     values = FacetValueSerializer(many=True)
+    approximate = serializers.BooleanField(
+        help_text="True when the counts are estimates from a sample of the best matches (a search matching many books)."
+    )
 
 
 class SearchHitSerializer(serializers.Serializer):

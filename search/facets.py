@@ -8,7 +8,7 @@ facet are taken with every *other* facet's filters applied but not its own, so p
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from django.utils.translation import get_language_info
 
@@ -68,6 +68,33 @@ class FacetCounts:
     in_stock: int = 0
     language: dict[str, int] = field(default_factory=dict)
     decade: dict[int, int] = field(default_factory=dict)
+    # Counted on a sample of the best matches and scaled up: estimates, shown as such.
+    approximate: bool = False
+
+    def scaled(self, factor: float) -> FacetCounts:
+        """These counts times ``factor`` (rounded to two significant figures), marked approximate."""
+
+        def estimate(count: int) -> int:
+            return _two_figures(count * factor)
+
+        return FacetCounts(
+            category={key: estimate(count) for key, count in self.category.items()},
+            author=[(name, estimate(count)) for name, count in self.author],
+            price={key: estimate(count) for key, count in self.price.items()},
+            rating={key: estimate(count) for key, count in self.rating.items()},
+            in_stock=estimate(self.in_stock),
+            language={key: estimate(count) for key, count in self.language.items()},
+            decade={key: estimate(count) for key, count in self.decade.items()},
+            approximate=True,
+        )
+
+
+def _two_figures(value: float) -> int:
+    """``12_345.6`` → ``12_000``; ``87.4`` → ``87``; at least 1 for anything counted."""
+    if value <= 0:
+        return 0
+    rounded = round(value, 1 - len(str(int(value))))
+    return max(int(rounded), 1)
 
 
 def _ancestor_paths(path: str) -> list[str]:
@@ -145,7 +172,7 @@ def build_facets(counts: FacetCounts, filters: SearchFilters) -> list[Facet]:
             ),
         ),
     ]
-    return [facet for facet in facets if facet.values]
+    return [replace(facet, approximate=counts.approximate) for facet in facets if facet.values]
 
 
 def filter_label(name: str, value: str) -> str:

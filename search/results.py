@@ -124,6 +124,8 @@ class Facet:
     name: str
     label: str
     values: list[FacetValue]
+    # The counts are estimates from a sample of the best matches (a search matching many books).
+    approximate: bool = False
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,11 @@ fuzziness ``AUTO:4,7`` on title, subtitle and authors (no edits below 4 letters,
 from the start would pad every result list with look-alikes ("dune" → "done", "dine"),
 inflate the counts shoppers see, and cost three times the CPU per search.
 
-Facets use ``post_filter``: the query alone decides what the aggregations see, each
-facet's aggregation applies every *other* facet's filter, and the hits get all filters.
+One request per results page: hits and facets together, the facets counted over a
+bounded sample of the best matches (``sampler``), so a search costs about the same
+however many books match; the typo retry and "did you mean" only when the words as typed
+match nothing. Facets see the query without the facet filters (those are the hits'
+``post_filter``); each facet's aggregation applies every *other* facet's filter.
 
 A failure raises ``opensearchpy.exceptions.TransportError``; ``search.engine`` decides
 what that means for the circuit breaker and answers from a database backend instead.
@@ -24,6 +27,7 @@ import unicodedata
 from dataclasses import replace
 from typing import Any
 
+from django.conf import settings
 from django.urls import reverse
 from opensearchpy import A, Q, Search
 from opensearchpy.exceptions import TransportError
@@ -118,14 +122,17 @@ def search(spec: SearchSpec) -> SearchResult:
 
 
 def _find(spec: SearchSpec) -> FoundBooks:
-    """Ask OpenSearch which books match ``spec`` (retrying for typos when none do) and how many per facet."""
-    response, facets = _run_search(spec, fuzzy=False)
-    total, matched = response["hits"]["total"]["value"], facets["hits"]["total"]["value"]
-    if matched == 0 and spec.query:
+    """Ask OpenSearch which books match ``spec`` (retrying for typos when none do) and how many per facet.
+
+    One request when the words match (hits and facets together); when they match nothing,
+    a second with typo tolerance that also asks the phrase suggester for "did you mean",
+    and only if that too finds nothing, one ``_msearch`` checking the suggestions.
+    """
+    response = _run_search(spec, fuzzy=False)
+    if _matched(response) == 0 and spec.query:
         # No book has every word: try again allowing typos and partial words.
-        response, facets = _run_search(spec, fuzzy=True)
-        total, matched = response["hits"]["total"]["value"], facets["hits"]["total"]["value"]
-    suggestion = _did_you_mean(spec) if matched == 0 and spec.query else None
+        response = _run_search(spec, fuzzy=True, suggest=True)
+    suggestion = _did_you_mean(spec, response) if _matched(response) == 0 and spec.query else None
     hits = []
     for hit in response["hits"]["hits"]:
         marked = hit.get("highlight") or {}
@@ -139,11 +146,16 @@ def _find(spec: SearchSpec) -> FoundBooks:
             )
         )
     return FoundBooks(
-        total=total,
+        total=response["hits"]["total"]["value"],
         hits=hits,
-        facet_counts=_facet_counts(facets.get("aggregations", {}), spec.filters),
+        facet_counts=_facet_counts(response.get("aggregations", {}), spec.filters, matched=_matched(response)),
         suggestion=suggestion,
     )
+
+
+def _matched(response: dict[str, Any]) -> int:
+    """How many books the words match before any facet filter (the ``matched`` aggregation)."""
+    return int(response.get("aggregations", {}).get("matched", {}).get("doc_count", 0))
 
 
 # --- OpenSearch: the query --------------------------------------------------------------
@@ -152,8 +164,8 @@ def _find(spec: SearchSpec) -> FoundBooks:
 def _text_query(spec: SearchSpec, *, fuzzy: bool) -> Query:
     """The scoring query for ``spec``: match tier times popularity prior (``search.ranking``)."""
     if not spec.query:
-        # Browsing without words: the most read first (the sort says so too; the score
-        # feeds the facet sample, see _facets_search).
+        # Browsing without words: the score is the prior alone, so the facet sample
+        # (_add_facets) holds the most read books.
         return Q(
             "function_score",
             query=Q("match_all"),
@@ -326,21 +338,20 @@ def _hits_search(spec: SearchSpec, *, fuzzy: bool) -> Search:
     return search
 
 
-def _facets_search(spec: SearchSpec, *, fuzzy: bool) -> Search:
-    """The facet counts: the same query, no hits, one filter bucket per group of facets.
+def _add_facets(search: Search, spec: SearchSpec) -> Search:
+    """Facet counts in the same request as the hits, over a bounded sample of the best matches.
 
-    A separate request (sent in the same ``_msearch``) because a ``size: 0`` request is
-    served from the shard request cache when the same query and filters come again,
-    which popular searches do, until the index next changes.
+    The aggregations see the query without the facet filters (those are the hits'
+    ``post_filter``); one filter bucket per group of facets applies the *other* facets'
+    filters. They count within a ``sampler``: the ``SEARCH_FACET_SAMPLE`` best-scoring
+    matches per shard, so a word matching half the catalog costs what a rare one does
+    (counting, not matching, is what grows with the matches). Past the sample the counts
+    are estimates, scaled up and marked so (``FacetCounts.approximate``). ``matched``
+    counts every match before any filter: a search the filters alone empty is not
+    retried for typos and gets no "did you mean".
     """
-    # Its total counts what the words match before any filter: a search that the filters
-    # alone empty is not retried for typos and gets no "did you mean".
-    # Counting needs no scores: the query runs in filter context (no scoring, no boosts).
-    search = (
-        Search(index=alias_name())
-        .query(Q("bool", filter=[_matching_query(spec, fuzzy=fuzzy)]))
-        .extra(size=0, track_total_hits=True)
-    )
+    search.aggs.bucket("matched", "filter", Q("match_all"))
+    sample = search.aggs.bucket("sample", "sampler", shard_size=settings.SEARCH_FACET_SAMPLE)
     active = {name for name, _ in spec.filters.active()}
     # Facets whose own filter is off all see every filter: one bucket serves them all.
     shared = [name for name in FACET_NAMES if name not in active]
@@ -350,26 +361,19 @@ def _facets_search(spec: SearchSpec, *, fuzzy: bool) -> Search:
     for group, names, clauses in groups:
         if not names:
             continue
-        bucket = search.aggs.bucket(f"f_{group}", "filter", Q("bool", filter=clauses) if clauses else Q("match_all"))
+        bucket = sample.bucket(f"f_{group}", "filter", Q("bool", filter=clauses) if clauses else Q("match_all"))
         for name in names:
             bucket.bucket(name, _facet_aggregation(name, spec.filters))
     return search
 
 
-def _run_search(spec: SearchSpec, *, fuzzy: bool) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Hits and facets in one round trip (``_msearch``); raises the first error either part had."""
-    index = alias_name()
-    body = [
-        {"index": index},
-        _hits_search(spec, fuzzy=fuzzy).to_dict(),
-        {"index": index, "request_cache": True},
-        _facets_search(spec, fuzzy=fuzzy).to_dict(),
-    ]
-    hits, facets = search_client().msearch(body=body)["responses"]
-    for part in (hits, facets):
-        if "error" in part:
-            raise TransportError(part.get("status", 500), part["error"].get("type", "error"), part["error"])
-    return hits, facets
+def _run_search(spec: SearchSpec, *, fuzzy: bool, suggest: bool = False) -> dict[str, Any]:
+    """Hits, facets and (``suggest``) the "did you mean" candidates in one request."""
+    search = _add_facets(_hits_search(spec, fuzzy=fuzzy), spec)
+    body = search.to_dict()
+    if suggest:
+        body["suggest"] = _suggester(spec.query)
+    return search_client().search(index=alias_name(), body=body)
 
 
 def _sort_clauses(spec: SearchSpec) -> list[Any]:
@@ -387,9 +391,10 @@ def _sort_clauses(spec: SearchSpec) -> list[Any]:
     return ["_score", {"ratings_count": "desc"}, {"id": "asc"}]
 
 
-def _facet_counts(aggregations: dict[str, Any], filters: SearchFilters) -> FacetCounts:
+def _facet_counts(aggregations: dict[str, Any], filters: SearchFilters, *, matched: int) -> FacetCounts:
+    sample = aggregations.get("sample", {})
     found: dict[str, Any] = {}
-    for key, bucket in aggregations.items():
+    for key, bucket in sample.items():
         if key.startswith("f_"):
             found.update({name: value for name, value in bucket.items() if name in FACET_NAMES})
     counts = FacetCounts()
@@ -413,32 +418,34 @@ def _facet_counts(aggregations: dict[str, Any], filters: SearchFilters) -> Facet
         for name in filters.authors:
             if name not in listed:
                 counts.author.append((name, 0))
+    sampled = int(sample.get("doc_count", 0))
+    if 0 < sampled < matched:
+        counts = counts.scaled(matched / sampled)
     return counts
 
 
-def _did_you_mean(spec: SearchSpec) -> str | None:
-    """A respelling of the query that finds books with the same filters, or None.
-
-    The phrase suggester proposes corrections from the words in titles and author names;
-    each is checked with a count (one ``_msearch``) so we never suggest a dead end.
-    """
-    client = search_client()
-    body = {
-        "size": 0,
-        "suggest": {
-            "text": spec.query,
-            "spelling": {
-                "phrase": {
-                    "field": "spell",
-                    "size": 3,
-                    "max_errors": 2,
-                    "confidence": 0.0,
-                    "direct_generator": [{"field": "spell", "suggest_mode": "always", "min_word_length": 3}],
-                }
-            },
+def _suggester(text: str) -> dict[str, Any]:
+    """The phrase suggester's request: corrections from the words in titles and author names."""
+    return {
+        "text": text,
+        "spelling": {
+            "phrase": {
+                "field": "spell",
+                "size": 3,
+                "max_errors": 2,
+                "confidence": 0.0,
+                "direct_generator": [{"field": "spell", "suggest_mode": "always", "min_word_length": 3}],
+            }
         },
     }
-    response = client.search(index=alias_name(), body=body)
+
+
+def _did_you_mean(spec: SearchSpec, response: dict[str, Any]) -> str | None:
+    """A respelling of the query (from the suggester's answer in ``response``) that finds books, or None.
+
+    Each candidate is checked with a count, with the same filters (one ``_msearch``), so
+    we never suggest a dead end.
+    """
     entries = response.get("suggest", {}).get("spelling", [])
     candidates = [option["text"] for entry in entries for option in entry["options"]]
     candidates = [text for text in dict.fromkeys(candidates) if text.lower() != spec.query.lower()]
@@ -450,7 +457,7 @@ def _did_you_mean(spec: SearchSpec) -> str | None:
         count_body = _hits_search(candidate, fuzzy=False).extra(size=0, from_=0).to_dict()
         count_body.pop("highlight", None)
         searches += [{"index": alias_name()}, count_body]
-    responses = client.msearch(body=searches)["responses"]
+    responses = search_client().msearch(body=searches)["responses"]
     for text, found in zip(candidates, responses, strict=True):
         if found.get("hits", {}).get("total", {}).get("value", 0):
             return str(text)

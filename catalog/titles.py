@@ -19,9 +19,8 @@ from dataclasses import dataclass
 
 # A trailing parenthesis, and within it the first series and its volume: "(Discworld, #15; City Watch #2)".
 _TRAILING_PARENTHESIS = re.compile(r"\s*\(([^()]*)\)\s*$")
-_SERIES_VOLUME = re.compile(
-    r"^(?P<name>[^#;]*?),?\s*#\s*(?P<number>\d+(?:\.\d+)?)(?P<range>\s*[-\u2013]\s*\d+)?\s*(?:;|$)"
-)
+_SERIES_VOLUME = re.compile(r"^(?P<name>[^#;]*)#\s*(?P<number>\d+(?:\.\d+)?)(?P<range>\s*[-\u2013]\s*\d+)?\s*(?:;|$)")
+_TRAILING_COMMA = re.compile(r"[\s,]+$")
 _APOSTROPHES = re.compile("['\u2019`]")
 _LEADING_ARTICLE = re.compile(r"^(?:the|a|an) ")
 
@@ -46,7 +45,7 @@ def title_parts(title: str) -> TitleParts:
     if not volume or not base:
         return TitleParts(base=base or title.strip())
     number = None if volume.group("range") else float(volume.group("number"))
-    return TitleParts(base=base, series=volume.group("name").strip(), number=number)
+    return TitleParts(base=base, series=_TRAILING_COMMA.sub("", volume.group("name")).strip(), number=number)
 
 
 def title_key(text: str) -> str:

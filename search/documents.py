@@ -41,12 +41,13 @@ from opensearchpy import (
     Short,
     Text,
     analyzer,
+    char_filter,
     normalizer,
     token_filter,
 )
 
 from catalog.models import Book, BookAuthor, Category
-from catalog.titles import title_keys, title_parts
+from catalog.titles import title_key, title_keys, title_parts
 
 # --- Analysis -------------------------------------------------------------------------
 
@@ -59,19 +60,50 @@ english_possessive = token_filter("english_possessive", "stemmer", language="pos
 english_stop = token_filter("english_stop", "stop", stopwords="_english_")
 spell_shingles = token_filter("spell_shingles", "shingle", min_shingle_size=2, max_shingle_size=3)
 
-plain_text = analyzer("plain_text", tokenizer="standard", filter=["lowercase", "asciifolding"])
+# "A.B.C." and "J.K." read as "ABC" and "JK", as shoppers type them.
+acronym_dots = char_filter("acronym_dots", "pattern_replace", pattern=r"(?<=\p{L})\.(?=\p{L})", replacement="")
+# "L'Écume des jours", "dell'amore": the article before an apostrophe is not part of the word.
+elided_articles = token_filter(
+    "elided_articles",
+    "elision",
+    articles_case=True,
+    articles=[
+        "l",
+        "d",
+        "j",
+        "m",
+        "t",
+        "s",
+        "n",
+        "c",
+        "qu",
+        "jusqu",
+        "lorsqu",
+        "puisqu",
+        "dell",
+        "dall",
+        "nell",
+        "sull",
+        "all",
+        "un",
+    ],
+)
+FOLDING = ["lowercase", "asciifolding", elided_articles]
+
+plain_text = analyzer("plain_text", tokenizer="standard", char_filter=[acronym_dots], filter=FOLDING)
 english_text = analyzer(
     "english_text",
     tokenizer="standard",
-    filter=[english_possessive, "lowercase", "asciifolding", english_stop, english_stemmer],
+    char_filter=[acronym_dots],
+    filter=[english_possessive, *FOLDING, english_stop, english_stemmer],
 )
 autocomplete_index = analyzer(
-    "autocomplete_index", tokenizer="standard", filter=["lowercase", "asciifolding", autocomplete_grams]
+    "autocomplete_index", tokenizer="standard", char_filter=[acronym_dots], filter=[*FOLDING, autocomplete_grams]
 )
 autocomplete_search = analyzer(
-    "autocomplete_search", tokenizer="standard", filter=["lowercase", "asciifolding", query_word_cut]
+    "autocomplete_search", tokenizer="standard", char_filter=[acronym_dots], filter=[*FOLDING, query_word_cut]
 )
-spell_text = analyzer("spell_text", tokenizer="standard", filter=["lowercase", "asciifolding", spell_shingles])
+spell_text = analyzer("spell_text", tokenizer="standard", char_filter=[acronym_dots], filter=[*FOLDING, spell_shingles])
 lowercase_ascii = normalizer("lowercase_ascii", filter=["lowercase", "asciifolding"])
 
 
@@ -96,8 +128,11 @@ class BookDocument(Document):
     )
     # The forms a shopper types for exactly this book (catalog.titles.title_keys): the exact-title rank.
     title_keys = Keyword(ignore_above=300)
-    # The volume within its series (catalog.titles.title_parts): a series' first volume ranks first.
+    # The series named in the title and the volume (catalog.titles.title_parts); a query
+    # that is the series' name lists it in reading order by series_order = 1 / (1 + volume).
+    series = Keyword(ignore_above=300)  # catalog.titles.title_key of the series' name
     series_number = Float()
+    series_order = Float()
     subtitle = Text(analyzer=english_text, copy_to="any_text")
     slug = Keyword(index=False, doc_values=False)
     authors = Text(
@@ -244,13 +279,16 @@ def book_documents(book_ids: Iterable[int], *, categories: dict[int, CategoryInf
         book_authors = authors.get(row["id"], [])
         stock = row["inventory__stock_on_hand"] or 0
         published = row["publication_date"]
+        parts = title_parts(row["title"])
         documents.append(
             {
                 "id": row["id"],
                 "isbn13": row["isbn13"],
                 "title": row["title"],
                 "title_keys": title_keys(row["title"]),
-                "series_number": title_parts(row["title"]).number,
+                "series": title_key(parts.series) or None,
+                "series_number": parts.number,
+                "series_order": 1 / (1 + parts.number) if parts.number is not None else None,
                 "subtitle": row["subtitle"],
                 "slug": row["slug"],
                 "authors": [name for name, _ in book_authors],

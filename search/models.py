@@ -111,6 +111,7 @@ class BookSearchDocument(models.Model):
     # What ranks a book for "exactly this title" and a series' first volume first
     # (``catalog.titles``; computed in SQL by ``cloudshelf_title_key``).
     title_keys = models.JSONField(default=list)
+    series = models.CharField(max_length=300, default="")
     series_number = models.FloatField(null=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -34,6 +34,7 @@ from django.conf import settings
 from django.core.cache import cache
 
 from cloudshelf.edge.page_cache import pages_changed
+from search import ranking
 from search.facets import FacetCounts
 from search.params import SearchSpec
 
@@ -73,6 +74,7 @@ def _answer_key(spec: SearchSpec) -> str:
     described = json.dumps(
         [
             FORMAT_VERSION,
+            ranking.RANKING_VERSION,
             spec.query,
             spec.variants,
             spec.isbn,

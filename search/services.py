@@ -93,9 +93,12 @@ _ROW_COLUMNS = {
     "publication_sort_date": "b.publication_sort_date",
     "is_in_stock": "COALESCE(i.stock_on_hand, 0) > 0",
     "author_names": "COALESCE(a.names_json, '[]'::jsonb)",
-    # catalog.titles.title_keys and title_parts(...).number, in SQL (search migration 0003).
+    # catalog.titles.title_keys and title_parts(...).series and .number, in SQL (search migration 0003).
     "title_keys": """JSONB_BUILD_ARRAY(
         cloudshelf_title_key(b.title), cloudshelf_title_key(REGEXP_REPLACE(b.title, '\\s*\\([^()]*\\)\\s*$', '')))""",
+    "series": """COALESCE(BTRIM(REGEXP_REPLACE((REGEXP_MATCH(
+        b.title, '\\S\\s*\\(([^()#;]*)#\\s*\\d+(?:\\.\\d+)?(?:\\s*[-\u2013]\\s*\\d+)?\\s*(?:;[^()]*)?\\)\\s*$'))[1],
+        '[\\s,]+$', '')), '')""",
     "series_number": """(REGEXP_MATCH(
         b.title, '\\S\\s*\\([^()#;]*#\\s*(\\d+(?:\\.\\d+)?)\\s*(?:;[^()]*)?\\)\\s*$'))[1]::float8""",
 }

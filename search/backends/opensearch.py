@@ -67,9 +67,12 @@ from search.results import (
 
 # Fuzziness for words of 4+ letters: none below 4, one edit up to 6, two from 7.
 FUZZINESS = "AUTO:4,7"
+# At most one edit, from 4 letters: a misspelt author or title ranks above a twice-misspelt look-alike.
+ONE_TYPO = "AUTO:4,100"
 TEXT_FIELDS = ["title", "subtitle", "authors", "tags", "category_names", "description"]
-# The fields that name the book itself (the CORE_WORDS tier).
+# The fields that name the book itself (the CORE_WORDS tier), and its title and authors alone.
 CORE_FIELDS = ["title", "subtitle", "authors"]
+NAMING_FIELDS = ["title", "authors"]
 PARTIAL_FIELDS = ["title.autocomplete^1.5", "authors.autocomplete"]
 
 
@@ -176,22 +179,35 @@ def _text_query(spec: SearchSpec, *, fuzzy: bool) -> Query:
     return Q(
         "function_score",
         query=_tiered_query(spec, fuzzy=fuzzy),
-        functions=_prior_functions(),
+        functions=_prior_functions(spec.query),
         score_mode="sum",
         boost_mode="multiply",
     )
 
 
-def _prior_functions() -> list[dict[str, Any]]:
-    """``1 + POPULARITY_WEIGHT x log10(1 + ratings_count) (+ FIRST_VOLUME_BONUS)``, summed."""
-    return [
+def _prior_functions(query: str = "") -> list[dict[str, Any]]:
+    """The prior as summed functions: ``1 + POPULARITY_WEIGHT x log10(1 + ratings_count)``.
+
+    With a ``query`` that is a series' name ("discworld", "the hunger games"), plus
+    ``SERIES_ORDER_WEIGHT x series_order`` for that series' books: reading order.
+    """
+    functions: list[dict[str, Any]] = [
         {"weight": 1},
         {
             "field_value_factor": {"field": "ratings_count", "modifier": "log1p", "missing": 0},
             "weight": ranking.POPULARITY_WEIGHT,
         },
-        {"filter": Q("term", series_number=1).to_dict(), "weight": ranking.FIRST_VOLUME_BONUS},
     ]
+    series = ranking.query_title_key(query) if query else ""
+    if series:
+        functions.append(
+            {
+                "filter": Q("term", series=series).to_dict(),
+                "field_value_factor": {"field": "series_order", "missing": 0},
+                "weight": ranking.SERIES_ORDER_WEIGHT,
+            }
+        )
+    return functions
 
 
 def _tier(query: Query, value: float) -> Query:
@@ -204,6 +220,22 @@ def _tiered_query(spec: SearchSpec, *, fuzzy: bool) -> Query:
     for variant in spec.variants:
         tiers += [
             _tier(Q("match", authors={"query": variant, "operator": "and"}), ranking.AUTHOR),
+            _tier(
+                Q(
+                    "bool",
+                    must=[
+                        Q(
+                            "multi_match",
+                            query=variant,
+                            type="cross_fields",
+                            operator="and",
+                            fields=["title", "authors"],
+                        )
+                    ],
+                    filter=[Q("match", authors=variant), Q("match", title=variant)],
+                ),
+                ranking.AUTHOR_TITLE,
+            ),
             _tier(Q("match_phrase", title={"query": variant, "slop": 1}), ranking.TITLE_PHRASE),
             _tier(Q("match", title={"query": variant, "operator": "and"}), ranking.TITLE_WORDS),
             _tier(
@@ -221,44 +253,23 @@ def _tiered_query(spec: SearchSpec, *, fuzzy: bool) -> Query:
     if spec.isbn:
         tiers.append(_tier(Q("term", isbn13=spec.isbn), ranking.ISBN))
     if fuzzy:
-        # Nothing matched as typed: the engine's similarity decides among look-alikes.
-        tiers += _fuzzy_clauses(spec)
+        tiers += [
+            _tier(Q("match", authors=_fuzzy(spec.query, ONE_TYPO)), ranking.FUZZY_AUTHOR),
+            _tier(Q("match", title=_fuzzy(spec.query, ONE_TYPO)), ranking.FUZZY_TITLE),
+            _tier(Q("match", any_text=_fuzzy(spec.query, FUZZINESS)), ranking.FUZZY_ANY),
+            _tier(_partial_words(spec.query), ranking.PARTIAL),
+        ]
     return Q("dis_max", queries=tiers, tie_breaker=0)
 
 
-def _fuzzy_clauses(spec: SearchSpec) -> list[Query]:
-    """Typo-tolerant and partial-word matches, for the retry when the words as typed find nothing."""
-    return [
-        Q("multi_match", query=spec.query, type="cross_fields", operator="and", fields=PARTIAL_FIELDS, boost=0.3),
-        Q(
-            "match",
-            any_text={
-                "query": spec.query,
-                "fuzziness": FUZZINESS,
-                "prefix_length": 1,
-                "max_expansions": 20,
-                "operator": "and",
-            },
-        ),
-    ]
+def _fuzzy(text: str, fuzziness: str) -> dict[str, Any]:
+    """A match on every word of ``text``, each forgiven the typos ``fuzziness`` allows."""
+    return {"query": text, "fuzziness": fuzziness, "prefix_length": 1, "max_expansions": 20, "operator": "and"}
 
 
-def _matching_query(spec: SearchSpec, *, fuzzy: bool) -> Query:
-    """Which books ``spec.query`` finds (the union of the tiers, cheaper to ask for than the tiers)."""
-    if not spec.query:
-        return Q("match_all")
-    clauses = [
-        Q("multi_match", query=variant, type="cross_fields", operator="and", fields=TEXT_FIELDS)
-        for variant in spec.variants
-    ]
-    key = ranking.query_title_key(spec.query)
-    if key:
-        clauses.append(Q("term", title_keys=key))
-    if spec.isbn:
-        clauses.append(Q("term", isbn13=spec.isbn))
-    if fuzzy:
-        clauses += _fuzzy_clauses(spec)
-    return Q("bool", should=clauses, minimum_should_match=1)
+def _partial_words(text: str) -> Query:
+    """Every word of ``text`` starts a word of the title or an author's name (edge n-grams)."""
+    return Q("multi_match", query=text, type="cross_fields", operator="and", fields=PARTIAL_FIELDS)
 
 
 def _filter_clauses(filters: SearchFilters, *, without: str | None = None) -> list[Query]:

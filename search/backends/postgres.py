@@ -20,6 +20,7 @@ import contextlib
 import functools
 import hashlib
 import operator
+import re
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -34,6 +35,7 @@ from catalog.models import Book
 from search import ranking
 from search.backends.database import (
     AUTHOR_FACET_SIZE,
+    MAX_QUERY_WORDS,
     autocomplete_result,
     no_suggestions,
     query_words,
@@ -91,7 +93,9 @@ def autocomplete(*, prefix: str, limit: int, authors_limit: int) -> Autocomplete
 
 def _broad_search_key(spec: SearchSpec) -> str:
     """The cache key of a fallback search's ids and counts (not its cards: prices and stock stay live)."""
-    state = repr((spec.variants, spec.isbn, spec.filters, spec.sort.key, spec.page, spec.page_size))
+    state = repr(
+        (ranking.RANKING_VERSION, spec.variants, spec.isbn, spec.filters, spec.sort.key, spec.page, spec.page_size)
+    )
     return f"search:fallback:v1:{hashlib.sha256(state.encode()).hexdigest()[:32]}"
 
 
@@ -118,15 +122,36 @@ def _pg_match(spec: SearchSpec, *, typo_tolerant: bool) -> tuple[str, list[Any],
         # shorter ones must start a word.
         parts = ["d.search_text %%> %s" if len(word) >= 4 else "d.search_text ~ %s" for word in words]
         where, where_params = " AND ".join(parts), [w if len(w) >= 4 else rf"\m{w}" for w in words]
-        score, score_params = "word_similarity(%s, d.search_text)", [spec.query.lower()]
+        # The fuzzy tiers of search.ranking: a misspelt author, a misspelt title, the rest.
+        typed = spec.query.lower()
+        score = (
+            f"CASE WHEN LOWER(d.author_names::text) %%> %s THEN {ranking.FUZZY_AUTHOR}"
+            f" WHEN LOWER(d.title) %%> %s THEN {ranking.FUZZY_TITLE} ELSE {ranking.FUZZY_ANY} END"
+        )
+        score_params = [typed, typed]
+        series = "0"
+        series_params: list[Any] = []
     else:
         tsquery = " || ".join(["websearch_to_tsquery('english', %s)"] * len(spec.variants))
         phrase = " || ".join(["phraseto_tsquery('english', %s)"] * len(spec.variants))
         where, where_params = f"d.search_vector @@ ({tsquery})", list(spec.variants)
         # The best tier each row reaches (search.ranking); the vector's weights are title A,
         # authors B, subtitle, category and tags C, description D (search.services).
-        tiers = [
-            (f"ts_filter(d.search_vector, '{{b}}') @@ ({tsquery})", ranking.AUTHOR, spec.variants),
+        tiers = [(f"ts_filter(d.search_vector, '{{b}}') @@ ({tsquery})", ranking.AUTHOR, spec.variants)]
+        words = _plain_words(spec.query)
+        if words:
+            # Some words in an author's name, the rest in the title ("kafka castle").
+            any_word = "to_tsquery('english', %s)"
+            tiers.append(
+                (
+                    f"ts_filter(d.search_vector, '{{a,b}}') @@ ({tsquery})"
+                    f" AND ts_filter(d.search_vector, '{{b}}') @@ {any_word}"
+                    f" AND ts_filter(d.search_vector, '{{a}}') @@ {any_word}",
+                    ranking.AUTHOR_TITLE,
+                    [*spec.variants, " | ".join(words), " | ".join(words)],
+                )
+            )
+        tiers += [
             (f"ts_filter(d.search_vector, '{{a}}') @@ ({phrase})", ranking.TITLE_PHRASE, spec.variants),
             (f"ts_filter(d.search_vector, '{{a}}') @@ ({tsquery})", ranking.TITLE_WORDS, spec.variants),
             (f"ts_filter(d.search_vector, '{{a,b,c}}') @@ ({tsquery})", ranking.CORE_WORDS, spec.variants),
@@ -137,16 +162,25 @@ def _pg_match(spec: SearchSpec, *, typo_tolerant: bool) -> tuple[str, list[Any],
         score = "CASE " + " ".join(f"WHEN {condition} THEN {value}" for condition, value, _ in tiers)
         score += f" ELSE {ranking.ANY_FIELD} END"
         score_params = [param for _, _, params in tiers for param in params]
+        # A query that is the book's series' name lists the series in reading order.
+        series = (
+            f"CASE WHEN d.series <> '' AND cloudshelf_title_key(d.series) = %s"
+            f" THEN COALESCE({ranking.SERIES_ORDER_WEIGHT} / (1 + d.series_number), 0) ELSE 0 END"
+        )
+        series_params = [key]
     if spec.isbn:
         where = f"(({where}) OR d.isbn13 = %s)"
         where_params.append(spec.isbn)
         score = f"CASE WHEN d.isbn13 = %s THEN {ranking.ISBN} ELSE {score} END"
         score_params.insert(0, spec.isbn)
-    prior = (
-        f"(1 + {ranking.POPULARITY_WEIGHT} * LOG(1 + d.ratings_count)"
-        f" + CASE WHEN d.series_number = 1 THEN {ranking.FIRST_VOLUME_BONUS} ELSE 0 END)"
-    )
-    return where, where_params, f"({score}) * {prior}", score_params
+    prior = f"(1 + {ranking.POPULARITY_WEIGHT} * LOG(1 + d.ratings_count) + {series})"
+    return where, where_params, f"({score}) * {prior}", [*score_params, *series_params]
+
+
+def _plain_words(text: str) -> list[str]:
+    """Letters and digits only, safe to join into a ``to_tsquery`` expression."""
+    words: list[str] = re.findall(r"[^\W_]+", text.lower())
+    return words[:MAX_QUERY_WORDS]
 
 
 def _pg_filters(filters: SearchFilters, *, without: str | None = None) -> tuple[str, list[Any]]:

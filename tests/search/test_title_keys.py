@@ -1,4 +1,4 @@
-"""The fallback's title keys and series volumes (SQL, search migration 0003) equal catalog.titles' on real titles."""
+"""The fallback's title keys, series and volumes (SQL, search migration 0003) equal catalog.titles' on real titles."""
 
 import csv
 import json
@@ -30,19 +30,21 @@ def test_sql_and_python_agree_on_every_dev_catalog_title():
         titles = [row["title"] for row in csv.DictReader(rows)] + ODD_TITLES
     keys_sql = _ROW_COLUMNS["title_keys"].replace("b.title", "t.title")
     number_sql = _ROW_COLUMNS["series_number"].replace("b.title", "t.title")
+    series_sql = _ROW_COLUMNS["series"].replace("b.title", "t.title")
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT t.title, {keys_sql}, {number_sql} FROM UNNEST(%s::text[]) WITH ORDINALITY AS t(title, n) "
-            "ORDER BY t.n",
+            f"SELECT t.title, {keys_sql}, {number_sql}, {series_sql} "
+            "FROM UNNEST(%s::text[]) WITH ORDINALITY AS t(title, n) ORDER BY t.n",
             [titles],
         )
         rows = cursor.fetchall()
     assert len(rows) == len(titles) > 7000
     mismatches = []
-    for title, keys, number in rows:
+    for title, keys, number, series in rows:
         # SQL keeps duplicates and empty keys in its fixed two-element array; Python drops them.
         keys = json.loads(keys) if isinstance(keys, str) else keys
         sql_keys = list(dict.fromkeys(key for key in keys if key))
-        if sql_keys != title_keys(title) or number != title_parts(title).number:
-            mismatches.append((title, sql_keys, title_keys(title), number, title_parts(title).number))
+        parts = title_parts(title)
+        if (sql_keys, number, series) != (title_keys(title), parts.number, parts.series):
+            mismatches.append((title, sql_keys, title_keys(title), number, parts.number, series, parts.series))
     assert mismatches[:5] == []

@@ -73,7 +73,7 @@ POPULARITY_WEIGHT = 0.15
 SERIES_ORDER_WEIGHT = 2.0
 
 # Part of every kept answer's cache key: bump when a change reorders results.
-RANKING_VERSION = 3
+RANKING_VERSION = 4
 
 
 def prior(ratings_count: int, *, series_volume: float | None = None) -> float:

@@ -25,6 +25,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.contrib.postgres.lookups import TrigramWordSimilar
 from django.contrib.postgres.search import TrigramWordSimilarity
 from django.core.cache import cache
@@ -183,15 +184,53 @@ def _plain_words(text: str) -> list[str]:
     return words[:MAX_QUERY_WORDS]
 
 
-def _pg_filters(filters: SearchFilters, *, without: str | None = None) -> tuple[str, list[Any]]:
-    """The facet filters over the matched rows ``m``, except the facet named ``without``."""
+# The candidates' order for each sort other than relevance: the sort itself, on the search rows.
+_PG_PREORDER = {
+    "price": "d.price, d.book_id",
+    "price-desc": "d.price DESC, d.book_id DESC",
+    "rating": "d.average_rating DESC, d.ratings_count DESC, d.book_id",
+    "newest": "COALESCE(d.publication_sort_date, DATE '0001-01-01') DESC, d.book_id",
+}
+
+
+def _preorder(spec: SearchSpec, *, typo_tolerant: bool) -> tuple[str, list[Any]]:
+    """``(ORDER BY sql, params)`` choosing the candidates: cheap to compute for every match.
+
+    For relevance: an exact title or the ISBN first, then books whose title and authors
+    hold every word (a substring test on the short ``search_text``, no vector read), then
+    the most read. The candidates are then ranked properly (``_pg_match``).
+    """
+    if spec.sort.key != "relevance":
+        return _PG_PREORDER[spec.sort.key], []
+    if not spec.query:
+        return "d.popularity DESC, d.book_id", []
+    parts: list[str] = []
+    params: list[Any] = []
+    if spec.isbn:
+        parts.append("(d.isbn13 = %s) DESC")
+        params.append(spec.isbn)
+    key = ranking.query_title_key(spec.query)
+    if key and not typo_tolerant:
+        parts.append("(d.title_keys ? %s) DESC")
+        params.append(key)
+    words = _plain_words(spec.query)
+    if words and not typo_tolerant:
+        parts.append("(d.search_text LIKE ALL (%s)) DESC")
+        params.append([f"%{word}%" for word in words])
+    parts += ["d.ratings_count DESC", "d.book_id"]
+    return ", ".join(parts), params
+
+
+def _pg_filters(filters: SearchFilters, *, without: str | None = None, on: str = "m") -> tuple[str, list[Any]]:
+    """The facet filters over rows ``on`` (the scored candidates ``m``, or search rows ``d``), except ``without``."""
+    in_stock = "m.in_stock" if on == "m" else f"{on}.is_in_stock"
     clauses: list[str] = []
     params: list[Any] = []
     if filters.category and without != "category":
-        clauses.append("m.category_id = ANY(%s)")
+        clauses.append(f"{on}.category_id = ANY(%s)")
         params.append(subtree_ids(filters.category))
     if filters.authors and without != "author":
-        clauses.append("JSONB_EXISTS_ANY(m.author_names, %s)")
+        clauses.append(f"JSONB_EXISTS_ANY({on}.author_names, %s)")
         params.append(list(filters.authors))
     if filters.prices and without != "price":
         ranges = []
@@ -199,23 +238,23 @@ def _pg_filters(filters: SearchFilters, *, without: str | None = None) -> tuple[
             bounds = PRICE_RANGES_BY_KEY[key]
             limits = []
             if bounds.low is not None:
-                limits.append("m.price >= %s")
+                limits.append(f"{on}.price >= %s")
                 params.append(bounds.low)
             if bounds.high is not None:
-                limits.append("m.price < %s")
+                limits.append(f"{on}.price < %s")
                 params.append(bounds.high)
             ranges.append(f"({' AND '.join(limits)})")
         clauses.append(f"({' OR '.join(ranges)})")
     if filters.min_rating and without != "rating":
-        clauses.append("m.average_rating >= %s")
+        clauses.append(f"{on}.average_rating >= %s")
         params.append(filters.min_rating)
     if filters.in_stock and without != "in_stock":
-        clauses.append("m.in_stock")
+        clauses.append(in_stock)
     if filters.languages and without != "language":
-        clauses.append("m.language = ANY(%s)")
+        clauses.append(f"{on}.language = ANY(%s)")
         params.append(list(filters.languages))
     if filters.decades and without != "decade":
-        decade_range = "(m.publication_date >= %s AND m.publication_date < %s)"
+        decade_range = f"({on}.publication_date >= %s AND {on}.publication_date < %s)"
         clauses.append(f"({' OR '.join([decade_range] * len(filters.decades))})")
         for decade in filters.decades:
             params += [date(decade, 1, 1), date(decade + 10, 1, 1)]
@@ -225,36 +264,60 @@ def _pg_filters(filters: SearchFilters, *, without: str | None = None) -> tuple[
 def _postgres_search(spec: SearchSpec, *, typo_tolerant: bool) -> tuple[list[int], FacetCounts, int, int]:
     """The page of ids, every facet count, the total and the books the words match (unfiltered), in one statement.
 
-    The text match runs once, over the search rows alone (no join to the catalog), into a
-    ``MATERIALIZED`` CTE of the matched books' facet columns; the hits, the total and each
-    facet (with every other facet's filters) are then computed from those rows. Counting
-    facets with one query each would repeat the match seven times, which costs seconds for
-    a common word on 100,000 books.
+    The text match runs once, over the search rows alone (no join to the catalog), and
+    keeps a bounded set of *candidates*: the likeliest matches first (an exact title or
+    ISBN, then every word in the title or an author's name, then the most read; for the
+    other sorts, that sort's order), at most ``SEARCH_FACET_SAMPLE`` of them (more for a
+    deep page), with the count of all matches. Only the candidates are scored and
+    counted, so a word matching a hundred thousand books costs what a rare one does. The
+    hits come from the candidates that pass every filter (their own bounded set when
+    filters are on, so a filter never empties a page that has books); each facet is
+    counted over the unfiltered candidates with every other facet's filters, and scaled
+    up and marked approximate past the bound, as OpenSearch's sample is.
     """
     rows = connection.ops.quote_name(BookSearchDocument._meta.db_table)
     where, where_params, score, score_params = _pg_match(spec, typo_tolerant=typo_tolerant)
+    preorder, preorder_params = _preorder(spec, typo_tolerant=typo_tolerant)
     if spec.sort.key == "relevance":
         order = "m.score DESC, m.ratings_count DESC, m.id" if spec.query else "m.popularity DESC, m.id"
     else:
         order = _PG_ORDER[spec.sort.key]
-    params: list[Any] = [*score_params, *where_params]
-    sql = [
-        f"""WITH m AS MATERIALIZED (
-            SELECT d.book_id AS id, d.category_id, d.price, d.average_rating, d.ratings_count, d.popularity,
-                   d.language, d.publication_date, COALESCE(d.publication_sort_date, DATE '0001-01-01')
-                   AS publication_sort_date, d.is_in_stock AS in_stock, d.author_names, {score} AS score
-            FROM {rows} d
-            WHERE {where})"""
-    ]
-    every, every_params = _pg_filters(spec.filters)
+    bound = max(settings.SEARCH_FACET_SAMPLE, spec.page * spec.page_size)
+    columns = f"""d.book_id AS id, d.category_id, d.price, d.average_rating, d.ratings_count, d.popularity,
+               d.language, d.publication_date, COALESCE(d.publication_sort_date, DATE '0001-01-01')
+               AS publication_sort_date, d.is_in_stock AS in_stock, d.author_names, {score} AS score"""
+    every, every_params = _pg_filters(spec.filters, on="d")
+    filtered = bool(spec.filters.active())
+
+    def candidates(name: str, condition: str) -> str:
+        return f"""{name} AS MATERIALIZED (
+            SELECT d.book_id, COUNT(*) OVER () AS matched FROM {rows} d WHERE {condition}
+            ORDER BY {preorder} LIMIT {bound})"""
+
+    def scored(name: str, source: str) -> str:
+        return f"{name} AS MATERIALIZED (SELECT {columns} FROM {source} c JOIN {rows} d ON d.book_id = c.book_id)"
+
+    ctes = [candidates("c", where), scored("m", "c")]
+    params: list[Any] = [*where_params, *preorder_params, *score_params]
+    if filtered:
+        # The hits' own candidates: the matches that pass every filter.
+        ctes += [
+            candidates("hc", f"({where}) AND {every}"),
+            scored("hm", "hc"),
+        ]
+        params += [*where_params, *every_params, *preorder_params, *score_params]
+        hits_from, total_sql = "hm AS m", "(SELECT 'total', '', COALESCE(MAX(hc.matched), 0) FROM hc)"
+    else:
+        hits_from, total_sql = "m", "(SELECT 'total', '', COALESCE(MAX(c.matched), 0) FROM c)"
+    sql = ["WITH " + ",\n".join(ctes)]
     sql.append(
-        f"(SELECT 'hit', m.id::text, ROW_NUMBER() OVER (ORDER BY {order}) FROM m WHERE {every} "
+        f"(SELECT 'hit', m.id::text, ROW_NUMBER() OVER (ORDER BY {order}) FROM {hits_from} "
         f"ORDER BY {order} LIMIT %s OFFSET %s)"
     )
-    params += [*every_params, spec.page_size, spec.offset]
-    sql.append(f"(SELECT 'total', '', COUNT(*) FROM m WHERE {every})")
-    params += every_params
-    sql.append("(SELECT 'matched', '', COUNT(*) FROM m)")
+    params += [spec.page_size, spec.offset]
+    sql.append(total_sql)
+    sql.append("(SELECT 'matched', '', COALESCE(MAX(c.matched), 0) FROM c)")
+    sql.append("(SELECT 'sampled', '', COUNT(*) FROM c)")
     facet_sql = {
         "category": "SELECT 'category', m.category_id::text, COUNT(*) FROM m WHERE {w} GROUP BY m.category_id",
         "author": (
@@ -286,13 +349,15 @@ def _postgres_search(spec: SearchSpec, *, typo_tolerant: bool) -> tuple[list[int
         results = cursor.fetchall()
     hits = sorted((int(position), int(key)) for facet, key, position in results if facet == "hit")
     counts = FacetCounts()
-    total = matched = 0
+    total = matched = sampled = 0
     categories: dict[int, int] = {}
     for facet, key, count in results:
         if facet == "total":
             total = int(count)
         elif facet == "matched":
             matched = int(count)
+        elif facet == "sampled":
+            sampled = int(count)
         elif facet == "category" and key is not None:
             categories[int(key)] = int(count)
         elif facet == "author":
@@ -308,6 +373,8 @@ def _postgres_search(spec: SearchSpec, *, typo_tolerant: bool) -> tuple[list[int
         elif facet == "decade":
             counts.decade[int(key)] = int(count)
     counts.category = roll_up_categories(categories)
+    if 0 < sampled < matched:
+        counts = counts.scaled(matched / sampled)
     return [book_id for _, book_id in hits], counts, total, matched
 
 

@@ -223,15 +223,7 @@ def _tiered_query(spec: SearchSpec, *, fuzzy: bool) -> Query:
             _tier(
                 Q(
                     "bool",
-                    must=[
-                        Q(
-                            "multi_match",
-                            query=variant,
-                            type="cross_fields",
-                            operator="and",
-                            fields=["title", "authors"],
-                        )
-                    ],
+                    must=[Q("multi_match", query=variant, type="cross_fields", operator="and", fields=NAMING_FIELDS)],
                     filter=[Q("match", authors=variant), Q("match", title=variant)],
                 ),
                 ranking.AUTHOR_TITLE,

@@ -1,0 +1,50 @@
+"""Text colours of static/css/site.css against the backgrounds they sit on (WCAG AA: 4.5:1).
+
+Lighthouse (``make lighthouse``) checks the rendered pages; these pin the colours of states
+a page may not show when it runs, such as a pagination's disabled "Previous" on page one.
+"""
+
+import re
+from pathlib import Path
+
+import pytest
+
+SITE_CSS = Path(__file__).resolve().parents[1] / "static" / "css" / "site.css"
+
+
+def css_rules() -> dict[str, str]:
+    """Each rule's selector list (as written, whitespace collapsed) -> its declarations."""
+    text = re.sub(r"/\*.*?\*/", "", SITE_CSS.read_text(), flags=re.DOTALL)
+    return {" ".join(selector.split()): body for selector, body in re.findall(r"([^{}]+)\{([^{}]*)\}", text)}
+
+
+def custom_property(name: str) -> str:
+    return re.search(rf"{re.escape(name)}:\s*(#[0-9a-fA-F]{{6}})", css_rules()[":root"]).group(1)
+
+
+def declared_colour(selector: str) -> str:
+    value = re.search(r"(?:^|;)\s*color:\s*([^;]+);", css_rules()[selector]).group(1).strip()
+    variable = re.fullmatch(r"var\((--[\w-]+)\)", value)
+    return custom_property(variable.group(1)) if variable else value
+
+
+def relative_luminance(colour: str) -> float:
+    channels = [int(colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+    linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def contrast(foreground: str, background: str) -> float:
+    lighter, darker = sorted((relative_luminance(foreground), relative_luminance(background)), reverse=True)
+    return (lighter + 0.05) / (darker + 0.05)
+
+
+def test_the_contrast_formula_matches_wcag():
+    assert contrast("#000000", "#ffffff") == pytest.approx(21.0)
+    assert contrast("#d3ccbe", "#fbfaf7") == pytest.approx(1.52, abs=0.01)  # the issue's figure
+
+
+@pytest.mark.parametrize("background", ["--paper", "--surface"])
+def test_a_disabled_pagination_step_is_readable(background):
+    # Every listing (books, category, author, search) draws the same pagination.
+    assert contrast(declared_colour(".pagination__disabled"), custom_property(background)) >= 4.5

@@ -9,11 +9,11 @@ page action.
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
+from cart.store import CartLimits
 from catalog.models import Book
 
 
@@ -36,7 +36,7 @@ def add_to_cart_form(book: Book, *, csrf_token: str, next_path: str, compact: bo
             '<label class="add-to-cart__quantity">Quantity\n'
             '      <input type="number" name="quantity" value="1" min="1" max="{}" inputmode="numeric" required>\n'
             "    </label>\n  ",
-            max(1, min(settings.CART_MAX_QUANTITY_PER_LINE, book.stock_on_hand)),
+            CartLimits.from_settings().line_quantity_limit(stock=book.stock_on_hand),
         )
     )
     return format_html(

@@ -18,7 +18,7 @@ from django.core.paginator import Page, Paginator
 from django.db.models import F, Sum
 
 from cart.models import Order
-from cart.store import CartRef, CartStoreUnavailable, get_store
+from cart.store import CartLimits, CartRef, CartStoreUnavailable, get_store
 from catalog.models import Book
 
 
@@ -57,8 +57,8 @@ class CartItem:
 
     @property
     def max_quantity(self) -> int:
-        """The most the quantity field should offer."""
-        return max(1, min(settings.CART_MAX_QUANTITY_PER_LINE, self.book.stock_on_hand))
+        """The most the quantity field should offer (the rule the cart services apply)."""
+        return CartLimits.from_settings().line_quantity_limit(stock=self.book.stock_on_hand)
 
 
 @dataclass(frozen=True)

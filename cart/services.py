@@ -138,10 +138,13 @@ def _parse_book_id(raw: object) -> int:
     return value
 
 
-def _parse_quantity(raw: object, limits: CartLimits) -> int:
+def _parse_quantity(raw: object, limits: CartLimits, stock: int) -> int:
+    """``raw`` as a quantity from 1 to the per-line maximum; a quantity above the stock but
+    within the maximum is the stock's fault (``not_enough_stock``), refused by the store."""
     value = _whole_number(raw, _MAX_QUANTITY_DIGITS)
     if value is None or not 1 <= value <= limits.max_quantity:
-        raise CartError("invalid_quantity", max_quantity=limits.max_quantity)
+        # The limit the customer can actually reach, as the quantity field's ``max`` says.
+        raise CartError("invalid_quantity", max_quantity=limits.line_quantity_limit(stock=stock))
     return value
 
 
@@ -194,10 +197,11 @@ def cart_add_item(*, cart: CartRef, book_id: object, quantity: object = 1) -> Ca
     The check and the write are one Lua script, so concurrent adds never lose one another.
     """
     limits = CartLimits.from_settings()
-    book_pk, amount = _parse_book_id(book_id), _parse_quantity(quantity, limits)
+    book_pk = _parse_book_id(book_id)
     book = _book_for_cart(book_pk)
     if book.stock <= 0:
         raise CartError("out_of_stock", title=book.title)
+    amount = _parse_quantity(quantity, limits, book.stock)
     with _cart_store() as store:
         outcome = store.add(cart, book_id=book_pk, quantity=amount, price=book.price, stock=book.stock, limits=limits)
     _raise_for_refusal(outcome, book, limits)
@@ -210,10 +214,11 @@ def cart_set_quantity(*, cart: CartRef, book_id: object, quantity: object) -> Ca
     The line's "price seen" becomes today's price: the cart page showed it next to the field.
     """
     limits = CartLimits.from_settings()
-    book_pk, amount = _parse_book_id(book_id), _parse_quantity(quantity, limits)
+    book_pk = _parse_book_id(book_id)
     book = _book_for_cart(book_pk)
     if book.stock <= 0:
         raise CartError("out_of_stock", title=book.title)
+    amount = _parse_quantity(quantity, limits, book.stock)
     with _cart_store() as store:
         outcome = store.set(cart, book_id=book_pk, quantity=amount, price=book.price, stock=book.stock, limits=limits)
     _raise_for_refusal(outcome, book, limits)

@@ -72,6 +72,14 @@ class CartLimits:
     def from_settings(cls) -> CartLimits:
         return cls(max_lines=settings.CART_MAX_LINES, max_quantity=settings.CART_MAX_QUANTITY_PER_LINE)
 
+    def line_quantity_limit(self, *, stock: int) -> int:
+        """The most copies of a book one line may hold: the lower of the per-line maximum and the stock.
+
+        The one rule behind every quantity field's ``max`` and the "choose a quantity" message.
+        At least 1, so a field stays valid for a book that just sold out (its add is refused).
+        """
+        return max(1, min(self.max_quantity, stock))
+
 
 @dataclass(frozen=True)
 class StoredLine:

@@ -205,6 +205,18 @@ def test_the_cart_page_says_when_fewer_are_left_than_in_the_cart(customer_client
     assert "Only 2 left: lower the quantity" in customer_client.get("/cart/").content.decode()
 
 
+def test_a_quantity_past_the_stock_is_refused_with_the_limit_the_field_shows(customer_client, customer):
+    book = BookFactory(stock=13)
+    services.cart_add_item(cart=customer_cart(customer.pk), book_id=book.pk, quantity=2)
+
+    refused = customer_client.post("/cart/update/", {"book_id": book.pk, "quantity": "25"}, follow=True)
+
+    html = refused.content.decode()
+    assert "Choose a quantity from 1 to 13." in html
+    assert 'name="quantity" value="2" min="1" max="13"' in html
+    assert quantities(customer_cart(customer.pk)) == {book.pk: 2}
+
+
 def test_the_cart_page_drops_books_the_catalog_no_longer_sells(customer_client, customer):
     cart = customer_cart(customer.pk)
     kept, dropped = BookFactory(), BookFactory()

@@ -190,6 +190,20 @@ def test_a_line_cannot_pass_the_per_line_maximum(store_kind, cart, settings):
     assert quantities(cart) == {book.pk: 5}
 
 
+@pytest.mark.parametrize("operation", ["add", "set"])
+def test_a_bad_quantity_names_the_stock_when_it_is_the_lower_limit(store_kind, cart, operation):
+    book = BookFactory(stock=13)
+    services.cart_add_item(cart=cart, book_id=book.pk, quantity=2)
+    write = services.cart_add_item if operation == "add" else services.cart_set_quantity
+
+    with pytest.raises(CartError) as refused:
+        write(cart=cart, book_id=book.pk, quantity=21)
+
+    assert refused.value.code == "invalid_quantity"
+    assert refused.value.message == "Choose a quantity from 1 to 13."
+    assert quantities(cart) == {book.pk: 2}
+
+
 def test_a_full_cart_takes_no_new_line_but_more_of_a_line_it_has(store_kind, cart, settings):
     settings.CART_MAX_LINES = 2
     first, second, third = BookFactory(), BookFactory(), BookFactory()

@@ -76,7 +76,7 @@ class BookSearchDocument(models.Model):
     expression can only read its own row. A search-owned table also leaves the catalog's
     schema alone.
 
-    * ``search_vector``: ``setweight(to_tsvector('english', …))`` of the title (A),
+    * ``search_vector``: ``setweight(to_tsvector('cloudshelf_english', …))`` of the title (A),
       subtitle and authors (B), description, category path and tags (C); GIN-indexed.
     * ``search_text``: lower-cased title and authors; a pg_trgm GIN index on it serves
       typo-tolerant matching (``%>``, word similarity) and the "did you mean" title.

@@ -75,11 +75,11 @@ def search_pending_count() -> int:
 _ROW_COLUMNS = {
     # One weight per kind of match the ranking tells apart (search.backends.postgres):
     # title A, authors B, subtitle, category and tags C, description D.
-    "search_vector": """setweight(to_tsvector('english', b.title), 'A')
-        || setweight(to_tsvector('english', COALESCE(a.names, '')), 'B')
-        || setweight(to_tsvector('english', b.subtitle || ' '
+    "search_vector": """setweight(to_tsvector('cloudshelf_english', b.title), 'A')
+        || setweight(to_tsvector('cloudshelf_english', COALESCE(a.names, '')), 'B')
+        || setweight(to_tsvector('cloudshelf_english', b.subtitle || ' '
                      || COALESCE(REPLACE(c.name_path, ' > ', ' '), '') || ' ' || COALESCE(t.names, '')), 'C')
-        || setweight(to_tsvector('english', b.description), 'D')""",
+        || setweight(to_tsvector('cloudshelf_english', b.description), 'D')""",
     "search_text": "LOWER(b.title || ' ' || COALESCE(a.names, ''))",
     "title": "b.title",
     "isbn13": "b.isbn13",

@@ -133,8 +133,8 @@ def _pg_match(spec: SearchSpec, *, typo_tolerant: bool) -> tuple[str, list[Any],
         series = "0"
         series_params: list[Any] = []
     else:
-        tsquery = " || ".join(["websearch_to_tsquery('english', %s)"] * len(spec.variants))
-        phrase = " || ".join(["phraseto_tsquery('english', %s)"] * len(spec.variants))
+        tsquery = " || ".join(["websearch_to_tsquery('cloudshelf_english', %s)"] * len(spec.variants))
+        phrase = " || ".join(["phraseto_tsquery('cloudshelf_english', %s)"] * len(spec.variants))
         where, where_params = f"d.search_vector @@ ({tsquery})", list(spec.variants)
         # The best tier each row reaches (search.ranking); the vector's weights are title A,
         # authors B, subtitle, category and tags C, description D (search.services).
@@ -142,7 +142,7 @@ def _pg_match(spec: SearchSpec, *, typo_tolerant: bool) -> tuple[str, list[Any],
         words = _plain_words(spec.query)
         if words:
             # Some words in an author's name, the rest in the title ("kafka castle").
-            any_word = "to_tsquery('english', %s)"
+            any_word = "to_tsquery('cloudshelf_english', %s)"
             tiers.append(
                 (
                     f"ts_filter(d.search_vector, '{{a,b}}') @@ ({tsquery})"

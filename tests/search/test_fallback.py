@@ -123,3 +123,13 @@ def test_a_query_without_words_finds_nothing_and_never_fails(indexed_shelf, quer
     assert result.backend == "database"
     assert result.total == 0
     assert autocomplete(prefix=query * 2).titles == []
+
+
+def test_accents_are_folded_in_the_fallback_as_in_opensearch():
+    book = BookFactory(title="Travesuras de la niña mala", description="Una novela.")
+    turkish = BookFactory(title="Kürk Mantolu Madonna", description="Bir roman.")
+    search_rows_refresh(book_ids=[book.pk, turkish.pk])
+
+    assert titles("travesuras de la nina mala") == ["Travesuras de la niña mala"]
+    assert titles("kurk mantolu") == ["Kürk Mantolu Madonna"]
+    assert titles("niña") == ["Travesuras de la niña mala"]

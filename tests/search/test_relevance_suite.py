@@ -42,7 +42,7 @@ FLOORS: dict[str, dict[str, dict[str, float]]] = {
         "autocomplete": {"success_at_1": 0.84, "success_at_5": 0.96, "mrr": 0.89, "ndcg_at_5": 0.90},
     },
     "fallback": {
-        "search": {"success_at_1": 0.95, "success_at_3": 0.96, "mrr": 0.95, "ndcg_at_5": 0.94},
+        "search": {"success_at_1": 0.96, "success_at_3": 0.97, "mrr": 0.97, "ndcg_at_5": 0.96},
         "autocomplete": {"success_at_1": 0.84, "success_at_5": 0.96, "mrr": 0.89, "ndcg_at_5": 0.90},
     },
 }

@@ -429,6 +429,7 @@ class SeedSummary:
     reviews: int = 0
     categories: int = 0
     seconds: float = 0.0
+    isbns_redrawn: int = 0  # books given another ISBN because the catalog already held theirs
     vacuum: VacuumReport = field(default_factory=VacuumReport)
 
 
@@ -486,10 +487,10 @@ def catalog_seed(
 ) -> SeedSummary:
     """Add ``books`` synthetic books (with authors, categories, stock and reviews) to the catalog.
 
-    Refuses a catalog that already has books unless ``append`` is set, and refuses an append
-    whose ISBNs would collide with books already there (pick another seed), so a seed never
-    half-loads. Everything is written in one transaction. ``progress(done, total)`` is
-    called after each batch of books.
+    Refuses a catalog that already has books unless ``append`` is set. On an append, a book
+    whose ISBN is already taken gets another one (``_redraw_taken_isbns``), counted in
+    ``SeedSummary.isbns_redrawn``. Everything is written in one transaction, so a seed never
+    half-loads. ``progress(done, total)`` is called after each batch of books.
     """
     if not 1 <= books <= MAX_BOOKS:
         raise SeedError(f"A seed makes between 1 and {MAX_BOOKS:,} books (asked for {books:,}).")
@@ -497,15 +498,15 @@ def catalog_seed(
     rng = random.Random(seed)
     isbn_start = rng.randrange(1_000_000_000)
     catalog_was_empty = not Book.objects.exists()
-    if not catalog_was_empty:
-        if not append:
-            raise SeedError(
-                f"The catalog already has {books_in_words(Book.objects.count())}. Use --if-empty to skip seeding a "
-                "catalog that has books, or --append to add more."
-            )
-        _refuse_isbn_collisions(isbn_start, books)
+    if not catalog_was_empty and not append:
+        raise SeedError(
+            f"The catalog already has {books_in_words(Book.objects.count())}. Use --if-empty to skip seeding a "
+            "catalog that has books, or --append to add more."
+        )
+    # A fresh catalog cannot hold any of the seed's ISBNs; a real import or another seed may.
+    redrawn_isbns = {} if catalog_was_empty else _redraw_taken_isbns(isbn_start, books)
 
-    summary = SeedSummary()
+    summary = SeedSummary(isbns_redrawn=len(redrawn_isbns))
     with transaction.atomic():
         leaves = _seed_categories()
         tag_ids = _seed_tags()
@@ -526,7 +527,7 @@ def catalog_seed(
                 _plan_book(
                     rng,
                     batch,
-                    isbn=isbn_for(isbn_start, index),
+                    isbn=redrawn_isbns.get(index) or isbn_for(isbn_start, index),
                     lead_author=lead_authors[index],
                     authors=authors,
                     leaves=leaves,
@@ -558,16 +559,52 @@ def _reviewer_count(books: int) -> int:
     return max(25, min(5000, books // 20))
 
 
-def _refuse_isbn_collisions(isbn_start: int, books: int) -> None:
-    chunk = 900  # below SQLite's limit on query parameters
-    for first in range(0, books, chunk):
-        isbns = [isbn_for(isbn_start, index) for index in range(first, min(first + chunk, books))]
-        taken = Book.objects.filter(isbn13__in=isbns).order_by("isbn13").values_list("isbn13", flat=True).first()
-        if taken is not None:
-            raise SeedError(
-                f"This seed's ISBNs collide with books already in the catalog (e.g. {taken}); "
-                "use another --seed to append."
-            )
+def _redraw_taken_isbns(isbn_start: int, books: int) -> dict[int, str]:
+    """Another ISBN for each of the seed's books whose ISBN the catalog already holds, by book index.
+
+    A real import shares the 978 prefix, so at a million books a handful of collisions is all
+    but certain. Replacements continue the seed's own sequence past its last book (index
+    ``books``, ``books + 1``, …), so they never repeat one of its ISBNs, and the outcome depends
+    only on the seed and the catalog. Collisions are looked up in batches, never per book.
+    """
+    pending: list[int] = []  # indexes of books whose ISBN is taken, in order
+    for first in range(0, books, _ISBN_LOOKUP_BATCH):
+        isbns = {isbn_for(isbn_start, index): index for index in range(first, min(first + _ISBN_LOOKUP_BATCH, books))}
+        pending.extend(sorted(isbns[isbn] for isbn in _taken_isbns(list(isbns))))
+    replacements: dict[int, str] = {}
+    next_index = books
+    while pending:
+        if next_index + len(pending) > 1_000_000_000:
+            raise SeedError("The catalog holds too many of this seed's ISBNs to redraw them; use another --seed.")
+        candidates = [isbn_for(isbn_start, next_index + offset) for offset in range(len(pending))]
+        next_index += len(pending)
+        taken = _taken_isbns(candidates)
+        still_taken = []
+        for index, candidate in zip(pending, candidates, strict=True):
+            if candidate in taken:
+                still_taken.append(index)
+            else:
+                replacements[index] = candidate
+        pending = still_taken
+    return replacements
+
+
+# ISBNs checked per step of the redraw; each query asks about at most ``_isbn_query_size()`` of them.
+_ISBN_LOOKUP_BATCH = 20_000
+
+
+def _isbn_query_size() -> int:
+    """How many ISBNs one query may ask about: SQLite allows 999 parameters, Postgres 65,535."""
+    return 20_000 if connection.vendor == "postgresql" else 900
+
+
+def _taken_isbns(isbns: Sequence[str]) -> set[str]:
+    """Those of ``isbns`` that books in the catalog already have."""
+    taken: set[str] = set()
+    size = _isbn_query_size()
+    for first in range(0, len(isbns), size):
+        taken.update(Book.objects.filter(isbn13__in=isbns[first : first + size]).values_list("isbn13", flat=True))
+    return taken
 
 
 def _seed_categories() -> list[Leaf]:

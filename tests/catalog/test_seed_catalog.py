@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import io
+import random
 from decimal import Decimal
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.db import connection
 from django.db.models import Count
+from django.test.utils import CaptureQueriesContext
 
 from catalog import services
 from catalog.isbn import is_valid_isbn13
 from catalog.models import Author, Book, BookAuthor, Category, Inventory, Review, Tag
+from catalog.seeding import isbn_for
 from catalog.signals import books_changed
 from tests.factories import BookFactory, ReviewFactory, UserFactory
 
@@ -205,16 +209,67 @@ def test_a_catalog_with_books_is_refused_without_append():
     assert not Review.objects.exists()
 
 
-def test_append_adds_books_with_another_seed_and_refuses_a_colliding_one():
+def test_append_adds_books_with_another_seed():
     seed("--books", "40", "--seed", "1")
-    seed("--books", "30", "--seed", "2", "--append")
-    assert Book.objects.count() == 70
 
-    with pytest.raises(CommandError) as raised:
-        seed("--books", "10", "--seed", "1", "--append")
+    stdout = seed("--books", "30", "--seed", "2", "--append")
 
-    assert str(raised.value).startswith("This seed's ISBNs collide with books already in the catalog (e.g. 978")
     assert Book.objects.count() == 70
+    assert "ISBNs redrawn because the catalog already held them: 0." in stdout
+
+
+def test_append_redraws_every_isbn_the_catalog_already_holds_and_says_how_many():
+    seed("--books", "40", "--seed", "1")
+    first_isbns = set(Book.objects.values_list("isbn13", flat=True))
+
+    stdout = seed("--books", "10", "--seed", "1", "--append")
+
+    isbns = list(Book.objects.values_list("isbn13", flat=True))
+    assert len(isbns) == len(set(isbns)) == 50
+    assert all(is_valid_isbn13(isbn) for isbn in isbns)
+    assert first_isbns < set(isbns)
+    assert "ISBNs redrawn because the catalog already held them: 10." in stdout
+
+
+def seed_isbn(seed_number: int, index: int) -> str:
+    """The ``index``-th ISBN a seed draws (its sequence starts at the seed's first random draw)."""
+    return isbn_for(random.Random(seed_number).randrange(1_000_000_000), index)
+
+
+def test_a_redrawn_isbn_continues_the_seeds_sequence_and_changes_nothing_else():
+    BookFactory(isbn13="9780306406157")  # an imported book no seed draws
+    seed("--books", "20", "--seed", "5", "--append")
+    expected = catalog_fingerprint()
+    empty_the_catalog()
+    # A real import that holds the seed's 4th ISBN and the first one past its last book.
+    BookFactory(isbn13=seed_isbn(5, 3))
+    BookFactory(isbn13=seed_isbn(5, 20))
+
+    stdout = seed("--books", "20", "--seed", "5", "--append")
+
+    assert "ISBNs redrawn because the catalog already held them: 1." in stdout
+    seeded = Book.objects.exclude(isbn13__in=[seed_isbn(5, 3), seed_isbn(5, 20)])
+    assert sorted(seeded.values_list("isbn13", flat=True)) == sorted(
+        [*(seed_isbn(5, index) for index in range(20) if index != 3), seed_isbn(5, 21)]
+    )
+    # Only the ISBN moved: every book, the redrawn one included, is the one the seed always makes.
+    kept = {seed_isbn(5, index) for index in range(20) if index != 3}
+    after = catalog_fingerprint()
+    assert [row for row in after if row[0] in kept] == [row for row in expected if row[0] in kept]
+    assert [row[1:] for row in after if row[0] == seed_isbn(5, 21)] == [
+        row[1:] for row in expected if row[0] == seed_isbn(5, 3)
+    ]
+
+
+def test_collisions_are_looked_up_in_batches_not_per_book():
+    seed("--books", "300", "--seed", "1")
+
+    with CaptureQueriesContext(connection) as queries:
+        seed("--books", "300", "--seed", "1", "--append")
+
+    isbn_lookups = [query for query in queries.captured_queries if '"isbn13" IN' in query["sql"]]
+    assert len(isbn_lookups) == 2  # the seed's ISBNs, then the replacements for the 300 taken
+    assert Book.objects.count() == 600
 
 
 @pytest.mark.parametrize("books", ["0", "-5", "1000001"])

@@ -27,7 +27,8 @@ class Command(BaseCommand):
         "deep, skewed popularity, ratings, reviews by seeded reviewer accounts (who cannot log in) and "
         "stock levels including out-of-stock books. The same --seed always gives the same catalog. "
         "A catalog that already has books is refused unless --if-empty (then nothing is done) or --append "
-        "(books are added; refused if this seed's ISBNs collide with existing books, so use another --seed). "
+        "(books are added; a book whose ISBN the catalog already holds gets another one, and the output says how "
+        "many did). "
         "No books_changed events are sent: rebuild the search index after seeding."
     )
 
@@ -40,7 +41,11 @@ class Command(BaseCommand):
         mode.add_argument(
             "--if-empty", action="store_true", help="do nothing (successfully) when the catalog already has books"
         )
-        mode.add_argument("--append", action="store_true", help="add the books to a catalog that already has some")
+        mode.add_argument(
+            "--append",
+            action="store_true",
+            help="add the books to a catalog that already has some (an ISBN it already holds is redrawn)",
+        )
 
     # Minutes-long statements (bulk writes, VACUUM, whole-table reads) are the job here.
     @long_running_statements()
@@ -76,4 +81,6 @@ class Command(BaseCommand):
                     "Rebuild the search index to make them searchable."
                 )
             )
+            if options["append"]:
+                self.stdout.write(f"ISBNs redrawn because the catalog already held them: {summary.isbns_redrawn:,}.")
             self.stdout.write(summary.vacuum.describe())

@@ -70,10 +70,13 @@ class ShippingAddressForm(forms.Form):
 
 
 class _CardInput(forms.TextInput):
-    """Never writes the submitted value back into the page: card data does not go into HTML."""
+    """A card field that writes the submitted value back into the page only when ``render_value``
+    is set, which ``PlaceOrderForm`` does for a field the customer got right."""
+
+    render_value = False
 
     def format_value(self, value: Any) -> str | None:
-        return None
+        return super().format_value(value) if self.render_value else None
 
 
 class PlaceOrderForm(forms.Form):
@@ -96,6 +99,20 @@ class PlaceOrderForm(forms.Form):
         max_length=4,
         widget=_CardInput(attrs={"autocomplete": "cc-csc", "inputmode": "numeric", "placeholder": "123"}),
     )
+
+    # Shown again with what was typed when another field has the error, so a typo in the expiry
+    # does not mean typing the number again. The value goes back only into this response (the
+    # view keeps no card data: not in the session, a log or the database). Never the security
+    # code: PCI DSS forbids keeping it past the authorisation, and checkouts conventionally
+    # ask for it again after any error, so it is always typed afresh.
+    KEPT_CARD_FIELDS = ("card_number", "card_expiry")
+
+    def full_clean(self) -> None:
+        super().full_clean()
+        for name in self.KEPT_CARD_FIELDS:
+            widget = self.fields[name].widget
+            assert isinstance(widget, _CardInput)
+            widget.render_value = self.is_bound and name not in self.errors
 
     def clean_card_number(self) -> str:
         number = re.sub(r"[\s-]", "", self.cleaned_data["card_number"])

@@ -64,9 +64,25 @@ SNIPPET_LENGTH = 160
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 
+def _singular(word: str) -> str | None:
+    """The singular of an English plural (``games`` → ``game``, ``stories`` → ``story``), or None.
+
+    The index stems words, so "games" finds "A Game of Thrones"; marking only what starts
+    with the query's own words would leave that match unmarked.
+    """
+    if len(word) < 4 or not word.endswith("s") or word.endswith(("ss", "us", "is")):
+        return None
+    if word.endswith("ies"):
+        return word[:-3] + "y"
+    if word.endswith(("ches", "shes", "xes", "sses")):
+        return word[:-2]
+    return word[:-1]
+
+
 def highlight_words(variants: list[str]) -> list[str]:
-    """The words to mark: every word of the query and its synonym variants, longest first."""
+    """The words to mark: every word of the query and its synonym variants (and their singulars), longest first."""
     words = {word.lower() for variant in variants for word in _WORD.findall(variant) if len(word) >= 2}
+    words |= {singular for singular in map(_singular, words) if singular}
     return sorted(words, key=len, reverse=True)
 
 
@@ -99,6 +115,22 @@ def snippet(description: str, words: list[str]) -> SafeString:
     if start + SNIPPET_LENGTH < len(description):
         fragment = fragment.rsplit(" ", 1)[0] + "…"
     return safe_highlight(("…" if start else "") + _mark(fragment, words))
+
+
+def card_with_highlighted_title(card: SafeString, title: str, title_html: SafeString) -> SafeString:
+    """``card`` (a book card, ``catalog.markup.book_card_html``) with its title's text replaced by ``title_html``.
+
+    Cards are cached per book and shared by every page, so they cannot carry one search's
+    marks: the marked title is put in on the way out. A card drawn differently is returned
+    as it is (unmarked, never broken).
+    """
+    heading = card.find('class="book-card__title"')
+    plain = f">{escape(title)}</a>"
+    at = card.find(plain, heading) if heading >= 0 else -1
+    if at < 0 or title_html == escape(title):
+        return card
+    # ``card`` and ``title_html`` are both safe HTML; the piece replaced is the escaped title.
+    return mark_safe(f"{card[:at]}>{title_html}</a>{card[at + len(plain) :]}")
 
 
 @dataclass(frozen=True)

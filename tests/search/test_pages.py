@@ -191,3 +191,35 @@ def test_autocomplete_never_fails_on_bad_input(client, indexed_shelf, query):
 
     assert response.status_code == 200
     assert set(response.json()) == {"query", "titles", "authors", "search_url"}
+
+
+def test_a_match_in_the_title_is_marked_in_the_card_even_without_a_description(client, search_index):
+    # Imported books have no description, so their snippet is empty: the mark is in the title.
+    BookFactory(title="The Hunger Games (The Hunger Games, #1)", description="")
+    search_index()
+
+    html = client.get("/search/", {"q": "hunger"}).content.decode()
+
+    assert '<h3 class="book-card__title"><a href="/books/' in html
+    assert ">The <mark>Hunger</mark> Games (The <mark>Hunger</mark> Games, #1)</a></h3>" in html
+
+
+def test_the_marked_title_is_escaped_in_the_card(client, search_index):
+    BookFactory(title="Orchids & <Roses>", description="")
+    search_index()
+
+    html = client.get("/search/", {"q": "orchids"}).content.decode()
+
+    assert "><mark>Orchids</mark> &amp; &lt;Roses&gt;</a></h3>" in html
+    assert "<Roses>" not in html
+
+
+def test_a_plural_query_marks_the_singular_the_index_matched(client, search_index):
+    BookFactory(title="A Game of Thrones", description="The first game of the series.")
+    search_index()
+
+    response = client.get("/search/", {"q": "games"})
+
+    hit = response.context["result"].hits[0]
+    assert str(hit.title_html) == "A <mark>Game</mark> of Thrones"
+    assert str(hit.snippet_html) == "The first <mark>game</mark> of the series."

@@ -12,10 +12,19 @@ import pytest
 SITE_CSS = Path(__file__).resolve().parents[1] / "static" / "css" / "site.css"
 
 
-def css_rules() -> dict[str, str]:
-    """Each rule's selector list (as written, whitespace collapsed) -> its declarations."""
+def css_rule_bodies(selector: str) -> list[str]:
+    """The declarations of every rule for exactly ``selector``, in file order (inside @media too)."""
     text = re.sub(r"/\*.*?\*/", "", SITE_CSS.read_text(), flags=re.DOTALL)
-    return {" ".join(selector.split()): body for selector, body in re.findall(r"([^{}]+)\{([^{}]*)\}", text)}
+    return [body for found, body in re.findall(r"([^{}]+)\{([^{}]*)\}", text) if " ".join(found.split()) == selector]
+
+
+def css_rules() -> dict[str, str]:
+    """Each rule's selector list (as written, whitespace collapsed) -> the declarations of its first rule."""
+    text = re.sub(r"/\*.*?\*/", "", SITE_CSS.read_text(), flags=re.DOTALL)
+    rules: dict[str, str] = {}
+    for selector, body in re.findall(r"([^{}]+)\{([^{}]*)\}", text):
+        rules.setdefault(" ".join(selector.split()), body)
+    return rules
 
 
 def custom_property(name: str) -> str:

@@ -8,6 +8,7 @@ from django.conf import settings as django_settings
 
 from search.engine import search_books
 from tests.factories import BookFactory
+from tests.test_css_contrast import css_rule_bodies
 
 pytestmark = pytest.mark.django_db
 
@@ -223,3 +224,28 @@ def test_a_plural_query_marks_the_singular_the_index_matched(client, search_inde
     hit = response.context["result"].hits[0]
     assert str(hit.title_html) == "A <mark>Game</mark> of Thrones"
     assert str(hit.snippet_html) == "The first <mark>game</mark> of the series."
+
+
+def test_on_phones_a_filters_button_opens_the_facets_with_the_count_they_will_show(client, indexed_shelf):
+    response = client.get("/search/", {"q": "dune", "in_stock": "1"})
+
+    html = response.content.decode()
+    # Before the results (not after them), a button that opens the facets without JavaScript.
+    button = html.index(
+        '<button class="button button--quiet filters-button" type="button" popovertarget="search-filters">'
+    )
+    assert button < html.index('class="book-grid search-hits"')
+    assert 'Filters <span class="filters-button__count">(1<span class="visually-hidden"> active</span>)</span>' in html
+    assert '<aside class="search-facets" id="search-filters" popover aria-labelledby="refine-heading">' in html
+    assert (
+        '<button class="button search-facets__done" type="button" popovertarget="search-filters"'
+        ' popovertargetaction="hide">Show 2 books</button>'
+    ) in html
+
+
+def test_the_filters_button_shows_on_phones_only():
+    hidden, shown = css_rule_bodies(".filters-button")  # everywhere; then in @supports popovers / @media phones
+
+    assert "display: none;" in hidden
+    assert "display: inline-flex;" in shown
+    assert "position: static;" in css_rule_bodies(".search-facets[popover]")[0]  # a sidebar on wide screens

@@ -8,29 +8,8 @@ from typing import Any
 from django import forms
 from django.utils import timezone
 
-from cart.addresses import address_text_clean
+from cart.addresses import SHIPPING_COUNTRIES, ShippingAddress, address_text_clean
 from cart.payments import CardDetails, luhn_is_valid
-from cart.services import ShippingAddress
-
-# Where we ship (ISO 3166-1 alpha-2).
-SHIPPING_COUNTRIES = [
-    ("US", "United States"),
-    ("CA", "Canada"),
-    ("GB", "United Kingdom"),
-    ("IE", "Ireland"),
-    ("AU", "Australia"),
-    ("NZ", "New Zealand"),
-    ("DE", "Germany"),
-    ("FR", "France"),
-    ("ES", "Spain"),
-    ("IT", "Italy"),
-    ("NL", "Netherlands"),
-    ("BE", "Belgium"),
-    ("SE", "Sweden"),
-    ("DK", "Denmark"),
-    ("NO", "Norway"),
-    ("FI", "Finland"),
-]
 
 
 class _AddressField(forms.CharField):

@@ -14,6 +14,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.urls import reverse
 
+from cart.addresses import ShippingAddress, address_lines
 from catalog.models import Book
 
 
@@ -98,11 +99,21 @@ class Order(models.Model):
         return self.status == self.Status.PENDING
 
     @property
+    def shipping_address(self) -> ShippingAddress:
+        return ShippingAddress(
+            name=self.shipping_name,
+            line1=self.shipping_line1,
+            line2=self.shipping_line2,
+            city=self.shipping_city,
+            region=self.shipping_region,
+            postal_code=self.shipping_postal_code,
+            country=self.shipping_country,
+        )
+
+    @property
     def shipping_lines(self) -> list[str]:
-        """The address as printed on a label, one line each."""
-        city = " ".join(part for part in (self.shipping_city, self.shipping_region, self.shipping_postal_code) if part)
-        lines = [self.shipping_name, self.shipping_line1, self.shipping_line2, city, self.shipping_country]
-        return [line for line in lines if line]
+        """The address as printed on a label, one line each (``cart.addresses.address_lines``)."""
+        return address_lines(self.shipping_address)
 
 
 class OrderLine(models.Model):

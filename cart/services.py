@@ -28,6 +28,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import Case, F, PositiveIntegerField, Q, When
 from django.utils import timezone
 
+# Re-exported: callers build the address they pass to ``order_place`` from this module.
+from cart.addresses import ShippingAddress as ShippingAddress
 from cart.models import Order, OrderLine
 from cart.payments import (
     CardDetails,
@@ -94,17 +96,6 @@ class CartChange:
     title: str
     quantity: int
     count: int
-
-
-@dataclass(frozen=True)
-class ShippingAddress:
-    name: str
-    line1: str
-    city: str
-    postal_code: str
-    country: str
-    line2: str = ""
-    region: str = ""
 
 
 # --- Input ---------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from cart import selectors, services
+from cart.addresses import ShippingAddress, address_lines
 from cart.errors import cart_error_status
 from cart.forms import PlaceOrderForm, ShippingAddressForm
 from cart.http import cart_page_key, creates_anonymous_cart, request_cart
@@ -189,8 +190,18 @@ def checkout_address(request: CustomerRequest) -> HttpResponse:
     return render(request, "cart/checkout_address.html", context)
 
 
+def _session_address(request: CustomerRequest) -> ShippingAddress | None:
+    """The address chosen at step 1, checked again; ``None`` when there is none or it no longer passes."""
+    form = ShippingAddressForm(request.session.get(CHECKOUT_ADDRESS_SESSION_KEY) or None)
+    return form.address() if form.is_valid() else None
+
+
 def _review_page(
-    request: CustomerRequest, contents: selectors.CartContents, form: PlaceOrderForm | None = None, status: int = 200
+    request: CustomerRequest,
+    contents: selectors.CartContents,
+    address: ShippingAddress,
+    form: PlaceOrderForm | None = None,
+    status: int = 200,
 ) -> HttpResponse:
     """The review step; a fresh idempotency key whenever the form is not a re-display of a bad submit."""
     if form is None:
@@ -198,7 +209,7 @@ def _review_page(
     context = {
         "contents": contents,
         "cart_count": contents.count,
-        "address": ShippingAddressForm(request.session[CHECKOUT_ADDRESS_SESSION_KEY]),
+        "shipping_lines": address_lines(address),
         "form": form,
         "step": "review",
         "page_title": "Checkout: review and pay",
@@ -208,9 +219,7 @@ def _review_page(
 
 
 def _checkout_contents_or_redirect(request: CustomerRequest) -> selectors.CartContents | HttpResponse:
-    """The cart to check out, or where to send the customer instead (no address yet, empty cart)."""
-    if not request.session.get(CHECKOUT_ADDRESS_SESSION_KEY):
-        return redirect("cart:checkout")
+    """The cart to check out, or where to send the customer instead (an empty cart, a store outage)."""
     contents = _contents_or_message(request)
     if contents is None or contents.is_empty:
         return redirect("cart:detail")
@@ -221,10 +230,13 @@ def _checkout_contents_or_redirect(request: CustomerRequest) -> selectors.CartCo
 @require_safe
 def checkout_review(request: CustomerRequest) -> HttpResponse:
     """Step 2: the lines, the total and the address, with the card form and "Place order"."""
+    address = _session_address(request)
+    if address is None:
+        return redirect("cart:checkout")
     contents = _checkout_contents_or_redirect(request)
     if isinstance(contents, HttpResponse):
         return contents
-    return _review_page(request, contents)
+    return _review_page(request, contents, address)
 
 
 @sensitive_post_parameters("card_number", "card_expiry", "card_cvc")
@@ -236,19 +248,19 @@ def checkout_place(request: CustomerRequest) -> HttpResponse:
     lands on the same order (the service answers it before looking at the cart, which the
     first submit has emptied); a refusal shows the reason where the customer can act on it."""
     form = PlaceOrderForm(request.POST)
-    address = ShippingAddressForm(request.session.get(CHECKOUT_ADDRESS_SESSION_KEY) or None)
-    if not address.is_valid():
+    address = _session_address(request)
+    if address is None:
         return redirect("cart:checkout")
     if not form.is_valid():
         contents = _checkout_contents_or_redirect(request)
         if isinstance(contents, HttpResponse):
             return contents
-        return _review_page(request, contents, form, status=400)
+        return _review_page(request, contents, address, form, status=400)
     try:
         order = services.order_place(
             user=request.user,
             cart=customer_cart(request.user.pk),
-            address=address.address(),
+            address=address,
             card=form.card(),
             idempotency_key=form.cleaned_data["idempotency_key"],
             expected_total=form.cleaned_data["expected_total"],

@@ -300,6 +300,17 @@ def test_the_review_step_shows_lines_total_address_and_a_fresh_key_each_time(cus
     assert hidden_value(first, "idempotency_key") != hidden_value(second, "idempotency_key")
 
 
+def test_the_review_step_writes_the_address_as_the_country_expects(customer_client, books):
+    us_address = ADDRESS_FORM | {"city": "Springfield", "region": "IL", "postal_code": "62704", "country": "US"}
+    customer_client.post("/checkout/", us_address)
+
+    html = customer_client.get("/checkout/review/").content.decode()
+
+    assert (
+        '<address class="address">Alice Reader<br>1 Library Lane<br>Springfield, IL 62704<br>United States</address>'
+    ) in html
+
+
 def review_form(client) -> dict[str, str]:
     client.post("/checkout/", ADDRESS_FORM)
     html = client.get("/checkout/review/").content.decode()

@@ -51,6 +51,19 @@ def test_order_history_is_paginated(customer_client, customer, settings):
     assert customer_client.get("/orders/?page=abc").status_code == 404
 
 
+def test_order_detail_writes_the_address_as_the_country_expects(customer_client, customer):
+    order = OrderFactory(
+        user=customer, shipping_city="London", shipping_region="Greater London", shipping_postal_code="N1 9GU"
+    )
+
+    html = customer_client.get(order.get_absolute_url()).content.decode()
+
+    assert (
+        '<address class="address">Alice Reader<br>1 Library Lane<br>London<br>Greater London<br>N1 9GU<br>'
+        "United Kingdom</address>"
+    ) in html
+
+
 def test_order_detail_shows_lines_address_and_payment(customer_client, order):
     html = customer_client.get(f"/orders/{order.pk}/").content.decode()
 

@@ -1,0 +1,140 @@
+"""Orders in the admin as staff see them: who the customer is, and a list that fits a laptop screen."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from django.contrib.staticfiles import finders
+from django.utils import timezone
+
+from partners import services as partner_services
+from tests.api.factories import PartnerFactory
+from tests.factories import OrderFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+CHANGELIST = "/admin/cart/order/"
+
+
+@pytest.fixture
+def staff_client(client):
+    client.force_login(UserFactory(username="staff", is_staff=True, is_superuser=True))
+    return client
+
+
+@pytest.fixture
+def partner_order():
+    partner = PartnerFactory(name="Northwind Books")
+    return OrderFactory(user=partner_services.partner_account(partner=partner))
+
+
+def test_a_partners_order_shows_the_partners_name_in_the_order_list(staff_client, partner_order):
+    OrderFactory(user=UserFactory(username="shopper3695222"))
+
+    page = staff_client.get(CHANGELIST).content.decode()
+
+    assert '<td class="field-customer">Northwind Books (partner API)</td>' in page
+    assert '<td class="field-customer">shopper3695222</td>' in page
+    assert "api-partner:" not in page
+
+
+def test_a_partners_order_shows_the_partners_name_on_its_page(staff_client, partner_order):
+    page = staff_client.get(f"{CHANGELIST}{partner_order.pk}/change/").content.decode()
+
+    assert re.search(r'<div class="readonly">Northwind Books \(partner API\)</div>', page)
+    assert "api-partner:" not in page
+
+
+def test_orders_can_be_found_by_the_partners_name(staff_client, partner_order):
+    customers_order = OrderFactory()
+
+    page = staff_client.get(CHANGELIST, {"q": "northwind"}).content.decode()
+
+    assert f"Order #{partner_order.pk}" in page
+    assert f"Order #{customers_order.pk}<" not in page
+
+
+def test_the_order_list_has_short_headers_and_compact_values(staff_client):
+    paid_at = timezone.make_aware(timezone.datetime(2026, 12, 2, 14, 5))
+    OrderFactory(total=Decimal("1234.56"), paid_at=paid_at)
+
+    page = staff_client.get(CHANGELIST).content.decode()
+
+    headers = re.findall(r'<div class="text"><a href="[^"]*">([^<]+)</a></div>', page)
+    assert headers == ["Order", "Customer", "Status", "Attention", "Total", "Placed", "Paid"]
+    assert '<td class="field-total_with_currency">1234.56 USD</td>' in page
+    assert (
+        '<td class="field-paid"><span class="nowrap">2026-12-02</span> <span class="nowrap">14:05</span></td>' in page
+    )
+
+
+def test_the_order_list_query_count_does_not_grow_with_partner_orders(staff_client, django_assert_max_num_queries):
+    OrderFactory()
+    staff_client.get(CHANGELIST)  # warm the content-type and session caches
+    with django_assert_max_num_queries(8) as few:
+        staff_client.get(CHANGELIST)
+    for name in ("Alpha", "Beta", "Gamma"):
+        OrderFactory(user=partner_services.partner_account(partner=PartnerFactory(name=name)))
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        staff_client.get(CHANGELIST)
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+# Run in the page after it has laid out: how far right the list and its last column reach.
+_MEASURE = """<script>
+window.addEventListener("load", () => {
+  const results = document.querySelector("#changelist .results");
+  const paid = document.querySelector("#result_list th.column-paid").getBoundingClientRect();
+  document.title = JSON.stringify({
+    viewport: window.innerWidth,
+    navSidebarOpen: document.querySelector("#nav-sidebar").getBoundingClientRect().width > 0,
+    listOverflow: results.scrollWidth - results.clientWidth,
+    paidRight: Math.ceil(paid.right),
+    listRight: Math.floor(results.getBoundingClientRect().right),
+  });
+});
+</script>"""
+
+
+def _page_with_local_static(html: str) -> str:
+    """The admin page with its /static/ URLs pointed at the source files, to open from disk."""
+
+    def local(match: re.Match[str]) -> str:
+        found = finders.find(match.group(2))
+        return f'{match.group(1)}="{Path(found).as_uri()}"' if found else match.group(0)
+
+    return re.sub(r'(href|src)="/static/([^"?]+)"', local, html)
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="needs Chromium (apt install chromium)")
+def test_every_order_column_fits_a_1366_pixel_wide_screen(staff_client, tmp_path):
+    partner = PartnerFactory(name="Northwind Books & Stationery")
+    OrderFactory(user=partner_services.partner_account(partner=partner), total=Decimal("12345.67"))
+    OrderFactory(user=UserFactory(username="shopper3695222"), status="pending", needs_attention=True)
+    OrderFactory(paid_at=timezone.now())
+    html = staff_client.get(CHANGELIST).content.decode()
+    page = tmp_path / "orders.html"
+    page.write_text(_page_with_local_static(html).replace("</body>", f"{_MEASURE}</body>"))
+
+    window = ["--headless", "--no-sandbox", "--disable-gpu", "--window-size=1366,768", "--virtual-time-budget=5000"]
+    dom = subprocess.run(
+        [CHROMIUM, *window, "--dump-dom", page.as_uri()],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
+
+    measured = json.loads(re.search(r"<title>(.*?)</title>", dom).group(1).replace("&quot;", '"'))
+    # The list scrolls sideways inside its box when it is too wide: the "Paid" column must be in view.
+    assert measured["viewport"] == 1366
+    assert measured["navSidebarOpen"]
+    assert measured["listOverflow"] == 0
+    assert measured["paidRight"] <= measured["listRight"]

@@ -1,3 +1,4 @@
+import re
 from decimal import Decimal
 
 import pytest
@@ -37,6 +38,23 @@ def test_book_changelist_searches_by_exact_isbn(staff_client):
 
     assert wanted.title in response.content.decode()
     assert other.title not in response.content.decode()
+
+
+def test_popularity_is_a_sortable_column_of_the_book_list(staff_client):
+    BookFactory(title="Steady Seller", popularity=40)
+    BookFactory(title="Bestseller", popularity=900)
+    BookFactory(title="Slow Burner", popularity=3)
+
+    page = staff_client.get(CHANGELIST).content.decode()
+    column = re.search(
+        r'<th scope="col" class="sortable column-popularity">.*?<a href="\?o=(\d+)[^"]*">Popularity</a>', page, re.S
+    )
+    assert column is not None
+    most_popular_first = staff_client.get(CHANGELIST, {"o": f"-{column.group(1)}"})
+
+    titles = [book.title for book in most_popular_first.context["cl"].result_list]
+    assert titles == ["Bestseller", "Steady Seller", "Slow Burner"]
+    assert '<td class="field-popularity">900</td>' in most_popular_first.content.decode()
 
 
 def test_adjust_prices_shows_a_form_then_applies_the_percentage(staff_client):

@@ -16,8 +16,13 @@ class SearchLogAdmin(admin.ModelAdmin):
     date_hierarchy = "searched_at"
     show_full_result_count = False
 
+    # A log is a record of what happened: nobody adds, edits or deletes entries here (no
+    # "Delete selected" action either); old entries are pruned by the retention job, not by hand.
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
     def has_change_permission(self, request: HttpRequest, obj: SearchLog | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: SearchLog | None = None) -> bool:
         return False

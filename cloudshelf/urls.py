@@ -3,12 +3,13 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from cloudshelf import health
+from cloudshelf import favicon, health
 from cloudshelf.edge.media import media_urlpatterns
 
 urlpatterns = [
     path("health", health.liveness, name="health"),
     path("health/ready", health.readiness, name="health-ready"),
+    path("favicon.ico", favicon.favicon, name="favicon"),
     path("admin/", admin.site.urls),
     path("accounts/", include("cloudshelf.accounts.urls")),
     path("api/", include("cloudshelf.api.urls")),

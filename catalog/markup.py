@@ -60,19 +60,24 @@ def _stars(label: str, percent: Decimal, *, extra: SafeString | str = "", compac
     )
 
 
-def stars_html(average: Decimal | float, count: int, *, compact: bool = False) -> SafeString:
-    """Five stars filled to ``average``, labelled for screen readers, with the count beside them."""
+def stars_html(average: Decimal | float, count: int, *, compact: bool = False, counted: bool = False) -> SafeString:
+    """Five stars filled to ``average``, labelled for screen readers, with the count beside them.
+
+    The count is ``(3,204)`` on a card; ``counted=True`` writes ``3,204 ratings``, for the
+    book page, where a bare number beside the reviews would read as a count of reviews.
+    """
     if not count:
         return format_html(
             '<span class="rating{}"><span class="rating__none">No ratings yet</span></span>',
             " rating--compact" if compact else "",
         )
     value = Decimal(average or 0)
+    shown_count = f"{count:,} rating{'' if count == 1 else 's'}" if counted else f"({count:,})"
     beside = format_html(
         ' <span class="rating__value" aria-hidden="true">{}</span>'
-        ' <span class="rating__count" aria-hidden="true">({})</span>',
+        ' <span class="rating__count" aria-hidden="true">{}</span>',
         f"{value:.1f}",
-        f"{count:,}",
+        shown_count,
     )
     percent = min(max(value, Decimal(0)), Decimal(5)) * 20
     return _stars(rating_label(value, count), percent, extra=beside, compact=compact)

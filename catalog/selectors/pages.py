@@ -37,14 +37,21 @@ from django.db.models import Count, F, Field, OrderBy, Q, QuerySet, RowRange, Wi
 from django.db.models.fields.tuple_lookups import Tuple, TupleGreaterThan, TupleLessThan
 from django.db.models.functions import RowNumber
 from django.db.models.lookups import Lookup
+from django.urls import reverse
 from django.utils import timezone
 
 from catalog.models import Author, Book, BookAuthor, Review
 from catalog.selectors.caching import CACHE_PREFIX, CACHE_SECONDS, cached
 from catalog.selectors.categories import CategoryBranch, CategoryLink, root_categories
+from catalog.titles import title_key, title_parts
 
 HOME_SHELF_SIZE = 6
 RELATED_BOOKS_LIMIT = 6
+# The book page's short lists of links: the rest of its series, and more by its authors.
+SERIES_LINKS_LIMIT = 12
+AUTHOR_LINKS_LIMIT = 6
+# How many of the authors' books naming the series are read to find its volumes.
+SERIES_CANDIDATES_LIMIT = 100
 # A book needs this many ratings to appear in "Top rated", so one enthusiastic 5★
 # review cannot put a book above one rated 4.8 by thousands of readers.
 TOP_RATED_MIN_RATINGS = 100
@@ -578,3 +585,86 @@ def related_books(book: Book, *, limit: int = RELATED_BOOKS_LIMIT) -> list[Book]
         return ids[:limit]
 
     return books_in_order(cached(f"{CACHE_PREFIX}:related:{book.pk}", compute))
+
+
+@dataclass(frozen=True)
+class BookLink:
+    """A book in a short list of links: its title, page, and its volume when the list is a series."""
+
+    title: str
+    url: str
+    volume: float | None = None
+    is_current: bool = False
+    book_id: int = 0
+
+    @property
+    def volume_label(self) -> str:
+        """``2.0`` → ``"2"``, ``4.5`` → ``"4.5"``; ``""`` for no volume (an omnibus)."""
+        if self.volume is None:
+            return ""
+        return str(int(self.volume)) if self.volume.is_integer() else str(self.volume)
+
+
+@dataclass(frozen=True)
+class ReadingLinks:
+    """What to read next from a book's page: its series in reading order, and more by its authors."""
+
+    series: str
+    series_books: list[BookLink]
+    author_books: list[BookLink]
+
+    @property
+    def has_other_series_books(self) -> bool:
+        return any(not link.is_current for link in self.series_books)
+
+    @property
+    def book_ids(self) -> list[int]:
+        """The other books linked (what the kept lists depend on)."""
+        return [link.book_id for link in self.series_books + self.author_books if not link.is_current]
+
+
+def book_reading_links(
+    book: Book, *, series_limit: int = SERIES_LINKS_LIMIT, author_limit: int = AUTHOR_LINKS_LIMIT
+) -> ReadingLinks:
+    """The series ``book``'s title names, in volume order, and other books by its authors.
+
+    One query each, both bounded and both walking the authors' books only (the
+    ``book_author_by_author`` index), never the catalog: the series is looked for among
+    the authors' books whose title names it, and read with ``catalog.titles.title_parts``,
+    as search does. No series query for a title naming none; nothing for a book without
+    authors. ``book`` must come with its credits (``book_by_isbn``).
+    """
+    author_ids = [author_id for author_id, _ in book.author_credits]
+    series = title_parts(book.title).series
+    if not author_ids:
+        return ReadingLinks(series=series, series_books=[], author_books=[])
+    series_books: list[BookLink] = []
+    if series:
+        candidates = (
+            author_books_by_ids(author_ids)
+            .filter(title__contains=f"({series}")
+            .order_by("pk")
+            .values_list("pk", "title", "isbn13", "slug")[:SERIES_CANDIDATES_LIMIT]
+        )
+        volumes = []
+        for pk, title, isbn13, slug in candidates:
+            parts = title_parts(title)
+            if title_key(parts.series) == title_key(series):
+                url = reverse("catalog:book", kwargs={"isbn13": isbn13, "slug": slug})
+                volumes.append(BookLink(parts.base, url, parts.number, is_current=pk == book.pk, book_id=pk))
+        # Reading order; an omnibus ("#1-3", no volume) after the numbered volumes.
+        volumes.sort(key=lambda link: (link.volume is None, link.volume or 0, link.title))
+        series_books = volumes[:series_limit]
+    in_series = [link.url for link in series_books]
+    others = (
+        author_books_by_ids(author_ids)
+        .exclude(pk=book.pk)
+        .order_by("-popularity", "-id")
+        .values_list("pk", "title", "isbn13", "slug")[: author_limit + len(in_series)]
+    )
+    author_links = [
+        BookLink(title, reverse("catalog:book", kwargs={"isbn13": isbn13, "slug": slug}), book_id=pk)
+        for pk, title, isbn13, slug in others
+    ]
+    author_links = [link for link in author_links if link.url not in in_series][:author_limit]
+    return ReadingLinks(series=series, series_books=series_books, author_books=author_links)

@@ -6,14 +6,17 @@ page shows a price, a rating or a stock level the same way.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
 from django import template
 from django.core.serializers.json import DjangoJSONEncoder
+from django.template.defaultfilters import date as date_filter
 from django.template.loader import render_to_string
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
@@ -26,6 +29,7 @@ from catalog.models import Book
 from catalog.page_tags import book_tag, reviews_tag
 from catalog.selectors import categories, pages
 from catalog.selectors.pages import PageInfo
+from catalog.titles import TitleParts, title_parts
 from cloudshelf.edge.fragments import tagged_fragment
 
 register = template.Library()
@@ -38,9 +42,12 @@ def money(amount: Decimal | int | None, currency: str = "USD") -> str:
 
 
 @register.simple_tag
-def stars(average: Decimal | float, count: int, *, compact: bool = False) -> SafeString:
-    """Five stars filled to ``average``, labelled for screen readers, with the count beside them."""
-    return markup.stars_html(average, count, compact=compact)
+def stars(average: Decimal | float, count: int, *, compact: bool = False, counted: bool = False) -> SafeString:
+    """Five stars filled to ``average``, labelled for screen readers, with the count beside them.
+
+    ``counted=True`` says what is counted ("4,780,653 ratings"), where reviews are near.
+    """
+    return markup.stars_html(average, count, compact=compact, counted=counted)
 
 
 @register.simple_tag
@@ -97,6 +104,50 @@ def related_books_section(context: template.Context, book: Book) -> SafeString:
         return render_to_string("catalog/includes/related_books.html", values), [book_tag(b.pk) for b in books]
 
     return tagged_fragment(request, f"related:{book.pk}:{request.path}", render)
+
+
+@register.simple_tag(takes_context=True)
+def book_reading_links_section(context: template.Context, book: Book) -> SafeString:
+    """The book's series in reading order and more by its authors, kept until a listed book changes.
+
+    The name holds the book's own title and authors, so a new price for the book does not
+    retire the lists (as for the related row, a new book by its authors shows once the kept
+    fragment expires).
+    """
+    request = context["request"]
+    credits = book.author_credits
+
+    def render() -> tuple[str, list[str]]:
+        links = pages.book_reading_links(book)
+        html = render_to_string("catalog/includes/reading_links.html", {"links": links, "book": book})
+        return html, [book_tag(book_id) for book_id in links.book_ids]
+
+    shown = hashlib.blake2b(repr((book.title, credits)).encode(), digest_size=8).hexdigest()
+    return tagged_fragment(request, f"reading:{book.pk}:{shown}:{request.path}", render)
+
+
+@register.simple_tag
+def series_of(title: str) -> TitleParts:
+    """``{% series_of book.title as parts %}``: the series a title names (``parts.series``, ``parts.number``)."""
+    return title_parts(title)
+
+
+@register.filter
+def volume(number: float | None) -> str:
+    """A series volume as people write it: ``2.0`` → ``"2"``, ``4.5`` → ``"4.5"``."""
+    return pages.BookLink("", "", number).volume_label
+
+
+@register.filter
+def publication(day: date | None) -> str:
+    """A publication date for people: ``21 September 1937``, or only the year for 1 January.
+
+    An import that knows only the year stores 1 January of it (``catalog.importing``), so
+    that day is shown as the year alone rather than as a date nobody gave.
+    """
+    if day is None:
+        return ""
+    return str(day.year) if (day.month, day.day) == (1, 1) else date_filter(day, "j F Y")
 
 
 @register.simple_tag(takes_context=True)

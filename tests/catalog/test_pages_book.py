@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 from django.core.cache import cache, caches
 
+from catalog.models import Book
 from cloudshelf.edge.page_cache import pages_changed
 from tests.factories import AuthorFactory, BookFactory, CategoryFactory, ReviewFactory, UserFactory
 
@@ -206,15 +207,17 @@ def _book_with_everything(size: int):
 def test_book_page_query_count_is_fixed_for_anonymous_visitors(client, django_assert_num_queries, size):
     book = _book_with_everything(size)
 
-    # Nav, book (with category and stock), authors, category trail, reviews with their
-    # users, related ids by author and by category, related cards and their authors.
-    with django_assert_num_queries(9):
+    # Nav, book (with category and stock), authors, category trail, the authors' other
+    # books (a title naming no series costs no series query), reviews with their users,
+    # related ids by author and by category, related cards and their authors.
+    with django_assert_num_queries(10):
         assert client.get(book.get_absolute_url()).status_code == 200
     with django_assert_num_queries(0):  # the kept page
         assert client.get(book.get_absolute_url()).status_code == 200
     pages_changed([f"book:{book.pk}"])
-    # Rebuilt after a change to the book: the book and its authors; its reviews and the
-    # related row are kept fragments (cloudshelf.edge.fragments) none of whose tags changed.
+    # Rebuilt after a change to the book: the book and its authors; its reviews, the
+    # reading links and the related row are kept fragments (cloudshelf.edge.fragments)
+    # none of whose tags changed.
     with django_assert_num_queries(2):
         assert client.get(book.get_absolute_url()).status_code == 200
 
@@ -229,6 +232,120 @@ def test_book_page_query_count_is_fixed_for_a_customer_with_a_review(
     caches["durable"].clear()  # the session cache: it is read from the database, as on a cold cache
 
     # As for visitors, plus the session, the customer and their own review.
-    with django_assert_num_queries(12):
+    with django_assert_num_queries(13):
         response = customer_client.get(book.get_absolute_url())
     assert "Edit your review" in response.content.decode()
+
+
+def test_a_series_costs_one_more_query_and_a_book_without_authors_none(client, django_assert_num_queries):
+    author = AuthorFactory()
+    series_book = BookFactory(title="Catching Fire (The Hunger Games, #2)", authors=[author])
+    BookFactory(title="Mockingjay (The Hunger Games, #3)", authors=[author])
+    alone = BookFactory(authors=[])
+
+    with django_assert_num_queries(11):  # as above, plus the series
+        assert client.get(series_book.get_absolute_url()).status_code == 200
+    # No authors: no reading links and no related ids by author (the nav is cached by now,
+    # and the category holds no other book, so no related cards either).
+    with django_assert_num_queries(5):
+        assert client.get(alone.get_absolute_url()).status_code == 200
+
+
+@pytest.fixture
+def imported_book():
+    """A book as a Goodreads-style import brings it: a series in the title, a year, ratings, nothing else."""
+    collins = AuthorFactory(name="Suzanne Collins", slug="suzanne-collins")
+    book = BookFactory(
+        title="The Hunger Games (The Hunger Games, #1)",
+        slug="the-hunger-games",
+        description="",
+        publisher="",
+        page_count=None,
+        publication_date=date(2008, 1, 1),
+        external_average_rating=Decimal("4.34"),
+        external_ratings_count=4780653,
+        average_rating=Decimal("4.34"),
+        ratings_count=4780653,
+        authors=[collins],
+        popularity=10,
+    )
+    BookFactory(title="Mockingjay (The Hunger Games, #3)", slug="mockingjay", authors=[collins], popularity=30)
+    BookFactory(title="Catching Fire (The Hunger Games, #2)", slug="catching-fire", authors=[collins], popularity=50)
+    BookFactory(title="The Ballad of Songbirds and Snakes", slug="ballad", authors=[collins], popularity=40)
+    BookFactory(title="Gregor the Overlander (Underland Chronicles, #1)", slug="gregor", authors=[collins])
+    BookFactory(title="Fake (The Hunger Games, #4)", slug="fake")  # same series name, another author
+    return book
+
+
+def test_ratings_are_counted_in_words_and_apart_from_the_reviews(client, imported_book):
+    html = client.get(imported_book.get_absolute_url()).content.decode()
+
+    assert '<span class="rating__count" aria-hidden="true">4,780,653 ratings</span>' in html
+    assert "(4,780,653)" not in html
+    assert "No reviews yet — be the first to tell other readers what you thought." in html
+    assert "The star rating also counts ratings given on other sites; the reviews below are written here." in html
+
+
+def test_an_imported_book_shows_its_year_and_series_and_no_empty_rows(client, imported_book):
+    html = client.get(imported_book.get_absolute_url()).content.decode()
+
+    assert '<tr><th scope="row">Published</th><td><time datetime="2008-01-01">2008</time></td></tr>' in html
+    assert '<tr><th scope="row">Series</th><td>The Hunger Games, book 1</td></tr>' in html
+    assert "About this book" not in html
+    assert ">Publisher<" not in html
+    assert ">Pages<" not in html
+    assert "<td></td>" not in html
+
+
+def test_a_full_date_is_still_shown_in_full(client, book):
+    html = client.get(book.get_absolute_url()).content.decode()
+
+    assert '<time datetime="1937-09-21">21 September 1937</time>' in html
+    assert ">Series<" not in html
+
+
+def test_the_series_is_listed_in_reading_order_and_more_by_the_author_by_popularity(client, imported_book):
+    response = client.get(imported_book.get_absolute_url())
+    html = response.content.decode()
+
+    series = re.search(r'<h3 id="series-books-title"[^>]*>(.*?)</h3>\s*<ol[^>]*>(.*?)</ol>', html, re.S)
+    assert series.group(1) == "The Hunger Games series"
+    assert re.findall(r"<li>(.*?)</li>", series.group(2)) == [
+        '<span class="reading-links__volume">1.</span> <span aria-current="page">The Hunger Games</span>',
+        '<span class="reading-links__volume">2.</span> <a href="/books/{}/catching-fire/">Catching Fire</a>'.format(
+            Book.objects.get(slug="catching-fire").isbn13
+        ),
+        '<span class="reading-links__volume">3.</span> <a href="/books/{}/mockingjay/">Mockingjay</a>'.format(
+            Book.objects.get(slug="mockingjay").isbn13
+        ),
+    ]
+    more = re.search(r'<h3 id="author-books-title"[^>]*>(.*?)</h3>\s*<ul[^>]*>(.*?)</ul>', html, re.S)
+    assert more.group(1) == "More by Suzanne Collins"
+    # The series' own volumes are not repeated; the rest by popularity.
+    assert re.findall(r">([^<>]+)</a>", more.group(2)) == [
+        "The Ballad of Songbirds and Snakes",
+        "Gregor the Overlander (Underland Chronicles, #1)",
+    ]
+
+
+def test_a_book_alone_shows_no_reading_lists(client):
+    html = client.get(BookFactory(title="Alone", authors=[AuthorFactory()]).get_absolute_url()).content.decode()
+
+    assert "reading-links" not in html
+
+
+def test_reading_lists_are_capped(client, settings):
+    author = AuthorFactory()
+    book = BookFactory(title="Volume (Long Saga, #1)", authors=[author])
+    for number in range(2, 20):
+        BookFactory(title=f"Volume {number} (Long Saga, #{number})", authors=[author])
+    BookFactory.create_batch(10, authors=[author])
+
+    html = client.get(book.get_absolute_url()).content.decode()
+
+    series = re.search(r'<ol class="reading-links__list"[^>]*>(.*?)</ol>', html, re.S).group(1)
+    more = re.search(r'<ul class="reading-links__list"[^>]*>(.*?)</ul>', html, re.S).group(1)
+    assert series.count("<li>") == 12
+    assert "Volume 12</a>" in series
+    assert "Volume 13" not in series
+    assert more.count("<li>") == 6

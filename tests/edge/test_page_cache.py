@@ -175,7 +175,8 @@ def rename_author(book) -> None:
 CHANGES = {
     "price": (change_price, "$9.00"),
     "stock": (change_stock, "Out of stock"),
-    "review": (add_review, "(2)"),
+    # The rating's label, as cards and the book page both write it (the page spells out "2 ratings").
+    "review": (add_review, "from 2 ratings"),
     "author": (rename_author, "John Ronald Reuel Tolkien"),
 }
 

@@ -38,6 +38,8 @@ def declared_colour(selector: str) -> str:
 
 
 def relative_luminance(colour: str) -> float:
+    if len(colour) == 4:  # #fff -> #ffffff
+        colour = "#" + "".join(digit * 2 for digit in colour[1:])
     channels = [int(colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
     linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
     return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
@@ -57,3 +59,13 @@ def test_the_contrast_formula_matches_wcag():
 def test_a_disabled_pagination_step_is_readable(background):
     # Every listing (books, category, author, search) draws the same pagination.
     assert contrast(declared_colour(".pagination__disabled"), custom_property(background)) >= 4.5
+
+
+@pytest.mark.parametrize("background", ["--paper", "--surface"])
+def test_the_accent_is_readable_as_small_text(background):
+    # The eyebrow above an author's or a category's name is 12.8px bold: small text, 4.5:1.
+    assert contrast(declared_colour(".eyebrow"), custom_property(background)) >= 4.5
+
+
+def test_the_cart_count_is_readable_on_the_accent():
+    assert contrast(declared_colour(".cart-link__count"), custom_property("--accent")) >= 4.5

@@ -7,6 +7,7 @@ digits and the payment provider's reference.
 
 from __future__ import annotations
 
+import secrets
 from decimal import Decimal
 
 from django.conf import settings
@@ -16,6 +17,24 @@ from django.urls import reverse
 
 from cart.addresses import ShippingAddress, address_lines
 from catalog.models import Book
+
+# The characters of an order reference: digits and capitals without the look-alikes 0/O and
+# 1/I/L (read aloud or copied from a screen) or U (fewer accidental words).
+ORDER_REFERENCE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"
+# What one looks like, e.g. "CS-7K4Q-M2XD" (for the order page's URL).
+ORDER_REFERENCE_PATTERN = f"CS-[{ORDER_REFERENCE_ALPHABET}]{{4}}-[{ORDER_REFERENCE_ALPHABET}]{{4}}"
+
+
+def order_reference_new() -> str:
+    """A fresh random order reference such as ``CS-7K4Q-M2XD``.
+
+    Customers see this, never the database id: ids are shared with every declined payment
+    (cancelled orders nobody is shown), so a customer's own ids would jump, and they tell
+    anyone how many orders the shop takes. Eight characters of 30 are about 6.6 x 10^11
+    references, so a clash is rare; the unique index refuses one and ``order_place`` draws again.
+    """
+    body = "".join(secrets.choice(ORDER_REFERENCE_ALPHABET) for _ in range(8))
+    return f"CS-{body[:4]}-{body[4:]}"
 
 
 class Order(models.Model):
@@ -31,6 +50,8 @@ class Order(models.Model):
 
     # PROTECT: an order is a financial record; a customer with orders is deactivated, not deleted.
     user = models.ForeignKey(settings.AUTH_USER_MODEL, related_name="orders", on_delete=models.PROTECT)
+    # What the customer knows the order by, on every page and message of theirs and in its URL.
+    reference = models.CharField(max_length=12, unique=True, default=order_reference_new, editable=False)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PLACED)
     # Generated when the review page renders and sent back with "Place order": a retried or
     # double-clicked submit finds this order instead of creating a second one.
@@ -87,7 +108,7 @@ class Order(models.Model):
         return f"Order #{self.pk}"
 
     def get_absolute_url(self) -> str:
-        return reverse("cart:order", kwargs={"order_id": self.pk})
+        return reverse("cart:order", kwargs={"reference": self.reference})
 
     @property
     def is_cancellable(self) -> bool:

@@ -199,11 +199,18 @@ def customer_orders_page(*, user: User, number: int) -> Page:
     return Paginator(orders, settings.CART_ORDERS_PAGE_SIZE).page(number)
 
 
-def customer_order(*, user: AbstractBaseUser | AnonymousUser, order_id: int) -> Order | None:
-    """Order ``order_id`` with its lines only if ``user`` placed it: the ownership check of every order page."""
+def customer_order(*, user: AbstractBaseUser | AnonymousUser, reference: str) -> Order | None:
+    """The order ``reference`` with its lines only if ``user`` placed it: the ownership check of every order page."""
+    if not user.is_authenticated:
+        return None
+    return Order.objects.prefetch_related("lines").filter(reference=reference, user_id=user.pk).first()
+
+
+def customer_order_reference(*, user: AbstractBaseUser | AnonymousUser, order_id: int) -> str | None:
+    """The reference of order ``order_id`` only if ``user`` placed it (for the order pages' old addresses)."""
     if not user.is_authenticated or not 0 < order_id < 2**63:
         return None
-    return Order.objects.prefetch_related("lines").filter(pk=order_id, user_id=user.pk).first()
+    return Order.objects.filter(pk=order_id, user_id=user.pk).values_list("reference", flat=True).first()
 
 
 def latest_shipping_address(*, user: User) -> dict[str, str]:

@@ -30,7 +30,7 @@ from django.utils import timezone
 
 # Re-exported: callers build the address they pass to ``order_place`` from this module.
 from cart.addresses import ShippingAddress as ShippingAddress
-from cart.models import Order, OrderLine
+from cart.models import Order, OrderLine, order_reference_new
 from cart.payments import (
     CardDetails,
     PaymentCharger,
@@ -262,11 +262,13 @@ def cart_merge(*, source: CartRef, target: CartRef) -> MergeOutcome:
 
 # What the customer reads when a charge had no answer: the truth, and that retrying is safe.
 PAYMENT_PENDING_MESSAGE = (
-    "We are confirming your payment for order #{order_id} with the card company; this can take a few minutes. "
+    "We are confirming your payment for order {reference} with the card company; this can take a few minutes. "
     "You will not be charged twice, even if you place the order again: its page shows the result."
 )
 # Why an order the provider never charged (it has no charge under the order's key) was cancelled.
 _NOT_CHARGED_MESSAGE = "The payment did not go through."
+# Draws of a fresh order reference before giving up (two clashes in a row would be a broken generator).
+_REFERENCE_DRAWS = 3
 # At most this many orders per run of a settling job, so one run stays bounded in time.
 _SETTLE_BATCH = 100
 
@@ -330,7 +332,11 @@ def _order_reserve(
     idempotency_key: uuid.UUID,
     expected_total: Decimal | None,
 ) -> Order:
-    """Step 1 of ``order_place``: the order, its lines and the stock, in one transaction."""
+    """Step 1 of ``order_place``: the order, its lines and the stock, in one transaction.
+
+    The order's reference is drawn here; if another order already holds it (the unique index
+    refuses the insert, which rolls back) a new one is drawn and the transaction runs again.
+    """
     existing = Order.objects.filter(user=user, idempotency_key=idempotency_key).first()
     if existing is not None:
         return existing
@@ -343,40 +349,72 @@ def _order_reserve(
     currency, total = _order_total(lines, books)
     if expected_total is not None and total != expected_total:
         raise CartError("price_changed", total=f"{total:.2f} {currency}")
-    try:
-        with transaction.atomic():
-            order = Order.objects.create(
+    for attempt in range(1, _REFERENCE_DRAWS + 1):
+        reference = order_reference_new()
+        try:
+            return _order_insert(
                 user=user,
+                cart=cart,
+                address=address,
                 idempotency_key=idempotency_key,
+                reference=reference,
+                lines=lines,
+                books=books,
                 currency=currency,
                 total=total,
-                shipping_name=address.name,
-                shipping_line1=address.line1,
-                shipping_line2=address.line2,
-                shipping_city=address.city,
-                shipping_region=address.region,
-                shipping_postal_code=address.postal_code,
-                shipping_country=address.country,
-                cart_key=cart.key,
             )
-            _inventory_take(lines, books)
-            OrderLine.objects.bulk_create(
-                OrderLine(
-                    order=order,
-                    book_id=book_id,
-                    title=books[book_id].title,
-                    isbn13=books[book_id].isbn13,
-                    unit_price=books[book_id].price,
-                    quantity=lines[book_id].quantity,
-                )
-                for book_id in sorted(lines)
+        except IntegrityError:
+            # A concurrent submit with the same key committed first: answer with its order.
+            existing = Order.objects.filter(user=user, idempotency_key=idempotency_key).first()
+            if existing is not None:
+                return existing
+            # Or another order holds the reference drawn (rare: see order_reference_new): draw again.
+            if attempt == _REFERENCE_DRAWS or not Order.objects.filter(reference=reference).exists():
+                raise
+    raise AssertionError("unreachable: the last draw returns or raises")
+
+
+def _order_insert(
+    *,
+    user: User,
+    cart: CartRef,
+    address: ShippingAddress,
+    idempotency_key: uuid.UUID,
+    reference: str,
+    lines: Mapping[int, StoredLine],
+    books: Mapping[int, Book],
+    currency: str,
+    total: Decimal,
+) -> Order:
+    """The order, its lines and the stock taken, in one transaction (``IntegrityError`` if a unique key is taken)."""
+    with transaction.atomic():
+        order = Order.objects.create(
+            user=user,
+            idempotency_key=idempotency_key,
+            reference=reference,
+            currency=currency,
+            total=total,
+            shipping_name=address.name,
+            shipping_line1=address.line1,
+            shipping_line2=address.line2,
+            shipping_city=address.city,
+            shipping_region=address.region,
+            shipping_postal_code=address.postal_code,
+            shipping_country=address.country,
+            cart_key=cart.key,
+        )
+        _inventory_take(lines, books)
+        OrderLine.objects.bulk_create(
+            OrderLine(
+                order=order,
+                book_id=book_id,
+                title=books[book_id].title,
+                isbn13=books[book_id].isbn13,
+                unit_price=books[book_id].price,
+                quantity=lines[book_id].quantity,
             )
-    except IntegrityError:
-        # A concurrent submit with the same key committed first: answer with its order.
-        existing = Order.objects.filter(user=user, idempotency_key=idempotency_key).first()
-        if existing is None:
-            raise
-        return existing
+            for book_id in sorted(lines)
+        )
     return order
 
 
@@ -552,7 +590,7 @@ def _charge(*, order: Order, card: CardDetails, provider: PaymentCharger) -> Pay
         currency=order.currency,
         card=card,
         idempotency_key=_payment_key(order.pk),
-        description=f"CloudShelf order #{order.pk}",
+        description=f"CloudShelf order {order.reference}",
     )
 
 

@@ -270,9 +270,9 @@ def checkout_place(request: CustomerRequest) -> HttpResponse:
         back_to_review = error.code in ("payment_declined", "price_changed")
         return redirect("cart:checkout-review" if back_to_review else "cart:detail")
     if order.is_payment_pending:  # no answer from the provider: neither paid nor declined yet
-        messages.warning(request, services.PAYMENT_PENDING_MESSAGE.format(order_id=order.pk))
+        messages.warning(request, services.PAYMENT_PENDING_MESSAGE.format(reference=order.reference))
     else:
-        messages.success(request, f"Thank you! Your order #{order.pk} is placed.")
+        messages.success(request, f"Thank you! Your order {order.reference} is placed.")
     return redirect(order)
 
 
@@ -291,12 +291,12 @@ def order_list(request: CustomerRequest) -> HttpResponse:
     return render(request, "cart/order_list.html", {"page": page, "page_title": "Your orders", **_PRIVATE})
 
 
-def _own_order_or_404(request: CustomerRequest, order_id: int) -> Order:
-    """The order ``order_id`` if the signed-in customer placed it; 404 for anyone else's.
+def _own_order_or_404(request: CustomerRequest, reference: str) -> Order:
+    """The order ``reference`` if the signed-in customer placed it; 404 for anyone else's.
 
-    404 rather than 403 so nobody can probe which order numbers exist.
+    404 rather than 403 so nobody can probe which order references exist.
     """
-    order = selectors.customer_order(user=request.user, order_id=order_id)
+    order = selectors.customer_order(user=request.user, reference=reference)
     if order is None:
         raise Http404("No such order.")
     return order
@@ -304,8 +304,21 @@ def _own_order_or_404(request: CustomerRequest, order_id: int) -> Order:
 
 @login_required
 @require_safe
-def order_detail(request: CustomerRequest, order_id: int) -> HttpResponse:
+def order_detail(request: CustomerRequest, reference: str) -> HttpResponse:
     """One of the customer's orders: lines, total, address, payment and status."""
-    order = _own_order_or_404(request, order_id)
-    context = {"order": order, "page_title": f"Order #{order.pk}", **_PRIVATE}
+    order = _own_order_or_404(request, reference)
+    context = {"order": order, "page_title": f"Order {order.reference}", **_PRIVATE}
     return render(request, "cart/order_detail.html", context)
+
+
+@login_required
+@require_safe
+def order_detail_by_id(request: CustomerRequest, order_id: int) -> HttpResponse:
+    """An order page's address from before orders had references (``/orders/<id>/``): moved for good.
+
+    Only for the customer who placed it, like the page itself; 404 for anyone else.
+    """
+    reference = selectors.customer_order_reference(user=request.user, order_id=order_id)
+    if reference is None:
+        raise Http404("No such order.")
+    return redirect("cart:order", reference=reference, permanent=True)

@@ -115,6 +115,18 @@ def test_the_cart_is_emptied_only_after_the_commit(customer, cart, books, django
     assert quantities(cart) == {}
 
 
+def test_a_reference_another_order_holds_is_drawn_again(customer, cart, books, monkeypatch):
+    taken = OrderFactory(reference="CS-2222-2222")
+    draws = iter(["CS-2222-2222", "CS-3333-3333"])
+    monkeypatch.setattr(services, "order_reference_new", lambda: next(draws))
+
+    order = place(customer, cart)
+
+    assert (order.reference, taken.reference) == ("CS-3333-3333", "CS-2222-2222")
+    assert Order.objects.get(pk=order.pk).lines.count() == 2
+    assert stock(books[0]) == 3
+
+
 def test_the_same_idempotency_key_twice_returns_the_same_order(customer, cart, books):
     dune, _ = books
     key = uuid.uuid4()
@@ -324,8 +336,8 @@ def test_placing_the_order_shows_it(customer_client, cart, books, django_capture
         response = customer_client.post("/checkout/place/", form | card_form(), follow=True)
 
     order = Order.objects.get()
-    assert response.redirect_chain == [(f"/orders/{order.pk}/", 302)]
-    assert f"Thank you! Your order #{order.pk} is placed." in response.content.decode()
+    assert response.redirect_chain == [(f"/orders/{order.reference}/", 302)]
+    assert f"Thank you! Your order {order.reference} is placed." in response.content.decode()
     assert order.status == Order.Status.PAID
     assert quantities(cart) == {}
 
@@ -337,7 +349,7 @@ def test_a_double_clicked_place_order_makes_one_order(customer_client, books):
     second = customer_client.post("/checkout/place/", form)
 
     order = Order.objects.get()
-    assert first.url == second.url == f"/orders/{order.pk}/"
+    assert first.url == second.url == f"/orders/{order.reference}/"
     assert stock(books[0]) == 3
 
 
@@ -362,8 +374,8 @@ def test_a_charge_without_an_answer_tells_the_customer_it_is_being_confirmed(cus
     html = response.content.decode()
 
     order = Order.objects.get()
-    assert response.redirect_chain == [(f"/orders/{order.pk}/", 302)]
-    assert "We are confirming your payment for order" in html
+    assert response.redirect_chain == [(f"/orders/{order.reference}/", 302)]
+    assert f"We are confirming your payment for order {order.reference}" in html
     assert "You will not be charged twice" in html
     assert "You have not been charged" not in html
     assert quantities(cart) == {books[0].pk: 2, books[1].pk: 1}
@@ -371,8 +383,8 @@ def test_a_charge_without_an_answer_tells_the_customer_it_is_being_confirmed(cus
     processor.behaviour = "normal"  # the customer tries again with the same page
     again = customer_client.post("/checkout/place/", form, follow=True)
 
-    assert again.redirect_chain == [(f"/orders/{order.pk}/", 302)]
-    assert f"Thank you! Your order #{order.pk} is placed." in again.content.decode()
+    assert again.redirect_chain == [(f"/orders/{order.reference}/", 302)]
+    assert f"Thank you! Your order {order.reference} is placed." in again.content.decode()
     assert (processor.charge_requests, processor.charges_made) == (2, 1)
     assert stock(books[0]) == 3
 

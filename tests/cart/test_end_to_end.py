@@ -52,7 +52,7 @@ def test_browse_add_log_in_merge_check_out_and_see_the_order(client, django_capt
         placed = client.post("/checkout/place/", form, follow=True)
 
     order = Order.objects.get(user=alice)
-    assert placed.redirect_chain == [(f"/orders/{order.pk}/", 302)]
+    assert placed.redirect_chain == [(f"/orders/{order.reference}/", 302)]
     assert (order.status, order.total) == (Order.Status.PAID, Decimal("44.00"))
     assert Inventory.objects.get(book=odes).stock_on_hand == 3
     assert Inventory.objects.get(book=sonnets).stock_on_hand == 6
@@ -61,5 +61,5 @@ def test_browse_add_log_in_merge_check_out_and_see_the_order(client, django_capt
 
     # The order is in her history.
     history = client.get("/orders/").content.decode()
-    assert f'<a href="/orders/{order.pk}/">Order #{order.pk}</a>' in history
+    assert f'<a href="/orders/{order.reference}/">Order {order.reference}</a>' in history
     assert "$44.00" in history

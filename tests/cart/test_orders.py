@@ -1,5 +1,6 @@
 """Order history and detail pages (ownership), cancelling and shipping, and orders in the admin."""
 
+import re
 from datetime import timedelta
 from decimal import Decimal
 
@@ -8,7 +9,7 @@ from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.utils import timezone
 
 from cart import services
-from cart.models import Order
+from cart.models import ORDER_REFERENCE_PATTERN, Order, order_reference_new
 from cart.payments import CardDetails, TestCardProvider
 from catalog.models import Inventory
 from tests.factories import BookFactory, OrderFactory, OrderLineFactory, UserFactory
@@ -39,7 +40,7 @@ def test_order_history_lists_the_customers_orders_newest_first(customer_client, 
     response = customer_client.get("/orders/")
 
     assert [listed.pk for listed in response.context["page"].object_list] == [newer.pk, order.pk]
-    assert f'<a href="/orders/{order.pk}/">Order #{order.pk}</a>' in response.content.decode()
+    assert f'<a href="/orders/{order.reference}/">Order {order.reference}</a>' in response.content.decode()
 
 
 def test_order_history_is_paginated(customer_client, customer, settings):
@@ -65,9 +66,9 @@ def test_order_detail_writes_the_address_as_the_country_expects(customer_client,
 
 
 def test_order_detail_shows_lines_address_and_payment(customer_client, order):
-    html = customer_client.get(f"/orders/{order.pk}/").content.decode()
+    html = customer_client.get(f"/orders/{order.reference}/").content.decode()
 
-    assert f"Order #{order.pk}" in html
+    assert f"Order {order.reference}" in html
     assert ">Dune</a>" in html
     assert "$20.00" in html
     assert "1 Library Lane" in html
@@ -83,6 +84,7 @@ def test_nobody_sees_another_customers_order(customer_client, other_customer, or
 
 
 def test_order_pages_need_a_logged_in_customer(client, order):
+    assert client.get(f"/orders/{order.reference}/").url == f"/accounts/login/?next=/orders/{order.reference}/"
     assert client.get(f"/orders/{order.pk}/").url == f"/accounts/login/?next=/orders/{order.pk}/"
     assert client.get("/orders/").url == "/accounts/login/?next=/orders/"
 
@@ -98,11 +100,44 @@ def test_the_order_list_query_count_is_fixed(customer_client, customer, django_a
 
 def test_the_order_detail_query_count_is_fixed(customer_client, order, django_assert_num_queries):
     OrderLineFactory.create_batch(4, order=order)
-    customer_client.get(f"/orders/{order.pk}/")
+    customer_client.get(order.get_absolute_url())
 
     # The customer, the order, its lines.
     with django_assert_num_queries(3):
-        customer_client.get(f"/orders/{order.pk}/")
+        customer_client.get(order.get_absolute_url())
+
+
+# --- Order references ----------------------------------------------------------------------------
+
+
+def test_an_order_is_known_to_its_customer_by_a_random_reference_not_its_id(customer_client, order):
+    html = customer_client.get(order.get_absolute_url()).content.decode()
+
+    assert re.fullmatch(rf"{ORDER_REFERENCE_PATTERN}", order.reference)
+    assert order.get_absolute_url() == f"/orders/{order.reference}/"
+    assert f'<h1 class="page-head__title">Order {order.reference}</h1>' in html
+    assert f"#{order.pk}" not in html
+
+
+def test_references_are_unique_and_unambiguous():
+    references = {order_reference_new() for _ in range(2000)}
+
+    assert len(references) == 2000
+    assert not set("".join(references)) & set("01ILOU")
+
+
+def test_an_order_pages_old_address_redirects_to_its_reference(customer_client, order):
+    response = customer_client.get(f"/orders/{order.pk}/")
+
+    assert (response.status_code, response.url) == (301, f"/orders/{order.reference}/")
+
+
+@pytest.mark.parametrize("reference", ["OTHER", "CS-2222-2222", "cs-2222-2222", "CS-0000-0000", "CS-22222222"])
+def test_nobody_sees_another_customers_order_by_its_reference(customer_client, other_customer, reference):
+    other = OrderFactory(user=other_customer)
+    reference = other.reference if reference == "OTHER" else reference
+
+    assert customer_client.get(f"/orders/{reference}/").status_code == 404
 
 
 # --- Cancelling and shipping -------------------------------------------------------------------------

@@ -240,7 +240,7 @@ def test_reconciling_is_safe_to_run_twice(customer, cart, book, processor):
 def test_the_order_page_says_the_payment_is_being_confirmed(customer_client, customer, cart, book, processor):
     order = pending_order(customer, cart, processor)
 
-    html = customer_client.get(f"/orders/{order.pk}/").content.decode()
+    html = customer_client.get(order.get_absolute_url()).content.decode()
 
     assert "Payment being confirmed" in html
     assert "You will not be charged twice" in html

@@ -69,3 +69,8 @@ def test_the_accent_is_readable_as_small_text(background):
 
 def test_the_cart_count_is_readable_on_the_accent():
     assert contrast(declared_colour(".cart-link__count"), custom_property("--accent")) >= 4.5
+
+
+def test_an_error_pages_big_status_code_is_readable_as_large_text():
+    # 96px bold: large text, 3:1 (axe checks it even though it is aria-hidden).
+    assert contrast(declared_colour(".error-page__code"), custom_property("--paper")) >= 3

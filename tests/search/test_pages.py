@@ -249,3 +249,10 @@ def test_the_filters_button_shows_on_phones_only():
     assert "display: none;" in hidden
     assert "display: inline-flex;" in shown
     assert "position: static;" in css_rule_bodies(".search-facets[popover]")[0]  # a sidebar on wide screens
+
+
+def test_the_result_count_is_a_heading_that_announces_itself(client, indexed_shelf):
+    html = client.get("/search/", {"q": "dune"}).content.decode()
+
+    # role="status" on the h2 itself would make it a status instead of a heading (Lighthouse: heading-order).
+    assert '<h2 class="listing-toolbar__count"><span role="status">1\N{EN DASH}3 of 3 books</span></h2>' in html

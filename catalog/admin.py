@@ -94,16 +94,16 @@ def _bulk_action_form(
 
 @admin.register(Book)
 class BookAdmin(admin.ModelAdmin):
-    # Popularity sorts on its index (``book_by_popularity``): "best sellers first" stays fast at a million books.
+    # Short headers and price with currency in one column: every column fits beside the filters at
+    # 1366 px. Popularity sorts on its index (``book_by_popularity``), fast at a million books.
     list_display = [
         "title",
         "isbn13",
         "lead_author",
         "category",
-        "price",
-        "currency",
+        "price_with_currency",
         "stock",
-        "average_rating",
+        "rating",
         "popularity",
     ]
     list_select_related = ["category", "inventory"]
@@ -145,6 +145,14 @@ class BookAdmin(admin.ModelAdmin):
     def lead_author(self, book: Book) -> str:
         names = book.author_names
         return names[0] if names else "—"
+
+    @admin.display(description="Price", ordering="price")
+    def price_with_currency(self, book: Book) -> str:
+        return f"{book.price} {book.currency}"
+
+    @admin.display(description="Rating", ordering="average_rating")
+    def rating(self, book: Book) -> Decimal:
+        return book.average_rating
 
     @admin.display(description="Stock", ordering="inventory__stock_on_hand")
     def stock(self, book: Book) -> int:

@@ -6,6 +6,7 @@ from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 
 from catalog import services
 from catalog.models import Book, Category, Inventory
+from tests.admin_layout import CHROMIUM, changelist_layout
 from tests.factories import BookFactory, CategoryFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -55,6 +56,29 @@ def test_popularity_is_a_sortable_column_of_the_book_list(staff_client):
     titles = [book.title for book in most_popular_first.context["cl"].result_list]
     assert titles == ["Bestseller", "Steady Seller", "Slow Burner"]
     assert '<td class="field-popularity">900</td>' in most_popular_first.content.decode()
+
+
+def test_the_book_list_has_short_headers(staff_client):
+    BookFactory(price=Decimal("19.99"), currency="USD")
+
+    page = staff_client.get(CHANGELIST).content.decode()
+
+    headers = re.findall(r'<div class="text">(?:<a href="[^"]*">|<span>)([^<]+)</(?:a|span)></div>', page)
+    assert headers == ["Title", "ISBN-13", "Author", "Category", "Price", "Stock", "Rating", "Popularity"]
+    assert '<td class="field-price_with_currency">19.99 USD</td>' in page
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="needs Chromium (apt install chromium)")
+def test_every_book_column_fits_a_1366_pixel_wide_screen(staff_client, tmp_path):
+    BookFactory(title="The Hunger Games (The Hunger Games, #1)", price=Decimal("19.99"), popularity=123_456)
+    html = staff_client.get(CHANGELIST).content.decode()
+
+    layout = changelist_layout(html, tmp_path)
+
+    assert layout.viewport == 1366
+    assert layout.nav_sidebar_open
+    assert layout.overflow == 0
+    assert layout.last_column_right <= layout.list_right
 
 
 def test_adjust_prices_shows_a_form_then_applies_the_percentage(staff_client):

@@ -12,7 +12,7 @@ PORT ?= 8000
 # The local production-shaped stack (ports and credentials live in scripts/env.sh).
 include scripts/env.mk
 
-.PHONY: help venv dev-venv run up down services services-down test pytest smoke lint fmt bench seed relevance clean
+.PHONY: help venv dev-venv run up down services services-down test pytest smoke lighthouse lint fmt bench seed relevance clean
 
 help:
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -86,6 +86,9 @@ pytest: dev-venv services ## Only the pytest suite, against the real services (A
 
 smoke: venv ## A short smoke test of the embedded default (SQLite, in-process cache)
 	scripts/smoke_embedded.sh
+
+lighthouse: venv ## Lighthouse accessibility of every kind of public page (Debian's Chromium, the embedded default on a free port); fails below 100; installs Chromium and Lighthouse when missing
+	scripts/lighthouse.sh $(ARGS)
 
 test: lint pytest smoke ## Everything CI runs
 

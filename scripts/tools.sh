@@ -3,13 +3,21 @@
 # missing (like Postgres and Redis in their scripts), so a fresh machine needs no manual step.
 #
 #   scripts/tools.sh wrk        the closed-loop HTTP benchmarking tool (`make bench` needs it)
-#   scripts/tools.sh check wrk  exit 0 when the tool is on PATH, 3 when it is not (installs nothing)
+#   scripts/tools.sh chromium   Debian's Chromium (the browser `make lighthouse` audits with)
+#   scripts/tools.sh lighthouse Lighthouse from the npm registry, pinned (LIGHTHOUSE_VERSION), into
+#                               var/tools/lighthouse; never a browser of its own (Debian's Chromium)
+#   scripts/tools.sh check wrk  exit 0 when the tool is installed, 3 when it is not (installs nothing)
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 # tool name -> Debian package that provides it
-declare -A PACKAGES=([wrk]=wrk)
+declare -A PACKAGES=([wrk]=wrk [chromium]=chromium [lighthouse]=nodejs)
+
+# Lighthouse 12 is the last line that runs on Debian 12's Node 18/20 (13 needs Node 22).
+LIGHTHOUSE_VERSION=${LIGHTHOUSE_VERSION:-12.8.2}
+LIGHTHOUSE_DIR=$VAR_DIR/tools/lighthouse
+LIGHTHOUSE_BIN=$LIGHTHOUSE_DIR/node_modules/.bin/lighthouse
 
 usage() {
 	printf 'usage: %s TOOL... | check TOOL...\n  tools: %s\n' "$0" "${!PACKAGES[*]}" >&2
@@ -20,10 +28,37 @@ require_known() {
 	[[ -n ${PACKAGES[$1]:-} ]] || die "unknown tool '$1' (known: ${!PACKAGES[*]})"
 }
 
+# The installed Lighthouse's version, empty when there is none.
+lighthouse_version() {
+	[[ -x $LIGHTHOUSE_BIN ]] && "$LIGHTHOUSE_BIN" --version 2>/dev/null || true
+}
+
+is_installed() {
+	case $1 in
+	lighthouse) [[ "$(lighthouse_version)" == "$LIGHTHOUSE_VERSION" ]] ;;
+	*) command -v "$1" >/dev/null ;;
+	esac
+}
+
+install_lighthouse() {
+	command -v npm >/dev/null || apt_install nodejs npm
+	info "installing lighthouse@$LIGHTHOUSE_VERSION into $LIGHTHOUSE_DIR (no browser download)"
+	mkdir -p "$LIGHTHOUSE_DIR"
+	# PUPPETEER_SKIP_DOWNLOAD: Lighthouse drives Debian's Chromium (CHROME_PATH), never its own.
+	(cd "$LIGHTHOUSE_DIR" && PUPPETEER_SKIP_DOWNLOAD=1 npm install --no-audit --no-fund --loglevel=error \
+		--save-exact "lighthouse@$LIGHTHOUSE_VERSION")
+	is_installed lighthouse || die "installed lighthouse@$LIGHTHOUSE_VERSION but $LIGHTHOUSE_BIN does not report it"
+	info "lighthouse installed: $LIGHTHOUSE_BIN ($(lighthouse_version))"
+}
+
 install_tool() {
 	local tool=$1
 	require_known "$tool"
-	command -v "$tool" >/dev/null && return 0
+	is_installed "$tool" && return 0
+	if [[ $tool == lighthouse ]]; then
+		install_lighthouse
+		return 0
+	fi
 	info "$tool not found; installing Debian package ${PACKAGES[$tool]}"
 	apt_install "${PACKAGES[$tool]}"
 	command -v "$tool" >/dev/null || die "installed ${PACKAGES[$tool]} but $tool is still not on PATH"
@@ -36,7 +71,7 @@ if [[ $1 == check ]]; then
 	[[ $# -ge 1 ]] || usage
 	for tool in "$@"; do
 		require_known "$tool"
-		command -v "$tool" >/dev/null || exit 3
+		is_installed "$tool" || exit 3
 	done
 	exit 0
 fi

@@ -199,7 +199,17 @@ class BookReviewListView(GenericAPIView):
         reviews = (
             Review.objects.filter(book_id=book_id)
             .select_related("user")
-            .only("id", "rating", "title", "body", "created_at", "updated_at", "book_id", "user__username")
+            .only(
+                "id",
+                "rating",
+                "title",
+                "body",
+                "verified_purchase",
+                "created_at",
+                "updated_at",
+                "book_id",
+                "user__username",
+            )
             .order_by("-created_at", "-id")
         )
         return public(self.get_paginated_response(ReviewSerializer(self.paginate_queryset(reviews), many=True).data))

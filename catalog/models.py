@@ -284,6 +284,9 @@ class Review(models.Model):
     rating = models.PositiveSmallIntegerField(validators=[MinValueValidator(1), MaxValueValidator(5)])
     title = models.CharField(max_length=200)
     body = models.TextField(max_length=10_000)
+    # The reviewer bought the book here (a paid or shipped order line): set by the review
+    # services through ``catalog.purchases``; anyone may review, this only marks who bought.
+    verified_purchase = models.BooleanField(default=False, db_default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -293,7 +296,17 @@ class Review(models.Model):
             models.UniqueConstraint(fields=["book", "user"], name="review_one_per_user_per_book"),
             models.CheckConstraint(condition=Q(rating__gte=1) & Q(rating__lte=5), name="review_rating_1_to_5"),
         ]
-        indexes = [models.Index(F("book"), F("created_at").desc(), F("id").desc(), name="review_by_book_newest")]
+        indexes = [
+            models.Index(F("book"), F("created_at").desc(), F("id").desc(), name="review_by_book_newest"),
+            # The book page's "verified purchases" filter: its page and its count.
+            models.Index(
+                F("book"),
+                F("created_at").desc(),
+                F("id").desc(),
+                condition=Q(verified_purchase=True),
+                name="review_verified_by_book",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.rating}★ {self.title}"

@@ -314,5 +314,8 @@ class ReviewSerializer(serializers.Serializer):
     title = serializers.CharField()
     body = serializers.CharField()
     reviewer = serializers.CharField(source="user.get_username", help_text="The reviewer's public user name.")
+    verified_purchase = serializers.BooleanField(
+        help_text="The reviewer bought the book at CloudShelf (a paid or shipped order). Anyone may review."
+    )
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()

@@ -20,6 +20,7 @@ from django.utils.text import slugify
 
 from catalog.importing import BookRecord, RowError, author_slug
 from catalog.models import Author, Book, BookAuthor, Category, Inventory, Review
+from catalog.purchases import purchased_book_ids
 from catalog.signals import books_changed
 
 
@@ -151,7 +152,10 @@ def review_create(*, book: Book, user: User, rating: int, title: str, body: str)
             if (existing.rating, existing.title, existing.body) == (rating, title, body):
                 return existing
             raise CatalogError("You have already reviewed this book; edit your review instead.")
-        review = Review.objects.create(book=book, user=user, rating=rating, title=title, body=body)
+        verified = bool(purchased_book_ids(user_id=user.pk, book_ids=[book.pk]))
+        review = Review.objects.create(
+            book=book, user=user, rating=rating, title=title, body=body, verified_purchase=verified
+        )
         book_refresh_rating(book_id=book.pk)
     return review
 
@@ -163,9 +167,24 @@ def review_update(*, review: Review, user: User, rating: int, title: str, body: 
     rating, title, body = _clean_review_fields(rating=rating, title=title, body=body)
     with transaction.atomic():
         review.rating, review.title, review.body = rating, title, body
-        review.save(update_fields=["rating", "title", "body", "updated_at"])
+        # Asked again: the customer may have bought the book since writing the review.
+        review.verified_purchase = bool(purchased_book_ids(user_id=user.pk, book_ids=[review.book_id]))
+        review.save(update_fields=["rating", "title", "body", "verified_purchase", "updated_at"])
         book_refresh_rating(book_id=review.book_id)
     return review
+
+
+def reviews_mark_verified(*, user_id: int, book_ids: Iterable[int]) -> int:
+    """Mark the customer's reviews of ``book_ids`` as verified purchases (for the app that
+    records a sale, once it is paid: a review may come before the payment). Returns the count."""
+    ids = sorted(set(book_ids))
+    with transaction.atomic():
+        reviews = list(Review.objects.filter(user_id=user_id, book_id__in=ids, verified_purchase=False))
+        for review in reviews:
+            # One save each (an order holds a few books): post_save retires the kept reviews.
+            review.verified_purchase = True
+            review.save(update_fields=["verified_purchase"])
+    return len(reviews)
 
 
 def review_delete(*, review: Review) -> None:

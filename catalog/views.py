@@ -154,30 +154,42 @@ def book_by_isbn(request: HttpRequest, isbn13: str) -> HttpResponse:
     return redirect(book, permanent=True)
 
 
-def _reviews_page_or_404(request: HttpRequest, book: Book) -> pages.PageInfo:
+def _verified_only_or_404(request: HttpRequest) -> bool:
+    """Whether ``?reviews=verified`` asks for verified purchases only; 404 for any other value."""
+    shown = request.GET.get("reviews", "")
+    if shown not in ("", "verified"):
+        raise Http404("No such choice of reviews.")
+    return shown == "verified"
+
+
+def _reviews_page_or_404(request: HttpRequest, book: Book, *, verified_only: bool) -> pages.PageInfo:
     """Where the page of reviews named by ``?reviews_page=`` sits; 404 for a malformed or missing page.
 
-    Checked against the book's review count, without reading the reviews: the page
-    template reads them (or reuses them, see ``shop.book_reviews_list``).
+    Checked against the book's review count (or its count of verified purchases), without
+    reading the reviews: the page template reads them (or reuses them, see
+    ``shop.book_reviews_list``).
     """
     number = page_number_or_404(request, "reviews_page")
+    total = pages.book_verified_review_count(book) if verified_only else book.review_count
     try:
-        return pages.PageInfo.build(
-            number=number, page_size=settings.CATALOG_REVIEWS_PAGE_SIZE, total=book.review_count
-        )
+        return pages.PageInfo.build(number=number, page_size=settings.CATALOG_REVIEWS_PAGE_SIZE, total=total)
     except EmptyPage:
         raise Http404("No such page of reviews.") from None
 
 
-def _book_seo(book: Book, reviews_page: pages.PageInfo) -> dict[str, str]:
-    """Title, description and canonical path of a book page (``og:type`` ``book``)."""
+def _book_seo(book: Book, reviews_page: pages.PageInfo, *, verified_only: bool) -> dict[str, str]:
+    """Title, description and canonical path of a book page (``og:type`` ``book``).
+
+    The verified-purchase filter repeats reviews of the full list: followed, not indexed.
+    """
     authors = ", ".join(book.author_names)
-    review_query = f"?reviews_page={reviews_page.number}" if reviews_page.has_previous else ""
+    review_query = f"?reviews_page={reviews_page.number}" if reviews_page.has_previous and not verified_only else ""
     return {
         "page_title": f"{book.title} by {authors}" if authors else book.title,
         "meta_description": book.description or f"{book.title}: buy it at {settings.SITE_NAME}.",
         "canonical_path": book.get_absolute_url() + review_query,
         "og_type": "book",
+        "robots": "noindex, follow" if verified_only else "",
     }
 
 
@@ -195,7 +207,8 @@ def book_detail(request: HttpRequest, isbn13: str, slug: str) -> HttpResponse:
         query = f"?{request.GET.urlencode()}" if request.GET else ""
         return HttpResponsePermanentRedirect(f"{book.get_absolute_url()}{query}")
     page_depends_on(request, book_tag(book.pk))
-    reviews_page = _reviews_page_or_404(request, book)
+    verified_only = _verified_only_or_404(request)
+    reviews_page = _reviews_page_or_404(request, book, verified_only=verified_only)
     trail = category_trail(book.category.path) if book.category else ()
     context = {
         "book": book,
@@ -203,8 +216,10 @@ def book_detail(request: HttpRequest, isbn13: str, slug: str) -> HttpResponse:
         "nav_section": trail[0].path if trail else "",
         # The reviews and the related books are read by the template, as kept fragments.
         "reviews_page": reviews_page,
+        "verified_only": verified_only,
     }
-    return render(request, "catalog/book_detail.html", context | _book_seo(book, reviews_page))
+    seo = _book_seo(book, reviews_page, verified_only=verified_only)
+    return render(request, "catalog/book_detail.html", context | seo)
 
 
 class CustomerRequest(HttpRequest):

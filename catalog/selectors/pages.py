@@ -534,21 +534,33 @@ def book_by_isbn(isbn13: str) -> Book | None:
 class ReviewPage:
     reviews: list[Review]
     page: PageInfo
+    # Only reviews from customers who bought the book (``?reviews=verified``).
+    verified_only: bool = False
 
 
-def book_reviews_page(book: Book, *, number: int, page_size: int) -> ReviewPage:
-    """Page ``number`` of a book's reviews, newest first (the ``review_by_book_newest`` index).
+def book_verified_review_count(book: Book) -> int:
+    """How many of the book's reviews are verified purchases (the partial ``review_verified_by_book`` index)."""
+    return Review.objects.filter(book=book, verified_purchase=True).count()
 
-    The total is the book's denormalised ``review_count``, kept current by the review
-    services, so paging reviews costs no ``COUNT``. Raises ``EmptyPage`` past the end.
+
+def book_reviews_page(
+    book: Book, *, number: int, page_size: int, verified_only: bool = False, total: int | None = None
+) -> ReviewPage:
+    """Page ``number`` of a book's reviews (or of its verified purchases only), newest first.
+
+    The total of all reviews is the book's denormalised ``review_count``, kept current by
+    the review services, so paging them costs no ``COUNT``; the verified ones are counted
+    on their partial index unless the caller counted them already (``total``). Raises
+    ``EmptyPage`` past the end.
     """
-    page = PageInfo.build(number=number, page_size=page_size, total=book.review_count)
-    reviews = list(
-        Review.objects.filter(book=book)
-        .select_related("user")
-        .order_by("-created_at", "-id")[page.offset : page.offset + page_size]
-    )
-    return ReviewPage(reviews=reviews, page=page)
+    if total is None:
+        total = book_verified_review_count(book) if verified_only else book.review_count
+    page = PageInfo.build(number=number, page_size=page_size, total=total)
+    reviews = Review.objects.filter(book=book)
+    if verified_only:
+        reviews = reviews.filter(verified_purchase=True)
+    shown = list(reviews.select_related("user").order_by("-created_at", "-id")[page.offset : page.offset + page_size])
+    return ReviewPage(reviews=shown, page=page, verified_only=verified_only)
 
 
 def review_by_isbn_and_customer(*, isbn13: str, user: AbstractBaseUser | AnonymousUser) -> Review | None:

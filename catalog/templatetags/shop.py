@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any
+from urllib.parse import urlencode
 
 from django import template
 from django.core.serializers.json import DjangoJSONEncoder
@@ -81,16 +82,21 @@ def book_cards(context: template.Context, books: Sequence[Book]) -> list[SafeStr
 
 
 @register.simple_tag(takes_context=True)
-def book_reviews_list(context: template.Context, book: Book, page: PageInfo) -> SafeString:
-    """Page ``page`` of the book's reviews with its page links, kept until a review of it changes."""
+def book_reviews_list(context: template.Context, book: Book, page: PageInfo, verified_only: bool = False) -> SafeString:
+    """Page ``page`` of the book's reviews (``verified_only``: of its verified purchases) with its
+    page links, kept until a review of it changes."""
     request = context["request"]
 
     def render() -> tuple[str, list[str]]:
-        reviews = pages.book_reviews_page(book, number=page.number, page_size=page.page_size)
+        reviews = pages.book_reviews_page(
+            book, number=page.number, page_size=page.page_size, verified_only=verified_only, total=page.total
+        )
         html = render_to_string("catalog/includes/reviews_list.html", {"reviews": reviews, "request": request})
         return html, [reviews_tag(book.pk)]
 
-    return tagged_fragment(request, f"reviews:{book.pk}:{page.number}:{page.page_size}:{request.path}", render)
+    shown = "verified" if verified_only else "all"
+    name = f"reviews:{book.pk}:{shown}:{page.number}:{page.page_size}:{request.path}"
+    return tagged_fragment(request, name, render)
 
 
 @register.simple_tag(takes_context=True)
@@ -254,11 +260,15 @@ def listing_pagination(context: template.Context, listing: pages.BookPage) -> di
 
 @register.inclusion_tag("catalog/includes/pagination.html", takes_context=True)
 def reviews_pagination(context: template.Context, reviews: pages.ReviewPage) -> dict[str, Any]:
-    """Numbered page links for a book's reviews (``?reviews_page=``), landing on the reviews."""
+    """Numbered page links for a book's reviews (``?reviews_page=``, keeping ``?reviews=verified``),
+    landing on the reviews."""
     path = context["request"].path
 
     def url_for(number: int) -> str:
-        return f"{path}?reviews_page={number}#reviews" if number > 1 else f"{path}#reviews"
+        params = {"reviews": "verified"} if reviews.verified_only else {}
+        if number > 1:
+            params["reviews_page"] = str(number)
+        return f"{path}?{urlencode(params)}#reviews" if params else f"{path}#reviews"
 
     return _pagination(reviews.page, url_for, "Review pages")
 

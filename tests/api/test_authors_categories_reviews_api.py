@@ -109,7 +109,16 @@ def test_reviews_are_newest_first_and_page_by_cursor(api):
     walked = [row["id"] for page in (first, second, third) for row in page["results"]]
     assert walked == [reviews[0].pk, reviews[1].pk, reviews[2].pk, reviews[4].pk, reviews[3].pk]
     assert third["next"] is None
-    assert set(first["results"][0]) == {"id", "rating", "title", "body", "reviewer", "created_at", "updated_at"}
+    assert set(first["results"][0]) == {
+        "id",
+        "rating",
+        "title",
+        "body",
+        "reviewer",
+        "verified_purchase",
+        "created_at",
+        "updated_at",
+    }
     assert first["results"][0]["reviewer"] == "reader-0"
 
 

@@ -43,7 +43,7 @@ class OrderStatusForm(forms.ModelForm):
 
 
 # The order's fields by section of its admin page.
-_SUMMARY = ("total", "currency")
+_SUMMARY = ("reference", "total", "currency")
 _SHIPPING = (
     "shipping_name",
     "shipping_line1",
@@ -85,10 +85,11 @@ def _short_datetime(moment: datetime | None) -> SafeString | None:
 class OrderAdmin(admin.ModelAdmin):
     form = OrderStatusForm
     # Short headers and values: every column, "Paid" included, fits beside the filters at 1366 px.
-    list_display = ["__str__", "customer", "status", "attention", "total_with_currency", "placed", "paid"]
+    list_display = ["order", "customer", "status_and_attention", "total_with_currency", "placed", "paid"]
     list_filter = ["status", "needs_attention", "payment_declined", "created_at"]
     search_fields = [
         "=id",
+        "=reference",  # what a customer quotes: CS-7K4Q-M2XD
         "user__username",
         "user__email",
         "user__api_partner__name",
@@ -113,15 +114,23 @@ class OrderAdmin(admin.ModelAdmin):
         # The change page shows the customer too: fetch the partner with the order there as well.
         return super().get_queryset(request).select_related("user__api_partner")
 
+    @admin.display(description="Order", ordering="pk")
+    def order(self, order: Order) -> SafeString:
+        """The reference customers know the order by (quote it, search by it); unbroken at its hyphens."""
+        return format_html('<span class="nowrap">{}</span>', order.reference)
+
     @admin.display(description="Customer", ordering="user__username")
     def customer(self, order: Order) -> str:
         """The partner's name for a partner's order: its account's username ("api-partner:1") means nothing to staff."""
         partner = getattr(order.user, "api_partner", None)  # None for a shop customer
         return f"{partner.name} (partner API)" if partner is not None else order.user.get_username()
 
-    @admin.display(description="Attention", boolean=True, ordering="needs_attention")
-    def attention(self, order: Order) -> bool:
-        return order.needs_attention
+    @admin.display(description="Status", ordering="status")
+    def status_and_attention(self, order: Order) -> SafeString:
+        """The status, flagged when staff must look the charge up (a column of its own did not fit)."""
+        if order.needs_attention:
+            return format_html("{}<br><strong>Needs attention</strong>", order.get_status_display())
+        return format_html("{}", order.get_status_display())
 
     @admin.display(description="Total", ordering="total")
     def total_with_currency(self, order: Order) -> str:

@@ -52,8 +52,17 @@ def test_orders_can_be_found_by_the_partners_name(staff_client, partner_order):
 
     page = staff_client.get(CHANGELIST, {"q": "northwind"}).content.decode()
 
-    assert f"Order #{partner_order.pk}" in page
-    assert f"Order #{customers_order.pk}<" not in page
+    assert partner_order.reference in page
+    assert customers_order.reference not in page
+
+
+def test_the_order_list_shows_the_reference_customers_quote_and_finds_orders_by_it(staff_client):
+    wanted, other = OrderFactory(), OrderFactory()
+
+    page = staff_client.get(CHANGELIST, {"q": wanted.reference.lower()}).content.decode()
+
+    assert f'<span class="nowrap">{wanted.reference}</span></a>' in page
+    assert other.reference not in page
 
 
 def test_the_order_list_has_short_headers_and_compact_values(staff_client):
@@ -63,11 +72,24 @@ def test_the_order_list_has_short_headers_and_compact_values(staff_client):
     page = staff_client.get(CHANGELIST).content.decode()
 
     headers = re.findall(r'<div class="text"><a href="[^"]*">([^<]+)</a></div>', page)
-    assert headers == ["Order", "Customer", "Status", "Attention", "Total", "Placed", "Paid"]
+    assert headers == ["Order", "Customer", "Status", "Total", "Placed", "Paid"]
     assert '<td class="field-total_with_currency">1234.56 USD</td>' in page
     assert (
         '<td class="field-paid"><span class="nowrap">2026-12-02</span> <span class="nowrap">14:05</span></td>' in page
     )
+
+
+def test_the_order_list_flags_orders_that_need_attention_in_the_status_column(staff_client):
+    OrderFactory(status="pending", needs_attention=True)
+    OrderFactory(status="paid")
+
+    page = staff_client.get(CHANGELIST).content.decode()
+
+    assert (
+        '<td class="field-status_and_attention">Payment being confirmed<br><strong>Needs attention</strong></td>'
+        in page
+    )
+    assert '<td class="field-status_and_attention">Paid</td>' in page
 
 
 def test_the_order_list_query_count_does_not_grow_with_partner_orders(staff_client, django_assert_max_num_queries):

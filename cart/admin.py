@@ -8,6 +8,7 @@ then cancel the order if it was not charged (or leave it to the next check once 
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 from django import forms
@@ -20,7 +21,7 @@ from django.utils.safestring import SafeString
 from django.utils.timezone import localtime
 
 from cart import services
-from cart.models import Order, OrderLine
+from cart.models import ORDER_REFERENCE_PATTERN, Order, OrderLine
 
 
 class OrderLineInline(admin.TabularInline):
@@ -89,7 +90,6 @@ class OrderAdmin(admin.ModelAdmin):
     list_filter = ["status", "needs_attention", "payment_declined", "created_at"]
     search_fields = [
         "=id",
-        "=reference",  # what a customer quotes: CS-7K4Q-M2XD
         "user__username",
         "user__email",
         "user__api_partner__name",
@@ -109,6 +109,15 @@ class OrderAdmin(admin.ModelAdmin):
     ]
     # Everything shown is read-only but the status (changed only through the services, below).
     readonly_fields = ["customer", *_SUMMARY, *_SHIPPING, *_PAYMENT, *_TIMELINE]
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Order], search_term: str
+    ) -> tuple[QuerySet[Order], bool]:
+        """A reference a customer quotes (CS-7K4Q-M2XD, in any case) finds its order on the unique index."""
+        reference = search_term.strip().upper()
+        if re.fullmatch(ORDER_REFERENCE_PATTERN, reference):
+            return queryset.filter(reference=reference), False
+        return super().get_search_results(request, queryset, search_term)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Order]:
         # The change page shows the customer too: fetch the partner with the order there as well.

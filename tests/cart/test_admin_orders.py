@@ -6,6 +6,8 @@ import re
 from decimal import Decimal
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from partners import services as partner_services
@@ -59,10 +61,21 @@ def test_orders_can_be_found_by_the_partners_name(staff_client, partner_order):
 def test_the_order_list_shows_the_reference_customers_quote_and_finds_orders_by_it(staff_client):
     wanted, other = OrderFactory(), OrderFactory()
 
-    page = staff_client.get(CHANGELIST, {"q": wanted.reference.lower()}).content.decode()
+    page = staff_client.get(CHANGELIST, {"q": f" {wanted.reference.lower()} "}).content.decode()
 
     assert f'<span class="nowrap">{wanted.reference}</span></a>' in page
     assert other.reference not in page
+
+
+def test_a_reference_is_looked_up_exactly_on_its_index(staff_client):
+    wanted = OrderFactory()
+
+    with CaptureQueriesContext(connection) as queries:
+        staff_client.get(CHANGELIST, {"q": wanted.reference})
+
+    lookups = [query["sql"] for query in queries.captured_queries if wanted.reference in query["sql"]]
+    assert lookups
+    assert all(f"\"reference\" = '{wanted.reference}'" in sql and "UPPER" not in sql for sql in lookups)
 
 
 def test_the_order_list_has_short_headers_and_compact_values(staff_client):

@@ -8,13 +8,15 @@ migrations need only ``catalog.0001``). Without the cart app there is nothing to
 
 from django.conf import settings
 from django.db import migrations, models
+from django.db.backends.base.schema import BaseDatabaseSchemaEditor
+from django.db.migrations.state import StateApps
 from django.db.models import Exists, OuterRef
 
 # cart.models.Order.Status.PAID and SHIPPED, frozen as a migration must.
 _BOUGHT = ["paid", "shipped"]
 
 
-def mark_reviews_of_bought_books(apps, schema_editor):
+def mark_reviews_of_bought_books(apps: StateApps, schema_editor: BaseDatabaseSchemaEditor) -> None:
     try:
         order_line = apps.get_model("cart", "OrderLine")
     except LookupError:

@@ -55,7 +55,7 @@ from cart.store import (
     get_store,
 )
 from catalog.models import Book, Inventory
-from catalog.services import announce_books_changed
+from catalog.services import announce_books_changed, reviews_mark_verified
 
 logger = logging.getLogger(__name__)
 
@@ -567,6 +567,9 @@ def _order_record_payment(*, order: Order, attempt: int, result: PaymentResult, 
             target = cart or _cart_of(order.cart_key)
             if target is not None:
                 transaction.on_commit(partial(_cart_subtract_after_order, cart=target, quantities=ordered))
+            if order.user_id is not None:
+                # A review written before this payment becomes a verified purchase now.
+                transaction.on_commit(partial(reviews_mark_verified, user_id=order.user_id, book_ids=list(ordered)))
         else:
             _inventory_restock(order_id=order.pk)
     for field, value in changes.items():

@@ -10,6 +10,7 @@ from cart import services
 from cart.models import Order
 from cart.services import CartError
 from cart.store import customer_cart
+from catalog import services as catalog_services
 from catalog.models import Inventory
 from tests.cart.helpers import ADDRESS, ADDRESS_FORM, APPROVED_CARD, DECLINED_CARD, card_form, hidden_value, quantities
 from tests.factories import BookFactory, OrderFactory
@@ -473,3 +474,17 @@ def test_placing_an_order_query_count_is_fixed(customer_client, books, django_as
     # the locked order, its paid update and its lines for emptying the cart.
     with django_assert_num_queries(14):
         customer_client.post("/checkout/place/", form)
+
+
+def test_a_review_written_before_paying_becomes_a_verified_purchase_when_paid(
+    customer, cart, books, django_capture_on_commit_callbacks
+):
+    dune, _emma = books
+    review = catalog_services.review_create(book=dune, user=customer, rating=5, title="Spice", body="Must flow.")
+    assert not review.verified_purchase
+
+    with django_capture_on_commit_callbacks(execute=True):
+        place(customer, cart)
+
+    review.refresh_from_db()
+    assert review.verified_purchase

@@ -81,7 +81,8 @@ fmt: dev-venv ## Format and autofix
 	$(VENV)/bin/ruff check --fix .
 
 pytest: dev-venv services ## Only the pytest suite, against the real services (ARGS=... passes options)
-	scripts/tools.sh wrk
+	@# Chromium and Lighthouse: the browser tests (layout, filters panel) run, never skip, in CI.
+	scripts/tools.sh wrk chromium lighthouse
 	$(TEST_ENV) $(VENV)/bin/pytest $(ARGS)
 
 smoke: venv ## A short smoke test of the embedded default (SQLite, in-process cache)
@@ -90,7 +91,7 @@ smoke: venv ## A short smoke test of the embedded default (SQLite, in-process ca
 lighthouse: venv ## Lighthouse accessibility of every kind of public page (Debian's Chromium, the embedded default on a free port); fails below 100; installs Chromium and Lighthouse when missing
 	scripts/lighthouse.sh $(ARGS)
 
-test: lint pytest smoke ## Everything CI runs
+test: lint pytest smoke lighthouse ## Everything CI runs
 
 seed: up ## Load the benchmark catalog (BOOKS=100000 unless set) into the local stack's Postgres and index it
 	$(STACK_ENV) $(PY) manage.py seed_catalog --books $(BOOKS) --seed 1 --if-empty

@@ -302,7 +302,13 @@ def indexed_shelf(shelf, search_index) -> Shelf:
 @pytest.fixture
 def celery_worker(settings, transactional_db):
     """A real ``celery -A cloudshelf worker`` reading the test database (``tests.workers.real_worker``)."""
-    environment = {"SEARCH_INDEX_PREFIX": settings.SEARCH_INDEX_PREFIX, "SEARCH_INDEX_DEBOUNCE_SECONDS": "0.5"}
+    environment = {
+        "SEARCH_INDEX_PREFIX": settings.SEARCH_INDEX_PREFIX,
+        "SEARCH_INDEX_DEBOUNCE_SECONDS": "0.5",
+        # The worker bumps the kept answers' generation after a sync: in this test process's
+        # cache keys, or a search asked before the index refreshed would stay kept (stale).
+        "CACHE_KEY_PREFIX": settings.CACHES["default"]["KEY_PREFIX"],
+    }
     with real_worker("search", environment) as log:
         yield log
 

@@ -24,8 +24,17 @@ pytestmark = [
 ]
 
 
+@pytest.fixture(scope="session")
+def static_root_exists():
+    """WhiteNoise warns (an error here) when STATIC_ROOT is missing, as on a fresh clone before
+    collectstatic; the live server serves static files from the apps' folders anyway."""
+    from django.conf import settings
+
+    Path(settings.STATIC_ROOT).mkdir(parents=True, exist_ok=True)
+
+
 def test_on_a_phone_the_filters_open_from_a_button_above_the_results_and_stay_a_sidebar_on_wide_screens(
-    live_server, indexed_shelf
+    static_root_exists, live_server, indexed_shelf
 ):
     run = subprocess.run(
         ["node", str(SCRIPT), str(PUPPETEER), f"{live_server.url}/search/?q=dune"],

@@ -96,3 +96,45 @@ wait_for_exit() {
 	done
 	return 1
 }
+
+# --- The embedded default on a free port (scripts/smoke_embedded.sh, scripts/lighthouse.sh) ---
+# embedded_prepare NAME: nothing configured (SQLite and the in-process cache, as `make run`)
+# in a fresh DATA_DIR of its own; sets PY, DATA_DIR (exported), SERVER_LOG and SERVER_PID="".
+embedded_prepare() {
+	PY=$VENV_DIR/bin/python
+	[[ -x $PY ]] || die "$PY not found; run \`make venv\` first"
+	# The embedded default is "nothing set": clear whatever the caller's shell exports.
+	unset DATABASE_URL REDIS_URL REDIS_DURABLE_URL CELERY_BROKER_URL OPENSEARCH_URL
+	DATA_DIR=$(mktemp -d "${TMPDIR:-/tmp}/cloudshelf-$1.XXXXXX")
+	export DATA_DIR
+	SERVER_LOG=$DATA_DIR/runserver.log
+	SERVER_PID=""
+}
+
+embedded_manage() { (cd "$CLOUDSHELF_ROOT" && "$PY" manage.py "$@"); }
+
+# embedded_server_start: runserver on a port the kernel says is free (never colliding with a
+# server already up), waiting until /health answers; sets PORT, BASE and SERVER_PID.
+embedded_server_start() {
+	PORT=$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	BASE=http://127.0.0.1:$PORT
+	info "runserver 127.0.0.1:$PORT"
+	(cd "$CLOUDSHELF_ROOT" && exec "$PY" manage.py runserver "127.0.0.1:$PORT" --noreload) >"$SERVER_LOG" 2>&1 &
+	SERVER_PID=$!
+	local i
+	for ((i = 0; i < 120; i++)); do
+		kill -0 "$SERVER_PID" 2>/dev/null || die "runserver exited before answering"
+		curl -s -o /dev/null --max-time 1 "$BASE/health" && return 0
+		sleep 0.25
+	done
+	die "runserver did not answer /health within 30 s"
+}
+
+# embedded_server_stop: stop the runserver embedded_server_start began, if it still runs.
+embedded_server_stop() {
+	if [[ -n ${SERVER_PID:-} ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
+		kill -TERM "$SERVER_PID" 2>/dev/null || true
+		wait_for_exit "$SERVER_PID" 10 || kill -KILL "$SERVER_PID" 2>/dev/null || true
+		wait "$SERVER_PID" 2>/dev/null || true
+	fi
+}

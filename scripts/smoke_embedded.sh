@@ -7,23 +7,11 @@ set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-PY=$VENV_DIR/bin/python
-[[ -x $PY ]] || die "$PY not found; run \`make venv\` first"
-
-# The embedded default is "nothing set": clear whatever the caller's shell exports.
-unset DATABASE_URL REDIS_URL CELERY_BROKER_URL OPENSEARCH_URL
-DATA_DIR=$(mktemp -d "${TMPDIR:-/tmp}/cloudshelf-smoke.XXXXXX")
-export DATA_DIR
-SERVER_LOG=$DATA_DIR/runserver.log
-SERVER_PID=""
+embedded_prepare smoke
 
 cleanup() {
 	local status=$?
-	if [[ -n $SERVER_PID ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
-		kill -TERM "$SERVER_PID" 2>/dev/null || true
-		wait_for_exit "$SERVER_PID" 10 || kill -KILL "$SERVER_PID" 2>/dev/null || true
-		wait "$SERVER_PID" 2>/dev/null || true
-	fi
+	embedded_server_stop
 	if [[ $status -ne 0 ]]; then
 		[[ -n $SERVER_PID ]] && show_log_tail "$SERVER_LOG"
 		printf 'smoke_embedded: FAILED (data kept in %s)\n' "$DATA_DIR" >&2
@@ -36,7 +24,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 step() { info "$*"; }
-manage() { (cd "$CLOUDSHELF_ROOT" && "$PY" manage.py "$@"); }
+manage() { embedded_manage "$@"; }
 
 step "DATA_DIR=$DATA_DIR"
 step "migrate"
@@ -46,18 +34,7 @@ manage seed_catalog --books 40 --seed 3 || die "manage.py seed_catalog failed"
 step "collectstatic"
 manage collectstatic --no-input -v 0 || die "manage.py collectstatic failed"
 
-# Ask the kernel for a free port, so the smoke test never collides with a running server.
-PORT=$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-BASE=http://127.0.0.1:$PORT
-step "runserver 127.0.0.1:$PORT"
-(cd "$CLOUDSHELF_ROOT" && exec "$PY" manage.py runserver "127.0.0.1:$PORT" --noreload) >"$SERVER_LOG" 2>&1 &
-SERVER_PID=$!
-
-for ((i = 0; i < 120; i++)); do
-	kill -0 "$SERVER_PID" 2>/dev/null || die "runserver exited before answering"
-	curl -s -o /dev/null --max-time 1 "$BASE/health" && break
-	sleep 0.25
-done
+embedded_server_start
 
 BODY=$DATA_DIR/body
 # fetch <path> <expected status>: leaves the response body in $BODY.

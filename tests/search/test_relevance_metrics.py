@@ -267,8 +267,7 @@ def test_isbn13_check_digits() -> None:
 
 
 def test_the_judged_query_set_loads() -> None:
-    if not DEFAULT_PATH.exists():
-        pytest.skip("search/relevance/judgments.toml is not written yet")
+    assert DEFAULT_PATH.exists()
     judgments = load_judgments()
 
     assert judgments.search

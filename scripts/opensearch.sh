@@ -38,6 +38,8 @@ CONF_DIR=$OPENSEARCH_DIR/config
 DATA_DIR=$OPENSEARCH_DIR/data
 LOGS_DIR=$OPENSEARCH_DIR/logs
 TMP_DIR=$OPENSEARCH_DIR/tmp
+# The snapshot repository of type fs (path.repo): search index backups (docs/opensearch.md).
+SNAPSHOTS_DIR=$OPENSEARCH_DIR/snapshots
 PIDFILE=$OPENSEARCH_DIR/opensearch.pid
 LOGFILE=$LOGS_DIR/$CLUSTER_NAME.log
 # What bin/opensearch and the JVM print before the node's own logging takes over.
@@ -363,11 +365,11 @@ wait_until_ready() {
 # Start, stop, status
 
 prepare_dirs() {
-	mkdir -p "$OPENSEARCH_DIR" "$CONF_DIR" "$DATA_DIR" "$LOGS_DIR" "$TMP_DIR"
+	mkdir -p "$OPENSEARCH_DIR" "$CONF_DIR" "$DATA_DIR" "$LOGS_DIR" "$TMP_DIR" "$SNAPSHOTS_DIR"
 	ensure_traversable "$OPENSEARCH_DIR"
-	# The node writes its pid file, keystore, data, logs and temp files (JNA) here.
-	chown "$OS_USER:" "$OPENSEARCH_DIR" "$CONF_DIR" "$DATA_DIR" "$LOGS_DIR" "$TMP_DIR"
-	chmod 750 "$DATA_DIR"
+	# The node writes its pid file, keystore, data, logs, temp files (JNA) and snapshots here.
+	chown "$OS_USER:" "$OPENSEARCH_DIR" "$CONF_DIR" "$DATA_DIR" "$LOGS_DIR" "$TMP_DIR" "$SNAPSHOTS_DIR"
+	chmod 750 "$DATA_DIR" "$SNAPSHOTS_DIR"
 }
 
 # The heap for this start: OPENSEARCH_HEAP when set, else sized from the machine
@@ -398,6 +400,9 @@ discovery.type: single-node
 cluster.routing.allocation.disk.threshold_enabled: false
 # One node cannot hold replicas: new indices default to none, so health is green.
 cluster.default_number_of_replicas: 0
+# Where an fs snapshot repository may live (search.snapshots registers one below it);
+# a deployed node uses S3 through the repository-s3 plugin instead (docs/opensearch.md).
+path.repo: [$SNAPSHOTS_DIR]
 CONF
 	# The distribution's jvm.options with our heap, absolute paths under var/opensearch
 	# (its relative logs/ and data/ would land in the home) and smaller GC logs.

@@ -1,214 +1,58 @@
-"""A circuit breaker around OpenSearch, shared by every process through Redis.
+"""The circuit breaker around OpenSearch: ``cloudshelf.breaker`` with the search settings.
 
-States, as customers feel them:
-
-* **closed** — searches go to OpenSearch. Each failure or timeout is counted; the count
-  lives ``SEARCH_BREAKER_WINDOW`` seconds and a success clears it, so only failures in
-  a row within that window add up.
-* **open** — after ``SEARCH_BREAKER_FAILURES`` of them every search goes straight to the
-  database fallback, without waiting for a sick node, for ``SEARCH_BREAKER_COOLDOWN``.
-* **half-open** — after the cool-down exactly one search (whichever process wins a
-  ``SET NX``) probes OpenSearch while the others keep using the fallback; its success
-  closes the breaker, its failure opens it for another cool-down.
-
-State lives in Redis so all gunicorn workers and hosts agree: one process noticing the
-outage spares the others their timeouts. A request reads it with one ``MGET`` and a
-healthy search writes nothing. Without Redis (the embedded default), or while Redis
-itself is unreachable, the same logic runs on process memory.
+``SEARCH_BREAKER_FAILURES`` failures or timeouts within ``SEARCH_BREAKER_WINDOW`` seconds
+open it for ``SEARCH_BREAKER_COOLDOWN``; searches meanwhile go to the database fallback.
+Its keys carry ``SEARCH_INDEX_PREFIX`` so a test run's breaker is not the stack's. The
+machinery (states, Redis and process-memory stores) lives in ``cloudshelf.breaker``; the
+names are re-exported here for the search code and its tests.
 """
 
 from __future__ import annotations
 
-import logging
-import threading
-import time
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Protocol, TypeVar
-
 from django.conf import settings
 
-logger = logging.getLogger(__name__)
+from cloudshelf.breaker import (
+    CLOSED,
+    HALF_OPEN,
+    OPEN,
+    Attempt,
+    BreakerPolicy,
+    MemoryStore,
+    RedisStore,
+    _memory_store,
+)
+from cloudshelf.breaker import CircuitBreaker as NamedCircuitBreaker
 
-T = TypeVar("T")
-CLOSED, OPEN, HALF_OPEN = "closed", "open", "half-open"
-# How long the tripped marker outlives the cool-down: long enough to always see the probe through.
-TRIPPED_SECONDS = 24 * 60 * 60
-
-
-class BreakerStore(Protocol):
-    def get_many(self, keys: list[str]) -> list[int]: ...
-    def increment(self, key: str, ttl_seconds: float) -> int: ...
-    def put(self, key: str, ttl_seconds: float, *, only_if_absent: bool = False) -> bool: ...
-    def delete(self, *keys: str) -> None: ...
-
-
-class MemoryStore:
-    """Process-local keys with expiry: the embedded default's store, and Redis's stand-in."""
-
-    def __init__(self) -> None:
-        self._values: dict[str, tuple[int, float]] = {}
-        self._lock = threading.Lock()
-
-    def _live(self, key: str, now: float) -> int | None:
-        item = self._values.get(key)
-        if item is None or item[1] <= now:
-            self._values.pop(key, None)
-            return None
-        return item[0]
-
-    def get_many(self, keys: list[str]) -> list[int]:
-        now = time.monotonic()
-        with self._lock:
-            return [self._live(key, now) or 0 for key in keys]
-
-    def increment(self, key: str, ttl_seconds: float) -> int:
-        now = time.monotonic()
-        with self._lock:
-            current = self._live(key, now)
-            expires = self._values[key][1] if current is not None else now + ttl_seconds
-            value = (current or 0) + 1
-            self._values[key] = (value, expires)
-            return value
-
-    def put(self, key: str, ttl_seconds: float, *, only_if_absent: bool = False) -> bool:
-        now = time.monotonic()
-        with self._lock:
-            if only_if_absent and self._live(key, now) is not None:
-                return False
-            self._values[key] = (1, now + ttl_seconds)
-            return True
-
-    def delete(self, *keys: str) -> None:
-        with self._lock:
-            for key in keys:
-                self._values.pop(key, None)
+__all__ = [
+    "CLOSED",
+    "HALF_OPEN",
+    "OPEN",
+    "Attempt",
+    "CircuitBreaker",
+    "MemoryStore",
+    "RedisStore",
+    "_memory_store",
+    "opensearch_breaker",
+    "search_breaker_policy",
+]
 
 
-class RedisStore:
-    """The same keys in Redis (the cache's server, raw connection), with server-side expiry."""
-
-    def __init__(self) -> None:
-        from django_redis import get_redis_connection
-
-        self._redis = get_redis_connection("default")
-
-    def get_many(self, keys: list[str]) -> list[int]:
-        return [int(value) if value is not None else 0 for value in self._redis.mget(keys)]
-
-    def increment(self, key: str, ttl_seconds: float) -> int:
-        pipeline = self._redis.pipeline()
-        pipeline.incr(key)
-        pipeline.pexpire(key, int(ttl_seconds * 1000), nx=True)
-        value, _ = pipeline.execute()
-        return int(value)
-
-    def put(self, key: str, ttl_seconds: float, *, only_if_absent: bool = False) -> bool:
-        return bool(self._redis.set(key, 1, px=max(1, int(ttl_seconds * 1000)), nx=only_if_absent))
-
-    def delete(self, *keys: str) -> None:
-        self._redis.delete(*keys)
+def search_breaker_policy() -> BreakerPolicy:
+    """The search settings as a breaker policy; the probe may take a few client timeouts."""
+    return BreakerPolicy(
+        failures=settings.SEARCH_BREAKER_FAILURES,
+        window=settings.SEARCH_BREAKER_WINDOW,
+        cooldown=settings.SEARCH_BREAKER_COOLDOWN,
+        probe_seconds=max(2.0, settings.OPENSEARCH_TIMEOUT * 4),
+        key_prefix=settings.SEARCH_INDEX_PREFIX,
+    )
 
 
-_memory_store = MemoryStore()
-
-
-@dataclass(frozen=True)
-class Attempt:
-    """Permission to call OpenSearch once; ``is_probe`` marks the half-open trial call."""
-
-    is_probe: bool
-    had_failures: bool
-
-
-class CircuitBreaker:
-    """The breaker for one dependency (see the module docstring)."""
+class CircuitBreaker(NamedCircuitBreaker):
+    """A breaker named ``name`` that follows the search settings."""
 
     def __init__(self, name: str) -> None:
-        self.name = name
-
-    # Keys carry the index prefix: the tests' breaker is not the running stack's breaker.
-    def _key(self, part: str) -> str:
-        return f"{settings.SEARCH_INDEX_PREFIX}breaker:{self.name}:{part}"
-
-    def _store(self) -> BreakerStore:
-        if settings.REDIS_URL:
-            try:
-                return RedisStore()
-            except Exception:  # no Redis client means process memory, not an error page
-                logger.warning("search breaker: Redis unavailable, using process memory", exc_info=True)
-        return _memory_store
-
-    def _call(self, operation: Callable[[BreakerStore], T]) -> T:
-        """Run ``operation`` on Redis, or on process memory when Redis fails."""
-        store = self._store()
-        try:
-            return operation(store)
-        except Exception:  # a Redis outage must not turn searches into errors
-            if store is _memory_store:
-                raise
-            logger.warning("search breaker: Redis call failed, using process memory", exc_info=True)
-            return operation(_memory_store)
-
-    def state(self) -> str:
-        keys = [self._key("open"), self._key("tripped")]
-        is_open, is_tripped = self._call(lambda store: store.get_many(keys))
-        if is_open:
-            return OPEN
-        return HALF_OPEN if is_tripped else CLOSED
-
-    def acquire(self) -> Attempt | None:
-        """Permission to call OpenSearch now, or ``None``: use the fallback without trying."""
-        keys = [self._key("open"), self._key("tripped"), self._key("failures")]
-        is_open, is_tripped, failures = self._call(lambda store: store.get_many(keys))
-        if is_open:
-            return None
-        if not is_tripped:
-            return Attempt(is_probe=False, had_failures=bool(failures))
-        # Half-open: one probe at a time, for at most a few client timeouts.
-        probe_seconds = max(2.0, settings.OPENSEARCH_TIMEOUT * 4)
-        probe_key = self._key("probe")
-        if self._call(lambda store: store.put(probe_key, probe_seconds, only_if_absent=True)):
-            return Attempt(is_probe=True, had_failures=True)
-        return None
-
-    def record_success(self, attempt: Attempt) -> None:
-        if attempt.is_probe:
-            self._delete("tripped", "open", "probe", "failures")
-            logger.info("search breaker %s closed: OpenSearch answers again", self.name)
-        elif attempt.had_failures:
-            self._delete("failures")
-
-    def record_failure(self, attempt: Attempt) -> None:
-        cooldown = settings.SEARCH_BREAKER_COOLDOWN
-        if attempt.is_probe:
-            self._put("open", cooldown)
-            self._delete("probe")
-            logger.warning("search breaker %s: the probe failed, open for another %ss", self.name, cooldown)
-            return
-        failures_key, window = self._key("failures"), settings.SEARCH_BREAKER_WINDOW
-        if self._call(lambda store: store.increment(failures_key, window)) >= settings.SEARCH_BREAKER_FAILURES:
-            self.trip()
-
-    def trip(self) -> None:
-        """Open the breaker now (also used to force the fallback in benchmarks and tests)."""
-        cooldown = settings.SEARCH_BREAKER_COOLDOWN
-        self._put("open", cooldown)
-        self._put("tripped", max(TRIPPED_SECONDS, cooldown * 2))
-        self._delete("failures")
-        logger.warning("search breaker %s open: searches use the database for %ss", self.name, cooldown)
-
-    def reset(self) -> None:
-        """Close the breaker and forget every failure."""
-        self._delete("open", "tripped", "probe", "failures")
-
-    def _put(self, part: str, ttl_seconds: float) -> None:
-        key = self._key(part)
-        self._call(lambda store: store.put(key, ttl_seconds))
-
-    def _delete(self, *parts: str) -> None:
-        keys = [self._key(part) for part in parts]
-        self._call(lambda store: store.delete(*keys))
+        super().__init__(name, policy=search_breaker_policy)
 
 
 opensearch_breaker = CircuitBreaker("opensearch")

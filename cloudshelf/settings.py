@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import secrets
 from pathlib import Path
+from typing import Any
 from wsgiref.headers import Headers
 
 import dj_database_url
@@ -131,27 +132,67 @@ DATABASE_LOCK_TIMEOUT_MS = env_int("DATABASE_LOCK_TIMEOUT_MS", 5_000, minimum=0)
 # A transaction left open with nothing running (a crashed worker, a network call inside it)
 # is ended after this, releasing its locks and its connection slot.
 DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS = env_int("DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS", 60_000, minimum=0)
-if DATABASE_URL:
-    DATABASES = {
-        "default": dj_database_url.parse(
-            DATABASE_URL,
+# A read replica (docs/database.md): report, analytics and anonymous catalog reads go there
+# (cloudshelf.db_router); everything else, and every write, to DATABASE_URL. Postgres only.
+DATABASE_REPLICA_URL = env_str("DATABASE_REPLICA_URL")
+if DATABASE_REPLICA_URL and not DATABASE_URL:
+    raise ImproperlyConfiguredEnv("DATABASE_REPLICA_URL is set without DATABASE_URL: a replica needs its primary")
+# Replica reads go to the primary while the replica is further behind than this.
+DATABASE_REPLICA_MAX_LAG_SECONDS = env_float("DATABASE_REPLICA_MAX_LAG_SECONDS", 5.0, minimum=0)
+# After a visitor's own write, their reads stay on the primary this long (read-your-writes).
+# At least the lag bound: past it, the replica holds every write older than the bound.
+DATABASE_READ_YOUR_WRITES_SECONDS = env_int("DATABASE_READ_YOUR_WRITES_SECONDS", 10, minimum=0)
+if DATABASE_READ_YOUR_WRITES_SECONDS < DATABASE_REPLICA_MAX_LAG_SECONDS:
+    raise ImproperlyConfiguredEnv(
+        "DATABASE_READ_YOUR_WRITES_SECONDS is below DATABASE_REPLICA_MAX_LAG_SECONDS: a visitor could read "
+        "from a replica that does not have their write yet"
+    )
+# Each process measures the replica's lag at most this often (one tiny query).
+DATABASE_REPLICA_LAG_CHECK_SECONDS = env_float("DATABASE_REPLICA_LAG_CHECK_SECONDS", 1.0, minimum=0)
+# An unreachable replica costs one connect attempt of at most this (libpq's floor is 2 s), then
+# is not tried again for DATABASE_REPLICA_DOWN_MEMO_SECONDS: reads go to the primary meanwhile.
+DATABASE_REPLICA_CONNECT_TIMEOUT = env_int("DATABASE_REPLICA_CONNECT_TIMEOUT", 2, minimum=1)
+DATABASE_REPLICA_DOWN_MEMO_SECONDS = env_float("DATABASE_REPLICA_DOWN_MEMO_SECONDS", 5.0, minimum=0)
+
+
+def _database(url: str, *, connect_timeout: int) -> dict[str, Any]:
+    """One alias (the primary, the replica) from its URL, with the options every alias shares.
+
+    Connection handling (persistence, pooling) and session timeouts belong here, so the
+    primary and its replica can never drift apart.
+    """
+    database: dict[str, Any] = dict(
+        dj_database_url.parse(
+            url,
             # Persistent connections: each gunicorn thread keeps its connection instead of
             # paying a TCP + auth round trip per request; health checks drop dead ones.
             conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 600, minimum=0),
             conn_health_checks=True,
         )
-    }
-    DATABASES["default"].setdefault("OPTIONS", {})
-    DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", env_int("DATABASE_CONNECT_TIMEOUT", 3, minimum=1))
+    )
+    options = database.setdefault("OPTIONS", {})
+    options.setdefault("connect_timeout", connect_timeout)
     # Every session starts with these (cloudshelf.database; 0 = off). Maintenance commands
     # (migrate, seed_catalog, import_books, search_index, VACUUM) lift the statement and
     # idle ones for their own session.
-    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-        DATABASES["default"]["OPTIONS"]["options"] = connection_timeout_options(
+    if database["ENGINE"] == "django.db.backends.postgresql":
+        options["options"] = connection_timeout_options(
             statement_ms=DATABASE_STATEMENT_TIMEOUT_MS,
             lock_ms=DATABASE_LOCK_TIMEOUT_MS,
             idle_in_transaction_ms=DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS,
         )
+    return database
+
+
+if DATABASE_URL:
+    DATABASES = {"default": _database(DATABASE_URL, connect_timeout=env_int("DATABASE_CONNECT_TIMEOUT", 3, minimum=1))}
+    if DATABASE_REPLICA_URL:
+        DATABASES["replica"] = _database(DATABASE_REPLICA_URL, connect_timeout=DATABASE_REPLICA_CONNECT_TIMEOUT)
+        if DATABASES["replica"]["ENGINE"] != "django.db.backends.postgresql":
+            raise ImproperlyConfiguredEnv("DATABASE_REPLICA_URL must be a postgres:// URL")
+        # Tests create no database on the (read-only) standby: the alias uses the primary's
+        # test database by name, which the standby receives by streaming (tests/ops/test_replica*).
+        DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
 else:
     DATABASES = {
         "default": {

@@ -13,6 +13,10 @@ CLOUDSHELF_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # The cache's memory bound (LRU eviction past it) and the durable one's (writes refused past it).
 : "${REDIS_CACHE_MAXMEMORY:=256mb}"
 : "${REDIS_DURABLE_MAXMEMORY:=512mb}"
+# The local Redis Cluster (scripts/redis.sh cluster-start): three masters on these ports, for the
+# cluster test run (make pytest-cluster); each node's memory bound (writes refused past it).
+: "${REDIS_CLUSTER_PORTS:=57001 57002 57003}"
+: "${REDIS_CLUSTER_MAXMEMORY:=128mb}"
 : "${GUNICORN_BIND:=127.0.0.1:8100}"
 # The shared HTTP cache (scripts/nginx.sh) in front of gunicorn, as `make up` serves the site.
 : "${NGINX_PORT:=8080}"
@@ -30,11 +34,12 @@ CLOUDSHELF_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 : "${PG_DATABASE:=cloudshelf}"
 : "${REDIS_DIR:=$VAR_DIR/redis}"
 : "${REDIS_DURABLE_DIR:=$VAR_DIR/redis-durable}"
+: "${REDIS_CLUSTER_DIR:=$VAR_DIR/redis-cluster}"
 : "${NGINX_DIR:=$VAR_DIR/nginx}"
 : "${VENV_DIR:=$CLOUDSHELF_ROOT/.venv}"
 
 export CLOUDSHELF_ROOT PG_PORT REDIS_PORT REDIS_DURABLE_PORT REDIS_CACHE_MAXMEMORY REDIS_DURABLE_MAXMEMORY REDIS_DURABLE_DIR GUNICORN_BIND NGINX_PORT NGINX_DIR VAR_DIR RUN_DIR LOG_DIR PG_DATA PG_SOCKET_DIR PG_LOG \
-	PG_USER PG_PASSWORD PG_DATABASE REDIS_DIR VENV_DIR
+	PG_USER PG_PASSWORD PG_DATABASE REDIS_DIR VENV_DIR REDIS_CLUSTER_PORTS REDIS_CLUSTER_MAXMEMORY REDIS_CLUSTER_DIR
 
 # OpenSearch (scripts/opensearch.sh): a single node of this checkout on loopback, with
 # home, config, data and logs under var/opensearch. The transport port is set too, so two

@@ -7,7 +7,9 @@ the variable, instead of turning into a surprising default at three in the morni
 
 from __future__ import annotations
 
+import json
 import os
+from typing import Any
 
 
 class ImproperlyConfiguredEnv(ValueError):
@@ -70,3 +72,17 @@ def env_list(name: str, default: list[str] | None = None) -> list[str]:
     if raw is None:
         return list(default or [])
     return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def env_json_object(name: str, default: dict[str, Any]) -> dict[str, Any]:
+    """Return the variable as a JSON object (``{"bucket": "b"}``), refusing bad JSON and non-objects."""
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return dict(default)
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        raise ImproperlyConfiguredEnv(f"{name}={raw!r} is not valid JSON") from None
+    if not isinstance(value, dict):
+        raise ImproperlyConfiguredEnv(f"{name}={raw!r} is not a JSON object ({{...}})")
+    return value

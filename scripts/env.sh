@@ -65,3 +65,20 @@ export OPENSEARCH_PORT OPENSEARCH_TRANSPORT_PORT OPENSEARCH_DIR OPENSEARCH_HEAP 
 : "${MOTO_DIR:=$VAR_DIR/moto}"
 
 export MOTO_PORT MOTO_DIR
+
+# The streaming read replica of the Postgres above (scripts/postgres.sh replica-start; docs/database.md):
+# a second cluster of this checkout, made by pg_basebackup from the primary, fed through a
+# physical replication slot. The slot keeps the WAL a stopped replica still needs, up to
+# PG_MAX_SLOT_WAL_KEEP_SIZE on the primary's disk; past that the slot is dropped as lost and
+# the next replica-start rebuilds the replica.
+: "${PG_REPLICA_PORT:=55433}"
+: "${PG_REPLICA_DATA:=$VAR_DIR/postgres-replica}"
+: "${PG_REPLICA_SOCKET_DIR:=$RUN_DIR/postgres-replica}"
+: "${PG_REPLICA_LOG:=$LOG_DIR/postgres-replica.log}"
+: "${PG_REPLICA_SLOT:=cloudshelf_replica}"
+: "${PG_REPLICATION_USER:=replicator}"
+: "${PG_REPLICATION_PASSWORD:=replicator}"
+: "${PG_MAX_SLOT_WAL_KEEP_SIZE:=8GB}"
+
+export PG_REPLICA_PORT PG_REPLICA_DATA PG_REPLICA_SOCKET_DIR PG_REPLICA_LOG PG_REPLICA_SLOT PG_REPLICATION_USER \
+	PG_REPLICATION_PASSWORD PG_MAX_SLOT_WAL_KEEP_SIZE

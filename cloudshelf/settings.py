@@ -355,6 +355,37 @@ HEALTH_DETAILS_TOKEN = env_str("HEALTH_DETAILS_TOKEN")
 # not open a broker connection every second.
 HEALTH_BROKER_CHECK_SECONDS = env_float("HEALTH_BROKER_CHECK_SECONDS", 5.0, minimum=0)
 
+# --- DynamoDB hot book data (catalog.hot; docs/hot-data.md) --------------------------------
+# The table holding each book's hot record (price, stock, rating, snippets), written by Celery
+# after each commit and read by the partner API behind a breaker. Empty: off, Postgres
+# answers everything (the embedded default and most tests). AWS_ENDPOINT_URL points boto3 at
+# moto in tests; credentials come the usual boto3 way.
+DYNAMODB_TABLE = env_str("DYNAMODB_TABLE")
+DYNAMODB_REGION = env_str("DYNAMODB_REGION", env_str("AWS_DEFAULT_REGION", "us-east-1"))
+# A read waits this long at most (connect and read, each; no botocore retries on the read
+# path): DynamoDB answers in single-digit ms, so a slow one is better served by Postgres.
+DYNAMODB_CONNECT_TIMEOUT = env_float("DYNAMODB_CONNECT_TIMEOUT", 0.2, minimum=0.01)
+DYNAMODB_READ_TIMEOUT = env_float("DYNAMODB_READ_TIMEOUT", 0.2, minimum=0.01)
+# The read breaker (cloudshelf.breaker): after this many failures within the window, reads go
+# to Postgres without trying DynamoDB for the cool-down.
+DYNAMODB_BREAKER_FAILURES = env_int("DYNAMODB_BREAKER_FAILURES", 3, minimum=1)
+DYNAMODB_BREAKER_WINDOW = env_float("DYNAMODB_BREAKER_WINDOW", 30, minimum=1)
+DYNAMODB_BREAKER_COOLDOWN = env_float("DYNAMODB_BREAKER_COOLDOWN", 10, minimum=0.1)
+# Writes retry throttling and unprocessed items this many times with full-jitter backoff
+# (base doubling up to the cap, in seconds), then the Celery task retries itself later.
+DYNAMODB_WRITE_ATTEMPTS = env_int("DYNAMODB_WRITE_ATTEMPTS", 6, minimum=1)
+DYNAMODB_BACKOFF_BASE = env_float("DYNAMODB_BACKOFF_BASE", 0.05, minimum=0)
+DYNAMODB_BACKOFF_CAP = env_float("DYNAMODB_BACKOFF_CAP", 2.0, minimum=0)
+# Books the scheduled drift check (beat, hourly) compares with Postgres and repairs.
+DYNAMODB_DRIFT_SAMPLE = env_int("DYNAMODB_DRIFT_SAMPLE", 500, minimum=1)
+if DYNAMODB_TABLE:
+    # The table name travels with the task so a worker of another table leaves it alone.
+    CELERY_BEAT_SCHEDULE["hot-data-drift-check"] = {
+        "task": "catalog.hot_drift_check",
+        "schedule": crontab(minute=41),
+        "args": [DYNAMODB_TABLE],
+    }
+
 # --- Auth -----------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

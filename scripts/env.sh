@@ -17,6 +17,8 @@ CLOUDSHELF_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # cluster test run (make pytest-cluster); each node's memory bound (writes refused past it).
 : "${REDIS_CLUSTER_PORTS:=57001 57002 57003}"
 : "${REDIS_CLUSTER_MAXMEMORY:=128mb}"
+# Each node's cluster bus listens this far above its port (57101-57103; Redis's +10000 would pass 65535).
+: "${REDIS_CLUSTER_BUS_OFFSET:=100}"
 : "${GUNICORN_BIND:=127.0.0.1:8100}"
 # The shared HTTP cache (scripts/nginx.sh) in front of gunicorn, as `make up` serves the site.
 : "${NGINX_PORT:=8080}"
@@ -39,7 +41,8 @@ CLOUDSHELF_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 : "${VENV_DIR:=$CLOUDSHELF_ROOT/.venv}"
 
 export CLOUDSHELF_ROOT PG_PORT REDIS_PORT REDIS_DURABLE_PORT REDIS_CACHE_MAXMEMORY REDIS_DURABLE_MAXMEMORY REDIS_DURABLE_DIR GUNICORN_BIND NGINX_PORT NGINX_DIR VAR_DIR RUN_DIR LOG_DIR PG_DATA PG_SOCKET_DIR PG_LOG \
-	PG_USER PG_PASSWORD PG_DATABASE REDIS_DIR VENV_DIR REDIS_CLUSTER_PORTS REDIS_CLUSTER_MAXMEMORY REDIS_CLUSTER_DIR
+	PG_USER PG_PASSWORD PG_DATABASE REDIS_DIR VENV_DIR REDIS_CLUSTER_PORTS REDIS_CLUSTER_MAXMEMORY REDIS_CLUSTER_DIR \
+	REDIS_CLUSTER_BUS_OFFSET
 
 # OpenSearch (scripts/opensearch.sh): a single node of this checkout on loopback, with
 # home, config, data and logs under var/opensearch. The transport port is set too, so two

@@ -17,6 +17,15 @@
 #   scripts/redis.sh status [cache|durable|all]     exit 0 when all answer PING, 3 when all are
 #                                                   stopped, 1 otherwise
 #
+#   scripts/redis.sh cluster-start                  a Redis Cluster of three masters (no replicas)
+#                                                   on REDIS_CLUSTER_PORTS (57001-57003), for the
+#                                                   cluster test run; reuses a healthy cluster,
+#                                                   resets a broken one (its data is test data)
+#   scripts/redis.sh cluster-stop                   shut its nodes down (nodes.conf is kept, so
+#                                                   a restart rejoins the same cluster)
+#   scripts/redis.sh cluster-status                 exit 0 when the cluster is ok, 3 when every
+#                                                   node is stopped, 1 otherwise
+#
 # The role defaults to "all". We never use the Debian service (there is no systemd here, and
 # its port 6379 and /var/lib/redis would be shared by every checkout).
 set -euo pipefail
@@ -214,8 +223,172 @@ cmd_status() {
 	exit 1
 }
 
+# --- The local Redis Cluster (docs/operations.md, "Redis Cluster") ---------------------------
+# Three masters in cluster mode, each with its own directory var/redis-cluster/<port> (config,
+# nodes.conf, append-only file, log, pid). The cluster plays both roles at once in the cluster
+# test run (REDIS_URL and REDIS_DURABLE_URL both seed from it), so it takes the durable role's
+# safe settings: append-only file, noeviction.
+
+cluster_ports() { echo "$REDIS_CLUSTER_PORTS"; }
+
+node_dir() { echo "$REDIS_CLUSTER_DIR/$1"; }
+
+node_cli() {
+	local port=$1
+	shift
+	redis-cli -h 127.0.0.1 -p "$port" "$@"
+}
+
+node_ping() { [[ "$(node_cli "$1" ping 2>/dev/null)" == PONG ]]; }
+
+write_node_config() {
+	local port=$1 dir
+	dir=$(node_dir "$port")
+	cat >"$dir/redis.conf" <<CONF
+# Written by scripts/redis.sh cluster-start; edit the script, not this file.
+bind 127.0.0.1
+protected-mode yes
+port $port
+daemonize yes
+pidfile $dir/redis.pid
+logfile $dir/redis.log
+dir $dir
+cluster-enabled yes
+# The cluster bus port: Redis's default (port + 10000) does not exist above 55535.
+cluster-port $((port + REDIS_CLUSTER_BUS_OFFSET))
+cluster-config-file nodes.conf
+cluster-node-timeout 5000
+# With no replicas, a node that is down takes its slots with it; the others keep serving theirs.
+cluster-require-full-coverage no
+save ""
+appendonly yes
+appendfsync everysec
+appenddirname appendonly
+maxmemory $REDIS_CLUSTER_MAXMEMORY
+maxmemory-policy noeviction
+CONF
+}
+
+start_node() {
+	local port=$1 dir pid i
+	dir=$(node_dir "$port")
+	mkdir -p "$dir"
+	if pid=$(live_pid_from_file "$dir/redis.pid"); then
+		node_ping "$port" && return 0
+		die "the cluster node on port $port (pid $pid) runs but does not answer; run scripts/redis.sh cluster-stop first"
+	fi
+	if is_port_listening "$port"; then
+		pid=$(listening_pid "$port")
+		die "port $port (Redis Cluster node) is already in use by ${pid:+$(describe_pid "$pid")}; set REDIS_CLUSTER_PORTS to free ports"
+	fi
+	write_node_config "$port"
+	redis-server "$dir/redis.conf" || {
+		show_log_tail "$dir/redis.log"
+		die "redis-server (cluster node $port) failed to start"
+	}
+	for ((i = 0; i < START_TIMEOUT * 10; i++)); do
+		node_ping "$port" && return 0
+		# Daemonized: a node that refused its configuration is gone; no use waiting for it.
+		((i > 10)) && ! live_pid_from_file "$dir/redis.pid" >/dev/null && break
+		sleep 0.1
+	done
+	show_log_tail "$dir/redis.log"
+	die "the cluster node on 127.0.0.1:$port did not answer PING within ${START_TIMEOUT}s"
+}
+
+# Healthy: state ok, every node knows the others, all 16384 slots served.
+cluster_healthy() {
+	local port info
+	for port in $(cluster_ports); do
+		info=$(node_cli "$port" cluster info 2>/dev/null | tr -d '\r') || return 1
+		grep -qx 'cluster_state:ok' <<<"$info" || return 1
+		grep -qx 'cluster_slots_ok:16384' <<<"$info" || return 1
+		grep -qx "cluster_known_nodes:$(wc -w <<<"$(cluster_ports)")" <<<"$info" || return 1
+	done
+}
+
+# A restarted cluster takes a moment to agree again (the nodes reconnect through nodes.conf).
+wait_cluster_healthy() {
+	local seconds=$1 i
+	for ((i = 0; i < seconds * 10; i++)); do
+		cluster_healthy && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+cluster_reset_and_create() {
+	local port seeds=()
+	for port in $(cluster_ports); do
+		# Only this checkout's cluster nodes, never the cache or durable Redis.
+		node_cli "$port" flushall >/dev/null
+		node_cli "$port" cluster reset hard >/dev/null
+		seeds+=("127.0.0.1:$port")
+	done
+	info "creating the Redis Cluster on ${seeds[*]}"
+	redis-cli --cluster create "${seeds[@]}" --cluster-replicas 0 --cluster-yes >"$REDIS_CLUSTER_DIR/create.log" 2>&1 || {
+		cat "$REDIS_CLUSTER_DIR/create.log" >&2
+		die "redis-cli --cluster create failed"
+	}
+	wait_cluster_healthy "$START_TIMEOUT" || {
+		node_cli "$(cluster_ports | awk '{print $1}')" cluster info >&2 || true
+		die "the new Redis Cluster did not reach cluster_state:ok within ${START_TIMEOUT}s"
+	}
+}
+
+cmd_cluster_start() {
+	local port seed
+	mkdir -p "$REDIS_CLUSTER_DIR"
+	for port in $(cluster_ports); do start_node "$port"; done
+	seed=$(cluster_ports | awk '{print $1}')
+	if wait_cluster_healthy 10; then
+		info "Redis Cluster ready (reused): redis://127.0.0.1:$seed/0 seeds it"
+		return 0
+	fi
+	# Fresh nodes (empty nodes.conf) or a cluster that lost its way: make it anew.
+	cluster_reset_and_create
+	info "Redis Cluster ready: redis://127.0.0.1:$seed/0 seeds it"
+}
+
+cmd_cluster_stop() {
+	local port dir pid
+	for port in $(cluster_ports); do
+		dir=$(node_dir "$port")
+		if ! pid=$(live_pid_from_file "$dir/redis.pid" 2>/dev/null); then
+			rm -f "$dir/redis.pid"
+			continue
+		fi
+		info "stopping the cluster node on port $port (pid $pid)"
+		node_cli "$port" shutdown >/dev/null 2>&1 || kill -TERM "$pid" 2>/dev/null || true
+		wait_for_redis_exit "$pid" 30 || die "the cluster node on port $port (pid $pid) did not exit within 30s"
+		rm -f "$dir/redis.pid"
+	done
+	info "Redis Cluster stopped"
+}
+
+cmd_cluster_status() {
+	local port running=0 total=0
+	for port in $(cluster_ports); do
+		total=$((total + 1))
+		live_pid_from_file "$(node_dir "$port")/redis.pid" >/dev/null 2>&1 && running=$((running + 1))
+	done
+	if [[ $running -eq 0 ]]; then
+		info "Redis Cluster stopped ($REDIS_CLUSTER_DIR)"
+		exit 3
+	fi
+	if command -v redis-cli >/dev/null && cluster_healthy; then
+		info "Redis Cluster ok: $total masters on 127.0.0.1 ports $(cluster_ports)"
+		return 0
+	fi
+	info "Redis Cluster not ok ($running of $total nodes running)"
+	exit 1
+}
+
 action=${1:-}
-roles=$(roles_of "${2:-all}")
+case $action in
+cluster-start | cluster-stop | cluster-status) ;;
+*) roles=$(roles_of "${2:-all}") ;;
+esac
 case $action in
 install) cmd_install ;;
 start)
@@ -226,8 +399,14 @@ stop)
 	for role in $roles; do stop_role "$role"; done
 	;;
 status) cmd_status "${2:-all}" ;;
+cluster-start)
+	cmd_install
+	cmd_cluster_start
+	;;
+cluster-stop) cmd_cluster_stop ;;
+cluster-status) cmd_cluster_status ;;
 *)
-	echo "usage: $0 {install|start|stop|status} [cache|durable|all]" >&2
+	echo "usage: $0 {install|start|stop|status} [cache|durable|all] | $0 {cluster-start|cluster-stop|cluster-status}" >&2
 	exit 2
 	;;
 esac

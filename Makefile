@@ -40,16 +40,19 @@ run: venv ## Serve the shop on the embedded default (SQLite, in-process cache) a
 	$(EMBEDDED_ENV) $(PY) manage.py collectstatic --no-input -v 0
 	$(EMBEDDED_ENV) $(PY) manage.py runserver $(HOST):$(PORT)
 
-services: ## Install (when missing) and start Postgres, both Redis roles (cache, durable), OpenSearch and moto on loopback
+services: ## Install (when missing) and start Postgres and its read replica, both Redis roles (cache, durable), OpenSearch and moto on loopback
 	PG_DATABASE=$(STACK_DATABASE) scripts/postgres.sh start
+	@# Its streaming read replica (docs/database.md): the stack and the tests read from it.
+	scripts/postgres.sh replica-start
 	scripts/redis.sh start
 	scripts/opensearch.sh start
 	scripts/moto.sh start
 
-services-down: ## Stop Postgres, both Redis roles, OpenSearch and moto
+services-down: ## Stop Postgres and its replica, both Redis roles, OpenSearch and moto
 	-scripts/moto.sh stop
 	-scripts/opensearch.sh stop
 	-scripts/redis.sh stop
+	-scripts/postgres.sh replica-stop
 	-scripts/postgres.sh stop
 
 up: venv services ## The production-shaped stack: Postgres, two Redis, gunicorn, Celery worker and beat (under supervisord), nginx in front; BOOKS=1000000 serves that catalog

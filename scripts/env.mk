@@ -1,6 +1,8 @@
 # Ports, credentials and environment for the local stack and the test suite.
 # Included by the Makefile; scripts/*.sh read the same values from scripts/env.sh.
 PG_PORT ?= 55432
+# The streaming read replica of that Postgres (scripts/postgres.sh replica-start, docs/database.md).
+PG_REPLICA_PORT ?= 55433
 REDIS_PORT ?= 56379
 # The durable Redis (carts, sessions, rate limits, the Celery broker); REDIS_PORT is the cache.
 REDIS_DURABLE_PORT ?= 56380

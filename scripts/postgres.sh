@@ -7,6 +7,17 @@
 #   scripts/postgres.sh stop      fast shutdown (rolls back open transactions, no crash recovery)
 #   scripts/postgres.sh status    exit 0 when it accepts connections, 3 when it is stopped
 #
+# And a streaming read replica of it (docs/database.md): data in var/postgres-replica,
+# 127.0.0.1:$PG_REPLICA_PORT (default 55433), made with pg_basebackup -R, fed through the
+# physical replication slot $PG_REPLICA_SLOT.
+#
+#   scripts/postgres.sh replica-start   (the primary must be running) set up replication on the
+#                                       primary, make the replica once, start it, wait until it
+#                                       streams; re-makes it when the primary was re-initialised
+#                                       or its slot was lost
+#   scripts/postgres.sh replica-stop    fast shutdown of the replica (its slot keeps its WAL)
+#   scripts/postgres.sh replica-status  exit 0 when it streams, 1 when up but not streaming, 3 when stopped
+#
 # We never touch the Debian system cluster (pg_ctlcluster, port 5432): each checkout owns
 # its data so `make clean` can wipe it, and a fresh clone starts from an empty cluster.
 set -euo pipefail
@@ -93,13 +104,15 @@ init_cluster() {
 }
 
 # Rewritten on every start so a changed PG_PORT or tuning here takes effect on restart.
+# The replica gets the same file with its own port and socket (write_config DATA PORT SOCKET_DIR).
 write_config() {
-	cat >"$PG_DATA/cloudshelf.conf" <<CONF
+	local data=${1:-$PG_DATA} port=${2:-$PG_PORT} socket_dir=${3:-$PG_SOCKET_DIR}
+	cat >"$data/cloudshelf.conf" <<CONF
 # Written by scripts/postgres.sh on every start; edit the script, not this file.
 # Loopback only: this cluster has a well-known password and must never face a network.
 listen_addresses = '127.0.0.1'
-port = $PG_PORT
-unix_socket_directories = '$PG_SOCKET_DIR'
+port = $port
+unix_socket_directories = '$socket_dir'
 # gunicorn threads + Celery + a parallel test run with persistent connections add up.
 max_connections = 200
 # Light tuning for a 24 GB dev box that also runs the app, Redis and the tests.
@@ -117,8 +130,21 @@ log_timezone = 'UTC'
 # Surface slow queries in var/log/postgres.log while developing.
 log_min_duration_statement = 500ms
 log_line_prefix = '%m [%p] %q%u@%d '
+# Streaming replication (scripts/postgres.sh replica-start). The first three are PostgreSQL's
+# defaults, written down because a replica cannot work without them (wal_level needs a restart).
+wal_level = replica
+max_wal_senders = 10
+max_replication_slots = 10
+# An abandoned slot keeps WAL on this disk forever; past this much the slot is given up ("lost")
+# and the next replica-start rebuilds the replica instead.
+max_slot_wal_keep_size = '$PG_MAX_SLOT_WAL_KEEP_SIZE'
+# On the replica: answer reads while replaying, and tell the primary which rows its queries
+# still see, so a long report is not cancelled by replayed VACUUM (the primary keeps those rows
+# a little longer).
+hot_standby = on
+hot_standby_feedback = on
 CONF
-	chown "$PG_OS_USER:" "$PG_DATA/cloudshelf.conf"
+	chown "$PG_OS_USER:" "$data/cloudshelf.conf"
 }
 
 is_running() {
@@ -224,13 +250,222 @@ cmd_status() {
 	exit 3
 }
 
+# --- The streaming read replica --------------------------------------------------------
+
+# psql as the postgres superuser over a cluster's socket: unaligned, tuples only. Variables
+# (-v name=value) are interpolated only in SQL read from stdin, never in -c.
+primary_psql() {
+	as_postgres "$BIN/psql" -h "$PG_SOCKET_DIR" -p "$PG_PORT" -d postgres -X -q -A -t -v ON_ERROR_STOP=1 "$@"
+}
+
+replica_psql() {
+	as_postgres "$BIN/psql" -h "$PG_REPLICA_SOCKET_DIR" -p "$PG_REPLICA_PORT" -d postgres -X -q -A -t -v ON_ERROR_STOP=1 "$@"
+}
+
+replica_exists() {
+	[[ -s $PG_REPLICA_DATA/PG_VERSION ]]
+}
+
+replica_is_running() {
+	replica_exists && as_postgres "$BIN/pg_ctl" -D "$PG_REPLICA_DATA" status >/dev/null 2>&1
+}
+
+replica_is_ready() {
+	"$BIN/pg_isready" -q -h 127.0.0.1 -p "$PG_REPLICA_PORT" -t 2
+}
+
+prepare_replica_dirs() {
+	((${#PG_REPLICA_SOCKET_DIR} + 16 <= 107)) || die "socket directory path too long for a unix socket: $PG_REPLICA_SOCKET_DIR"
+	mkdir -p "$PG_REPLICA_SOCKET_DIR" "$(dirname "$PG_REPLICA_LOG")"
+	touch "$PG_REPLICA_LOG"
+	chown "$PG_OS_USER:" "$PG_REPLICA_SOCKET_DIR" "$PG_REPLICA_LOG"
+}
+
+# What the primary needs to feed a replica, idempotently: its replication settings (reloaded,
+# none of them needs a restart unless wal_level was lowered), a role allowed to replicate, and
+# a loopback-only pg_hba line for that role.
+ensure_primary_replication() {
+	local wal_level hba_line
+	wal_level=$(primary_psql -c "SHOW wal_level")
+	[[ $wal_level == replica || $wal_level == logical ]] ||
+		die "the primary runs with wal_level=$wal_level: restart it (scripts/postgres.sh stop && scripts/postgres.sh start) to turn replication on"
+	write_config
+	hba_line="host replication $PG_REPLICATION_USER 127.0.0.1/32 scram-sha-256"
+	if ! grep -qxF "$hba_line" "$PG_DATA/pg_hba.conf"; then
+		info "allowing replication connections of $PG_REPLICATION_USER from 127.0.0.1 only (pg_hba.conf)"
+		# First match wins: on top of initdb's lines.
+		{
+			echo "# The read replica (scripts/postgres.sh replica-start): its role, from loopback only."
+			echo "$hba_line"
+			cat "$PG_DATA/pg_hba.conf"
+		} >"$PG_DATA/pg_hba.conf.new"
+		chown "$PG_OS_USER:" "$PG_DATA/pg_hba.conf.new"
+		chmod 600 "$PG_DATA/pg_hba.conf.new"
+		mv "$PG_DATA/pg_hba.conf.new" "$PG_DATA/pg_hba.conf"
+	fi
+	primary_psql -c "SELECT pg_reload_conf()" >/dev/null
+	primary_psql -v role="$PG_REPLICATION_USER" -v password="$PG_REPLICATION_PASSWORD" <<'SQL' >/dev/null
+SELECT format('CREATE ROLE %I LOGIN REPLICATION PASSWORD %L', :'role', :'password')
+ WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'role') \gexec
+SELECT format('ALTER ROLE %I LOGIN REPLICATION PASSWORD %L', :'role', :'password') \gexec
+SQL
+}
+
+# The slot's wal_status on the primary: reserved/extended/unreserved while it holds WAL, lost
+# once max_slot_wal_keep_size gave it up, empty when there is no such slot.
+slot_status() {
+	primary_psql -v slot="$PG_REPLICA_SLOT" <<'SQL'
+SELECT coalesce(wal_status, 'none') FROM pg_replication_slots WHERE slot_name = :'slot';
+SQL
+}
+
+# Why the replica in PG_REPLICA_DATA must be made again from the primary (empty: it need not).
+replica_rebuild_reason() {
+	local slot=$1 primary_id replica_id
+	replica_exists || {
+		echo "there is none yet"
+		return 0
+	}
+	[[ -f $PG_REPLICA_DATA/standby.signal ]] || {
+		echo "it is no longer a standby (promoted?)"
+		return 0
+	}
+	primary_id=$(primary_psql -c "SELECT system_identifier FROM pg_control_system()")
+	replica_id=$(as_postgres "$BIN/pg_controldata" "$PG_REPLICA_DATA" | sed -n 's/^Database system identifier: *//p')
+	[[ $primary_id == "$replica_id" ]] || {
+		echo "the primary was re-initialised (system identifier $primary_id, the replica's $replica_id)"
+		return 0
+	}
+	case $slot in
+	"") echo "its replication slot $PG_REPLICA_SLOT is gone, and with it the WAL it may need" ;;
+	lost) echo "its replication slot was given up (more than PG_MAX_SLOT_WAL_KEEP_SIZE=$PG_MAX_SLOT_WAL_KEEP_SIZE of WAL behind)" ;;
+	esac
+}
+
+stop_replica() {
+	replica_is_running || return 0
+	info "stopping the replica ($PG_REPLICA_DATA)"
+	as_postgres "$BIN/pg_ctl" -D "$PG_REPLICA_DATA" -m fast -w -t 60 stop >/dev/null || {
+		show_log_tail "$PG_REPLICA_LOG"
+		die "pg_ctl stop of the replica failed"
+	}
+}
+
+# A fresh slot and a base backup into a new directory, swapped in only once it is complete:
+# an interrupted copy never leaves a half replica behind.
+make_replica() {
+	local slot=$1 building="$PG_REPLICA_DATA.building"
+	if [[ -n $slot ]]; then
+		primary_psql -v slot="$PG_REPLICA_SLOT" <<<"SELECT pg_drop_replication_slot(:'slot')" >/dev/null
+	fi
+	# Reserved at once: from here on the primary keeps every WAL segment the copy will need.
+	primary_psql -v slot="$PG_REPLICA_SLOT" <<<"SELECT pg_create_physical_replication_slot(:'slot', true)" >/dev/null
+	rm -rf "$building"
+	mkdir -p "$building"
+	chown "$PG_OS_USER:" "$building"
+	chmod 700 "$building"
+	info "pg_basebackup of 127.0.0.1:$PG_PORT into $PG_REPLICA_DATA (a copy of the whole cluster: $(du -sh "$PG_DATA" | cut -f1))"
+	# -R writes standby.signal and primary_conninfo (with primary_slot_name, from -S).
+	if ! as_postgres env PGPASSWORD="$PG_REPLICATION_PASSWORD" "$BIN/pg_basebackup" --host=127.0.0.1 --port="$PG_PORT" \
+		--username="$PG_REPLICATION_USER" --no-password --pgdata="$building" --write-recovery-conf \
+		--wal-method=stream --slot="$PG_REPLICA_SLOT" --checkpoint=fast; then
+		rm -rf "$building"
+		die "pg_basebackup failed"
+	fi
+	rm -rf "$PG_REPLICA_DATA"
+	mv "$building" "$PG_REPLICA_DATA"
+}
+
+wait_until_streaming() {
+	local i status=""
+	for ((i = 0; i < START_TIMEOUT; i++)); do
+		status=$(replica_psql -c "SELECT status FROM pg_stat_wal_receiver" 2>/dev/null || true)
+		[[ $status == streaming ]] && return 0
+		sleep 1
+	done
+	show_log_tail "$PG_REPLICA_LOG"
+	die "the replica on 127.0.0.1:$PG_REPLICA_PORT is not streaming from the primary after ${START_TIMEOUT}s (wal receiver: ${status:-none})"
+}
+
+cmd_replica_start() {
+	require_root
+	BIN=$(find_bin_dir) || die "PostgreSQL is not installed: scripts/postgres.sh start first"
+	[[ -s $PG_DATA/PG_VERSION ]] && is_running && is_ready ||
+		die "the primary is not running on 127.0.0.1:$PG_PORT: scripts/postgres.sh start first"
+	prepare_replica_dirs
+	ensure_primary_replication
+	local slot reason
+	slot=$(slot_status)
+	reason=$(replica_rebuild_reason "$slot")
+	if [[ -n $reason ]]; then
+		info "making the replica: $reason"
+		stop_replica
+		make_replica "$slot"
+	fi
+	if replica_is_running; then
+		local running_port
+		running_port=$(sed -n 4p "$PG_REPLICA_DATA/postmaster.pid" 2>/dev/null || true)
+		[[ $running_port == "$PG_REPLICA_PORT" ]] ||
+			die "this checkout's replica is running on port ${running_port:-?}, not PG_REPLICA_PORT=$PG_REPLICA_PORT; run scripts/postgres.sh replica-stop first"
+	else
+		if is_port_listening "$PG_REPLICA_PORT"; then
+			die "port $PG_REPLICA_PORT is already in use by $(describe_pid "$(listening_pid "$PG_REPLICA_PORT")"); set PG_REPLICA_PORT"
+		fi
+		write_config "$PG_REPLICA_DATA" "$PG_REPLICA_PORT" "$PG_REPLICA_SOCKET_DIR"
+		info "starting the replica on 127.0.0.1:$PG_REPLICA_PORT (log: $PG_REPLICA_LOG)"
+		if ! as_postgres "$BIN/pg_ctl" -D "$PG_REPLICA_DATA" -l "$PG_REPLICA_LOG" -w -t "$START_TIMEOUT" start >/dev/null; then
+			show_log_tail "$PG_REPLICA_LOG"
+			die "pg_ctl start of the replica failed"
+		fi
+	fi
+	wait_until_streaming
+	info "replica streaming: postgres://$PG_USER:***@127.0.0.1:$PG_REPLICA_PORT/$PG_DATABASE (slot $PG_REPLICA_SLOT)"
+}
+
+cmd_replica_stop() {
+	require_root
+	if ! BIN=$(find_bin_dir) || ! replica_is_running; then
+		info "replica not running ($PG_REPLICA_DATA)"
+		return 0
+	fi
+	stop_replica
+	info "replica stopped; slot $PG_REPLICA_SLOT keeps its WAL on the primary (up to $PG_MAX_SLOT_WAL_KEEP_SIZE)"
+}
+
+cmd_replica_status() {
+	BIN=$(find_bin_dir) || {
+		info "not installed"
+		exit 3
+	}
+	if ! replica_is_running; then
+		info "replica stopped ($PG_REPLICA_DATA)"
+		exit 3
+	fi
+	local state
+	state=$(replica_psql -F ' ' <<'SQL' 2>/dev/null || true
+SELECT coalesce((SELECT status FROM pg_stat_wal_receiver), 'not-receiving'),
+       CASE WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0
+            ELSE round(extract(epoch FROM now() - pg_last_xact_replay_timestamp())::numeric, 3) END
+SQL
+)
+	if [[ $state == streaming\ * ]]; then
+		info "replica streaming on 127.0.0.1:$PG_REPLICA_PORT, ${state#streaming } s behind ($PG_REPLICA_DATA)"
+		return 0
+	fi
+	info "replica running on 127.0.0.1:$PG_REPLICA_PORT but not streaming (${state:-not accepting connections})"
+	exit 1
+}
+
 case "${1:-}" in
 install) cmd_install ;;
 start) cmd_start ;;
 stop) cmd_stop ;;
 status) cmd_status ;;
+replica-start) cmd_replica_start ;;
+replica-stop) cmd_replica_stop ;;
+replica-status) cmd_replica_status ;;
 *)
-	echo "usage: $0 {install|start|stop|status}" >&2
+	echo "usage: $0 {install|start|stop|status|replica-start|replica-stop|replica-status}" >&2
 	exit 2
 	;;
 esac

@@ -216,8 +216,20 @@ CARD_CACHE_SECONDS = env_int("CARD_CACHE_SECONDS", 15 * 60, minimum=1)
 # this long (cloudshelf.redis_guard): a hung Redis costs one socket timeout, not one per call.
 REDIS_DOWN_MEMO_SECONDS = env_float("REDIS_DOWN_MEMO_SECONDS", 5.0, minimum=0)
 
+# REDIS_CLUSTER=1: REDIS_URL and REDIS_DURABLE_URL are seed URLs of Redis Clusters (any node,
+# or ElastiCache's configuration endpoint; database 0 only), reached through
+# cloudshelf.redis_cluster. Keys that a script or transaction uses together share a hash tag
+# (docs/operations.md, "Redis Cluster"). The Celery broker stays on CELERY_BROKER_URL's single node.
+REDIS_CLUSTER = env_bool("REDIS_CLUSTER", False)
+
 if REDIS_URL:
     from cloudshelf.redis_guard import GuardedConnection
+
+    if REDIS_CLUSTER:
+        from cloudshelf.redis_cluster import check_cluster_url
+
+        check_cluster_url(REDIS_URL, setting="REDIS_URL")
+        check_cluster_url(env_str("REDIS_DURABLE_URL", REDIS_URL), setting="REDIS_DURABLE_URL")
 
     CACHE_KEY_PREFIX = env_str("CACHE_KEY_PREFIX", "cs")
     CACHES = {
@@ -227,7 +239,12 @@ if REDIS_URL:
             "KEY_PREFIX": CACHE_KEY_PREFIX,
             "TIMEOUT": env_int("CACHE_DEFAULT_TIMEOUT", 300, minimum=1),
             "OPTIONS": {
-                "CLIENT_CLASS": "django_redis.client.DefaultClient",
+                "CLIENT_CLASS": "cloudshelf.redis_cluster.ClusterClient"
+                if REDIS_CLUSTER
+                else "django_redis.client.DefaultClient",
+                "CONNECTION_FACTORY": "cloudshelf.redis_cluster.ClusterConnectionFactory"
+                if REDIS_CLUSTER
+                else "django_redis.pool.ConnectionFactory",
                 # Short timeouts: a sick Redis must cost a request milliseconds, not seconds.
                 "SOCKET_CONNECT_TIMEOUT": env_float("REDIS_CONNECT_TIMEOUT", 0.5, minimum=0.01),
                 "SOCKET_TIMEOUT": env_float("REDIS_SOCKET_TIMEOUT", 0.5, minimum=0.01),

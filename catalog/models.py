@@ -167,6 +167,10 @@ class Book(models.Model):
     external_ratings_count = models.PositiveIntegerField(default=0)
     # A relative sales signal (units sold recently); drives "bestselling" order and search boosts.
     popularity = models.PositiveIntegerField(default=0)
+    # Version of the book's hot record in DynamoDB (catalog.hot): a database trigger adds 1 on
+    # every UPDATE of the row, inside the writing transaction, whatever Django sent. The
+    # record's version is this plus ``Inventory.hot_version`` (docs/hot-data.md).
+    hot_version = models.BigIntegerField(default=0, db_default=0, editable=False)
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -268,6 +272,9 @@ class Inventory(models.Model):
 
     book = models.OneToOneField(Book, related_name="inventory", on_delete=models.CASCADE, primary_key=True)
     stock_on_hand = models.PositiveIntegerField(default=0)
+    # Bumped by a trigger on every UPDATE (checkout's F() decrements included); 1 on insert so
+    # a row appearing raises the book's hot record version too (see ``Book.hot_version``).
+    hot_version = models.BigIntegerField(default=1, db_default=1, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -32,6 +32,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
+from catalog.hot.health import probe_hot_data
 from cloudshelf import redis_guard
 from cloudshelf.heartbeat import workers_alive
 from search.health import probe_search
@@ -149,6 +150,8 @@ READINESS_CHECKS: list[ReadinessCheck] = [
     # Degraded, not down: the database fallback answers searches while OpenSearch is away.
     ReadinessCheck("search", probe_search, required=False),
     ReadinessCheck("index_sync", probe_index_sync, required=False),
+    # Degraded, not down: Postgres answers the partner API's hot reads while DynamoDB is away.
+    ReadinessCheck("hot_data", probe_hot_data, required=False),
 ]
 
 

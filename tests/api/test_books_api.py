@@ -325,7 +325,7 @@ def test_hand_written_serializers_match_their_declared_fields(variant, fantasy):
     """The fast ``to_representation`` and DRF's generic one (from the declared fields) agree exactly."""
     from rest_framework import serializers
 
-    from catalog.api import book_cards, book_details, books_availability, books_matching
+    from catalog.selectors.cards import book_cards, book_details, books_availability, books_matching
     from catalog.serializers import AvailabilitySerializer, BookDetailSerializer, BookSerializer
 
     if variant == "full":

@@ -20,7 +20,7 @@ import dj_database_url
 from celery.schedules import crontab
 
 from cloudshelf.database import connection_timeout_options
-from cloudshelf.env import ImproperlyConfiguredEnv, env_bool, env_float, env_int, env_list, env_str
+from cloudshelf.env import ImproperlyConfiguredEnv, env_bool, env_float, env_int, env_json_object, env_list, env_str
 from cloudshelf.security import content_security_policy
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -689,6 +689,31 @@ SEARCH_SYNONYMS_CACHE_SECONDS = env_int("SEARCH_SYNONYMS_CACHE_SECONDS", 30, min
 SEARCH_INDEX_DEBOUNCE_SECONDS = env_float("SEARCH_INDEX_DEBOUNCE_SECONDS", 1.0, minimum=0)
 SEARCH_INDEX_SHARDS = env_int("SEARCH_INDEX_SHARDS", 1, minimum=1)
 SEARCH_INDEX_REPLICAS = env_int("SEARCH_INDEX_REPLICAS", 0, minimum=0)
+# Backups of the live books index (search.snapshots; docs/opensearch.md "Backups and restore"):
+# snapshots go to this repository, registered from code on first use. Empty: no snapshots.
+SEARCH_SNAPSHOT_REPOSITORY = env_str("SEARCH_SNAPSHOT_REPOSITORY", "cloudshelf-snapshots")
+# "fs" on the local node; "s3" when deployed (the repository-s3 plugin, or Amazon OpenSearch
+# Service with a role_arn), e.g. {"bucket": "cloudshelf-backups", "base_path": "search"}.
+SEARCH_SNAPSHOT_REPOSITORY_TYPE = env_str("SEARCH_SNAPSHOT_REPOSITORY_TYPE", "fs")
+# The repository's settings as a JSON object; an fs location is relative to the node's
+# path.repo (var/opensearch/snapshots, set by scripts/opensearch.sh).
+SEARCH_SNAPSHOT_REPOSITORY_SETTINGS = env_json_object(
+    "SEARCH_SNAPSHOT_REPOSITORY_SETTINGS", {"location": "cloudshelf", "compress": True}
+)
+# Successful snapshots of this prefix kept; older ones are deleted after each new one (2 days at 6 h).
+SEARCH_SNAPSHOT_KEEP = env_int("SEARCH_SNAPSHOT_KEEP", 8, minimum=1)
+# The hours (a crontab hour field, UTC) beat takes a snapshot, at minute 23: every 6 h by default.
+SEARCH_SNAPSHOT_HOURS = env_str("SEARCH_SNAPSHOT_HOURS", "*/6")
+# How long a snapshot or restore is waited for (it carries on in the cluster past it).
+SEARCH_SNAPSHOT_TIMEOUT = env_int("SEARCH_SNAPSHOT_TIMEOUT", 1800, minimum=10)
+if SEARCH_SNAPSHOT_REPOSITORY:
+    # Here rather than in CELERY_BEAT_SCHEDULE above: it needs the search settings. The
+    # prefix travels with the task so a worker of another index leaves it alone.
+    CELERY_BEAT_SCHEDULE["search-index-snapshot"] = {
+        "task": "search.snapshot_index",
+        "schedule": crontab(hour=SEARCH_SNAPSHOT_HOURS, minute=23),
+        "args": [SEARCH_INDEX_PREFIX],
+    }
 
 # --- Partner API ----------------------------------------------------------------------
 # /api/v1/ (cloudshelf.api, endpoints in each app's api.py); see docs/api.md.

@@ -29,7 +29,7 @@ def search_log(*, days_ago: float) -> SearchLog:
     )
 
 
-def test_beat_sends_the_four_clean_up_jobs_at_their_intervals():
+def test_beat_sends_the_clean_up_jobs_and_the_search_snapshot_at_their_intervals():
     schedule = {entry["task"]: entry["schedule"] for entry in celery_app.conf.beat_schedule.values()}
 
     assert set(schedule) == {
@@ -37,12 +37,15 @@ def test_beat_sends_the_four_clean_up_jobs_at_their_intervals():
         "cart.tasks.orders_cancel_abandoned",
         "cloudshelf.tasks.sessions_clear_expired",
         "analytics.tasks.search_logs_prune",
+        "search.snapshot_index",
     }
     assert schedule["cart.tasks.orders_reconcile_pending"] == 60
     assert schedule["cart.tasks.orders_cancel_abandoned"] == 15 * 60
     # Daily at a quiet hour (UTC), each at its own minute.
     assert schedule["cloudshelf.tasks.sessions_clear_expired"] == crontab(hour=3, minute=7)
     assert schedule["analytics.tasks.search_logs_prune"] == crontab(hour=3, minute=37)
+    # A backup of the search index every 6 hours (SEARCH_SNAPSHOT_HOURS), tests/search/test_snapshots.py.
+    assert schedule["search.snapshot_index"] == crontab(hour="*/6", minute=23)
 
 
 def test_every_scheduled_job_is_a_registered_task():

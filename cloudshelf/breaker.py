@@ -30,6 +30,8 @@ from typing import Protocol, TypeVar
 
 from django.conf import settings
 
+from cloudshelf.redis_keys import hash_tag
+
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
@@ -149,9 +151,10 @@ class CircuitBreaker:
     def policy(self) -> BreakerPolicy:
         return self._policy()
 
-    # Keys carry the policy's prefix: the tests' breaker is not the running stack's breaker.
+    # Keys carry the policy's prefix: the tests' breaker is not the running stack's breaker. The
+    # breaker's name is their hash tag, so the MGET of its state reads one Redis Cluster slot.
     def _key(self, part: str) -> str:
-        return f"{self.policy.key_prefix}breaker:{self.name}:{part}"
+        return f"{self.policy.key_prefix}breaker:{hash_tag(self.name)}:{part}"
 
     def _store(self) -> BreakerStore:
         if settings.REDIS_URL:

@@ -42,6 +42,7 @@ from django.template.loader import render_to_string
 from django.utils.cache import add_never_cache_headers
 
 from cloudshelf.client import client_address
+from cloudshelf.redis_keys import hash_tag
 
 if TYPE_CHECKING:
     from django.core.cache.backends.base import BaseCache
@@ -187,6 +188,16 @@ def _key(name: str) -> str:
     return str(_store().make_key(f"{KEY_NAMESPACE}:{name}"))
 
 
+def gcra_key(bucket: str) -> str:
+    """The Redis key of a GCRA bucket: ``ratelimit:{<bucket>}``, the bucket's name as its hash tag.
+
+    The script also sets the request's ``UseMarker``, so on a Redis Cluster a marker's key
+    must carry the same tag (``api:key-used:{partner:3}:7`` beside ``ratelimit:{partner:3}``;
+    see ``cloudshelf.redis_keys``).
+    """
+    return _key(hash_tag(bucket))
+
+
 _local_lock = threading.Lock()
 
 
@@ -208,13 +219,13 @@ def _cache_gcra(key: str, limit: TokenBucket, marker: UseMarker | None) -> RateL
 
 def rate_limit_hit(*, bucket: str, limit: TokenBucket, marker: UseMarker | None = None) -> RateLimitDecision | None:
     """Spend one request from ``bucket`` (and set ``marker`` if absent); ``None`` when the store is unreachable."""
-    key = _key(bucket)
     try:
         if _uses_redis():
+            key = gcra_key(bucket)
             keys = [key, str(_store().make_key(marker.key))] if marker else [key]
             args = [_interval_us(limit), limit.burst, marker.seconds if marker else 0]
             return _decision(limit, _run_script("gcra", _GCRA_SCRIPT, keys, args))
-        return _cache_gcra(key, limit, marker)
+        return _cache_gcra(_key(bucket), limit, marker)
     except Exception:
         logger.warning("rate limiter unavailable; letting %s through", bucket, exc_info=True)
         return None

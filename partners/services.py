@@ -31,6 +31,7 @@ from cart.models import Order
 from cart.payments import CardDetails, PaymentResult
 from cart.services import ShippingAddress, order_place
 from cart.store import DAY_SECONDS, CartRef
+from cloudshelf.redis_keys import hash_tag
 from partners.key_cache import KEY_PREFIX, forget_api_keys, hash_raw_key
 from partners.models import ApiKey, Partner, PartnerCart
 
@@ -83,8 +84,12 @@ def api_key_revoke(*, api_key: ApiKey) -> ApiKey:
 
 
 def api_key_use_marker(*, api_key: ApiKey) -> str:
-    """The cache key whose absence means "this key's use has not been written this interval"."""
-    return f"api:key-used:{api_key.pk}"
+    """The cache key whose absence means "this key's use has not been written this interval".
+
+    Tagged like the partner's rate-limit bucket (``partner:<id>``, cloudshelf.api.middleware):
+    the limiter's script sets the marker, and on a Redis Cluster both keys must share a slot.
+    """
+    return f"api:key-used:{hash_tag(f'partner:{api_key.partner_id}')}:{api_key.pk}"
 
 
 def api_key_record_use(*, api_key: ApiKey) -> None:

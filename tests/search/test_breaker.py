@@ -95,11 +95,12 @@ def test_the_state_is_shared_through_redis(breaker, settings):
     fail(breaker, 3)
 
     keys = {
-        key.decode() for key in get_redis_connection("default").keys(f"{settings.SEARCH_INDEX_PREFIX}breaker:test:*")
+        key.decode()
+        for key in get_redis_connection("default").keys(f"{settings.SEARCH_INDEX_PREFIX}breaker:{{test}}:*")
     }
     assert keys == {
-        f"{settings.SEARCH_INDEX_PREFIX}breaker:test:open",
-        f"{settings.SEARCH_INDEX_PREFIX}breaker:test:tripped",
+        f"{settings.SEARCH_INDEX_PREFIX}breaker:{{test}}:open",
+        f"{settings.SEARCH_INDEX_PREFIX}breaker:{{test}}:tripped",
     }
 
 

@@ -28,8 +28,10 @@ from urllib.parse import urlparse
 from django_redis.client import DefaultClient
 from django_redis.exceptions import ConnectionInterrupted
 from django_redis.pool import ConnectionFactory
+from redis.backoff import ExponentialWithJitterBackoff
 from redis.cluster import RedisCluster
 from redis.exceptions import RedisClusterException, RedisError
+from redis.retry import Retry
 
 from cloudshelf.env import ImproperlyConfiguredEnv
 
@@ -75,7 +77,8 @@ class ClusterConnectionFactory(ConnectionFactory):  # type: ignore[misc]  # djan
         kwargs: dict[str, Any] = {
             # A node that is down takes only its own slots away; the rest keep working.
             "require_full_coverage": False,
-            "cluster_error_retry_attempts": CLUSTER_ERROR_RETRY_ATTEMPTS,
+            # Short pauses: a slot map refresh takes milliseconds, and a request is waiting.
+            "retry": Retry(ExponentialWithJitterBackoff(base=0.01, cap=0.1), CLUSTER_ERROR_RETRY_ATTEMPTS),
         }
         for option, argument in (
             ("SOCKET_TIMEOUT", "socket_timeout"),

@@ -8,7 +8,7 @@ dynamo_sync --check [--sample N | --all] [--repair]
 
 from __future__ import annotations
 
-from argparse import ArgumentParser
+from argparse import ArgumentParser, ArgumentTypeError
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -31,9 +31,9 @@ def _positive(name: str, maximum: int) -> Any:
         try:
             value = int(raw)
         except ValueError:
-            raise ValueError(f"{name} must be a whole number") from None
+            raise ArgumentTypeError(f"{name} must be a whole number, not {raw[:40]!r}") from None
         if not 1 <= value <= maximum:
-            raise ValueError(f"{name} must be between 1 and {maximum:,}")
+            raise ArgumentTypeError(f"{name} must be between 1 and {maximum:,}")
         return value
 
     parse.__name__ = name  # argparse names the type in its error message

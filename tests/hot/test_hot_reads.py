@@ -1,0 +1,214 @@
+"""The partner API reads hot records from DynamoDB when configured, and answers identically from
+Postgres when the table lacks a record, when DynamoDB is down or hung, and when it is off."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from datetime import date
+from decimal import Decimal
+
+import pytest
+
+from catalog.hot.reads import dynamodb_breaker
+from catalog.hot.sync import hot_backfill
+from catalog.models import Book
+from cloudshelf.breaker import CLOSED, OPEN
+from tests.factories import AuthorFactory, BookFactory, CategoryFactory, ReviewFactory, TagFactory, next_isbn13
+
+pytestmark = pytest.mark.django_db
+
+HEALTH_TOKEN = "hot-tests-health-token"
+UNKNOWN_ISBN = "9780306406157"  # valid, and never one the factories draw
+
+
+@pytest.fixture
+def books(db):
+    """Books with every field the API shows filled in (and one with the fewest)."""
+    fantasy = CategoryFactory(name="Fantasy")
+    full = BookFactory(
+        category=fantasy,
+        price=Decimal("12.50"),
+        stock=3,
+        publication_date=date(2021, 6, 1),
+        cover_url="https://img.example/c.jpg",
+        page_count=320,
+        publisher="Gollancz",
+        subtitle="A Novel",
+        authors=[AuthorFactory(name="Ursula Le Guin"), AuthorFactory(name="Second Hand")],
+    )
+    full.tags.add(TagFactory(name="glass"), TagFactory(name="amber"))
+    ReviewFactory(book=full, rating=4)
+    bare = BookFactory(category=None, stock=0, authors=[], description="")
+    return [full, bare]
+
+
+def answers(api, books) -> list:
+    """Every hot read the API serves, for these books and an unknown ISBN."""
+    isbns = ",".join([books[0].isbn13, UNKNOWN_ISBN, books[1].isbn13])
+    responses = [
+        *(api.get(f"/api/v1/books/{book.pk}/") for book in books),
+        *(api.get(f"/api/v1/books/isbn/{book.isbn13}/") for book in books),
+        api.get(f"/api/v1/books/availability/?isbns={isbns}"),
+        api.get("/api/v1/books/999999999/"),
+    ]
+    return [(response.status_code, response.json()) for response in responses]
+
+
+def test_the_api_answers_the_same_from_dynamodb_as_from_postgres(api, books, settings, hot_table):
+    hot_backfill()
+    from_dynamodb = answers(api, books)
+
+    settings.DYNAMODB_TABLE = ""
+    from_postgres = answers(api, books)
+
+    assert from_dynamodb == from_postgres
+    assert from_postgres[0][1]["price"] == "12.50"
+    assert [author["name"] for author in from_postgres[0][1]["authors"]] == ["Ursula Le Guin", "Second Hand"]
+
+
+def test_reads_really_come_from_dynamodb(api, books, hot_table):
+    hot_backfill()
+    # A change no sync has carried yet: DynamoDB still shows the old price, so it answered.
+    Book.objects.filter(pk=books[0].pk).update(price=Decimal("99.00"))
+
+    detail = api.get(f"/api/v1/books/{books[0].pk}/").json()
+    availability = api.get(f"/api/v1/books/availability/?isbns={books[0].isbn13}").json()
+
+    assert detail["price"] == "12.50"
+    assert availability["results"][0]["price"] == "12.50"
+
+
+def test_a_book_not_synced_yet_is_read_from_postgres(api, books, hot_table):
+    hot_backfill()
+    newcomer = BookFactory(price=Decimal("7.00"))  # no sync ran for it
+
+    assert api.get(f"/api/v1/books/{newcomer.pk}/").json()["price"] == "7.00"
+    availability = api.get(f"/api/v1/books/availability/?isbns={newcomer.isbn13},{books[0].isbn13}").json()
+    assert [row["isbn13"] for row in availability["results"]] == [newcomer.isbn13, books[0].isbn13]
+
+
+def test_a_hundred_unknown_isbns_are_all_not_found(api, hot_table):
+    isbns = [next_isbn13() for _ in range(100)]
+
+    response = api.get(f"/api/v1/books/availability/?isbns={','.join(isbns)}")
+
+    assert response.status_code == 200
+    assert response.json() == {"results": [], "not_found": isbns}
+
+
+def test_bad_isbns_are_refused_before_any_read(api, hot_table):
+    assert api.get("/api/v1/books/availability/?isbns=not-an-isbn").status_code == 400
+    assert api.get("/api/v1/books/isbn/9780306406158/").status_code == 400
+    assert api.get(f"/api/v1/books/{2**64}/").status_code == 404
+
+
+# --- DynamoDB down or hung --------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_with_the_server_stopped_the_api_answers_from_postgres_and_the_breaker_opens(api, books, own_moto, settings):
+    settings.DYNAMODB_BREAKER_FAILURES = 2
+    hot_backfill()
+    before = answers(api, books)
+
+    own_moto.stop()
+    after = answers(api, books)
+
+    assert after == before
+    assert dynamodb_breaker.state() == OPEN
+
+
+def test_an_unreachable_endpoint_is_answered_from_postgres(api, books, hot_table, settings):
+    hot_backfill()
+    expected = answers(api, books)
+    settings.AWS_ENDPOINT_URL = "http://127.0.0.1:9"
+
+    assert answers(api, books) == expected
+
+
+@pytest.fixture
+def silent_server():
+    """A port that accepts connections and never answers: a hung DynamoDB endpoint."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(16)
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        server.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                accepted.append(server.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.getsockname()[1]}", accepted
+    stop.set()
+    thread.join()
+    for connection in accepted:
+        connection.close()
+    server.close()
+
+
+def test_a_hung_dynamodb_costs_a_read_one_short_timeout_then_nothing(api, books, hot_table, settings, silent_server):
+    url, accepted = silent_server
+    settings.AWS_ENDPOINT_URL = url
+    settings.DYNAMODB_READ_TIMEOUT = 0.2
+    settings.DYNAMODB_BREAKER_FAILURES = 2
+
+    timings = []
+    for _ in range(4):
+        started = time.perf_counter()
+        response = api.get(f"/api/v1/books/{books[0].pk}/")
+        timings.append(time.perf_counter() - started)
+        assert response.json()["price"] == "12.50"
+
+    assert dynamodb_breaker.state() == OPEN
+    assert all(0.2 <= seconds < 1.0 for seconds in timings[:2])  # waited for the read timeout
+    assert all(seconds < 0.2 for seconds in timings[2:])  # did not even try
+    assert len(accepted) == 2
+
+
+# --- Readiness --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def health_token(settings):
+    settings.HEALTH_DETAILS_TOKEN = HEALTH_TOKEN
+
+
+def hot_check(client) -> dict:
+    response = client.get("/health/ready", HTTP_X_HEALTH_TOKEN=HEALTH_TOKEN)
+    assert response.status_code == 200  # never required: the node stays in service
+    return response.json()["checks"]["hot_data"]
+
+
+def test_readiness_is_ok_while_dynamodb_answers(client, health_token, hot_table):
+    assert hot_check(client)["status"] == "ok"
+    assert dynamodb_breaker.state() == CLOSED
+
+
+def test_readiness_shows_the_open_breaker(client, health_token, hot_table):
+    dynamodb_breaker.trip()
+
+    check = hot_check(client)
+
+    assert check["status"] == "degraded"
+    assert "circuit breaker open" in check["error"]
+
+
+def test_readiness_is_degraded_when_the_table_is_missing(client, health_token, settings):
+    settings.DYNAMODB_TABLE = "test-hot-no-such-table"
+
+    assert hot_check(client)["status"] == "degraded"
+
+
+def test_readiness_has_nothing_to_report_without_dynamodb(client, health_token, settings):
+    settings.DYNAMODB_TABLE = ""
+
+    assert hot_check(client)["status"] == "ok"

@@ -244,9 +244,10 @@ def cart_merge(*, source: CartRef, target: CartRef) -> MergeOutcome:
     """Move an anonymous cart into a customer's cart when they log in (quantities add).
 
     Each merged line is capped by today's stock and the per-line maximum; lines past the
-    line limit are dropped (``reduced_lines`` says how many lines were cut). The merge and
-    the deletion of ``source`` are one Lua script, so an add racing the log-in is either
-    merged or lands in the customer's cart, never lost. A book added to ``source`` after
+    line limit are dropped (``reduced_lines`` says how many lines were cut). On Redis the
+    merge is three single-slot steps that are each safe to repeat (``cart.store._LUA_CLAIM``),
+    so it also works on a Redis Cluster: an add racing the log-in is either merged or lands
+    in a cart, never lost, and no line is counted twice. A book added to ``source`` after
     the stock was read is capped by the per-line maximum only; checkout enforces stock.
     """
     with _cart_store() as store:

@@ -22,6 +22,7 @@ stock in, and translate the outcome codes into messages.
 from __future__ import annotations
 
 import hashlib
+import secrets
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -61,6 +62,16 @@ def customer_cart(user_id: int) -> CartRef:
 def anonymous_cart(session_key: str) -> CartRef:
     """The cart of a visitor who has not logged in, tied to their session."""
     return CartRef(key=f"cart:{{session:{session_key}}}", ttl_seconds=settings.CART_ANONYMOUS_TTL_DAYS * DAY_SECONDS)
+
+
+def claim_key(source: CartRef) -> str:
+    """Where a merge keeps the anonymous cart it took, under the same hash tag (``cart:{session:…}:merging``)."""
+    return f"{source.key}:merging"
+
+
+def merge_marker_key(target: CartRef, token: str) -> str:
+    """The customer-side "merge ``token`` applied" marker, under the customer cart's tag."""
+    return f"{target.key}:merged:{token}"
 
 
 @dataclass(frozen=True)
@@ -267,52 +278,77 @@ if redis.call('EXISTS', key) == 1 then redis.call('EXPIRE', key, tonumber(ARGV[1
 return 1
 """
 
-# KEYS[1] source, KEYS[2] target; ARGV: max lines, max quantity, ttl, then (book id, cap) pairs.
-# Lines merge in book-id order, so which lines a full cart drops does not depend on hash order.
-_LUA_MERGE = (
+# A merge moves lines between two carts, which live in two hash slots on a Redis Cluster
+# (``cart:{session:…}`` and ``cart:{user:…}``), and no script may touch both. So it is three
+# single-slot steps, each safe to repeat, under a token drawn for the merge:
+#
+# 1. claim (source's slot): RENAME the anonymous cart to ``<source>:merging`` with the token
+#    in it, or, when an earlier merge of this cart claimed it and stopped, take up that claim
+#    and its token. Adds made after the claim start a new anonymous cart, which a later merge
+#    moves; the claimed lines are in no cart a customer sees, and no longer in the source.
+# 2. apply (target's slot): add the claimed lines to the customer's cart and, in the same
+#    script, set ``<target>:merged:<token>`` (holding the outcome). A repeated apply with that
+#    token finds the marker and adds nothing: lines are never counted twice.
+# 3. release (source's slot): DEL the claim.
+#
+# A failure between steps leaves the lines in the claim (they expire with the anonymous
+# cart's own TTL, which RENAME keeps), and the next merge of that cart resumes at step 2.
+
+# KEYS[1] source, KEYS[2] claim; ARGV: a fresh token. Returns {token, flat fields of the claim}.
+_LUA_CLAIM = """
+local source, claim = KEYS[1], KEYS[2]
+if redis.call('EXISTS', claim) == 0 then
+  if redis.call('EXISTS', source) == 0 then return {'', {}} end
+  redis.call('RENAME', source, claim)
+  redis.call('HSET', claim, '~token', ARGV[1])
+end
+return {redis.call('HGET', claim, '~token') or '', redis.call('HGETALL', claim)}
+"""
+
+# KEYS[1] target, KEYS[2] the merge's marker; ARGV: max lines, max quantity, ttl, marker ttl,
+# then (book id, quantity, price or '', cap) in book-id order, so which lines a full cart
+# drops does not depend on hash order. Returns {merged, reduced}.
+_LUA_APPLY = (
     _LUA_TOTALS
     + """
-local source, target = KEYS[1], KEYS[2]
-local max_lines, max_quantity, ttl = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local caps = {}
-for i = 4, #ARGV, 2 do caps[ARGV[i]] = tonumber(ARGV[i + 1]) end
-local flat = redis.call('HGETALL', source)
-local quantities, prices, books = {}, {}, {}
-for i = 1, #flat, 2 do
-  local kind, book = string.sub(flat[i], 1, 2), string.sub(flat[i], 3)
-  if kind == 'q:' then
-    quantities[book] = tonumber(flat[i + 1])
-    table.insert(books, book)
-  elseif kind == 'p:' then
-    prices[book] = flat[i + 1]
-  end
+local target, marker = KEYS[1], KEYS[2]
+local done = redis.call('GET', marker)
+if done then
+  local comma = string.find(done, ',')
+  return {tonumber(string.sub(done, 1, comma - 1)), tonumber(string.sub(done, comma + 1))}
 end
-table.sort(books, function(a, b) return tonumber(a) < tonumber(b) end)
+local max_lines, max_quantity, ttl = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local lines = totals(target)
 local merged, reduced = 0, 0
-for _, book in ipairs(books) do
+for i = 5, #ARGV, 4 do
+  local book, quantity, price = ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2]
   local current = tonumber(redis.call('HGET', target, 'q:' .. book) or '0')
-  local cap = math.min(max_quantity, caps[book] or max_quantity)
-  local wanted = math.min(current + quantities[book], math.max(cap, current))
+  local cap = math.min(max_quantity, tonumber(ARGV[i + 3]))
+  local wanted = math.min(current + quantity, math.max(cap, current))
   if current == 0 and lines >= max_lines then
     reduced = reduced + 1
   else
-    if wanted < current + quantities[book] then reduced = reduced + 1 end
+    if wanted < current + quantity then reduced = reduced + 1 end
     if wanted > current then
       redis.call('HSET', target, 'q:' .. book, wanted)
       if current == 0 then
         lines = lines + 1
-        if prices[book] then redis.call('HSET', target, 'p:' .. book, prices[book]) end
+        if price ~= '' then redis.call('HSET', target, 'p:' .. book, price) end
       end
       merged = merged + 1
     end
   end
 end
-redis.call('DEL', source)
 if redis.call('EXISTS', target) == 1 then redis.call('EXPIRE', target, ttl) end
+redis.call('SET', marker, merged .. ',' .. reduced, 'EX', tonumber(ARGV[4]))
 return {merged, reduced}
 """
 )
+
+# KEYS[1] claim. A script rather than DEL so that every step goes through the same retry.
+_LUA_RELEASE = """
+return redis.call('DEL', KEYS[1])
+"""
 
 _LUA_COUNT = (
     _LUA_TOTALS
@@ -340,9 +376,22 @@ class _Script:
         return cls(source=source, sha=hashlib.sha1(source.encode(), usedforsecurity=False).hexdigest())
 
 
-_WRITE, _REMOVE, _SUBTRACT, _MERGE, _COUNT, _LINES = (
-    _Script.of(source) for source in (_LUA_WRITE, _LUA_REMOVE, _LUA_SUBTRACT, _LUA_MERGE, _LUA_COUNT, _LUA_LINES)
+_WRITE, _REMOVE, _SUBTRACT, _CLAIM, _APPLY, _RELEASE, _COUNT, _LINES = (
+    _Script.of(source)
+    for source in (
+        _LUA_WRITE,
+        _LUA_REMOVE,
+        _LUA_SUBTRACT,
+        _LUA_CLAIM,
+        _LUA_APPLY,
+        _LUA_RELEASE,
+        _LUA_COUNT,
+        _LUA_LINES,
+    )
 )
+
+# Each merge step is tried this often before the merge gives up (the claim keeps the lines).
+MERGE_STEP_ATTEMPTS = 3
 
 
 class RedisCartStore:
@@ -408,10 +457,33 @@ class RedisCartStore:
         self._run(_SUBTRACT, [cart.key], [cart.ttl_seconds, *pairs])
 
     def merge(self, source: CartRef, target: CartRef, *, caps: Mapping[int, int], limits: CartLimits) -> MergeOutcome:
-        pairs = [value for book_id in sorted(caps) for value in (book_id, caps[book_id])]
-        args = [limits.max_lines, limits.max_quantity, target.ttl_seconds, *pairs]
-        merged, reduced = self._run(_MERGE, [source.key, target.key], args)
+        """Three single-slot steps (claim, apply, release; see ``_LUA_CLAIM``), each retried."""
+        claim = claim_key(source)
+        token, flat = self._step(_CLAIM, [source.key, claim], [secrets.token_hex(16)])
+        token = _text(token)
+        if not token:
+            return MergeOutcome(merged_lines=0, reduced_lines=0)
+        lines = _parse_lines(dict(zip(flat[::2], flat[1::2], strict=True)))
+        # The marker outlives the claim (at most the anonymous cart's TTL), so a late resume still finds it.
+        marker_seconds = source.ttl_seconds + DAY_SECONDS
+        args: list[Any] = [limits.max_lines, limits.max_quantity, target.ttl_seconds, marker_seconds]
+        for book_id in sorted(lines):
+            line = lines[book_id]
+            price = "" if line.price_seen is None else str(line.price_seen)
+            args += [book_id, line.quantity, price, caps.get(book_id, limits.max_quantity)]
+        merged, reduced = self._step(_APPLY, [target.key, merge_marker_key(target, token)], args)
+        self._step(_RELEASE, [claim], [])
         return MergeOutcome(merged_lines=int(merged), reduced_lines=int(reduced))
+
+    def _step(self, script: _Script, keys: list[str], args: list[Any]) -> Any:
+        """A merge step, tried up to ``MERGE_STEP_ATTEMPTS`` times: each is safe to repeat."""
+        for attempt in range(1, MERGE_STEP_ATTEMPTS + 1):
+            try:
+                return self._run(script, keys, args)
+            except CartStoreUnavailable:
+                if attempt == MERGE_STEP_ATTEMPTS:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def ttl(self, cart: CartRef) -> int | None:
         seconds = int(self.client.ttl(self.make_key(cart.key)))

@@ -230,7 +230,9 @@ class RedisPendingStore:
 
         # Durable: pending paths are work owed to the CDN, not a cache that may be evicted.
         cache = caches["durable"]
-        self.namespace = cache.make_key("edge:invalidation")
+        # "{invalidation}" is the keys' hash tag: the transactions below span two of them, which
+        # a Redis Cluster allows only within one slot.
+        self.namespace = cache.make_key("edge:{invalidation}")
         self.redis = get_redis_connection("durable")
 
     def _key(self, part: str) -> str:

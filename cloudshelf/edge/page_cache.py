@@ -213,7 +213,12 @@ def paths_showing(tags: Iterable[str]) -> list[str]:
     if redis is None or not keys:
         return []
     try:
-        members = redis.sunion(keys)
+        # One SMEMBERS per tag in one pipeline rather than SUNION: the tags' sets are in different
+        # Redis Cluster slots, which SUNION refuses; on one node it is the same single round trip.
+        with redis.pipeline(transaction=False) as pipe:
+            for key in keys:
+                pipe.smembers(key)
+            members = set().union(*pipe.execute())
     except Exception:
         logger.warning("page cache: could not read the paths of %s", keys[:10], exc_info=True)
         return []

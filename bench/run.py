@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 # ``make bench`` with no NAME: the page targets first, on a stack nothing else has
 # warmed; the search benchmark last, because it drops the search caches and opens the
 # breaker on purpose for its fallback run.
-ORDER = ["pages", "catalog", "cart", "api", "search"]
+ORDER = ["pages", "catalog", "cart", "api", "hot", "search"]
 
 
 def available() -> list[str]:

@@ -30,7 +30,9 @@ from django_redis.exceptions import ConnectionInterrupted
 from django_redis.pool import ConnectionFactory
 from redis.backoff import ExponentialWithJitterBackoff
 from redis.cluster import RedisCluster
-from redis.exceptions import RedisClusterException, RedisError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisClusterException, RedisError, SlotNotCoveredError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
 
 from cloudshelf.env import ImproperlyConfiguredEnv
@@ -58,6 +60,41 @@ def check_cluster_url(url: str, *, setting: str = "REDIS_URL") -> None:
             f"{setting}={url!r}: a Redis Cluster has only database 0 (REDIS_CLUSTER=1); "
             "separate deployments or test runs by CACHE_KEY_PREFIX instead"
         )
+
+
+class ClusterUnavailable(ConnectionInterrupted, RedisConnectionError):  # type: ignore[misc]
+    """No node of the cluster (or of a key's slot) can be reached.
+
+    redis-py reports that as ``RedisClusterException``, which is not a ``RedisError``, so it
+    would pass every outage handler: the cache's (``DJANGO_REDIS_IGNORE_EXCEPTIONS`` acts on
+    ``ConnectionInterrupted``) and the cart's, breaker's and limiter's (``RedisError``). This is
+    both, so a down cluster behaves like a down single Redis.
+    """
+
+    def __init__(self, message: str) -> None:
+        RedisConnectionError.__init__(self, message)
+        self.connection = None
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+def _as_outage(error: RedisClusterException) -> RedisClusterException | ClusterUnavailable:
+    """``ClusterUnavailable`` when ``error`` means "unreachable"; else ``error`` (a cross-slot
+    command, say, is a bug that must stay loud, not pass for an outage)."""
+    if isinstance(error, SlotNotCoveredError) or isinstance(error.__cause__, RedisConnectionError | RedisTimeoutError):
+        return ClusterUnavailable(str(error))
+    return error
+
+
+class _RedisCluster(RedisCluster):
+    """``RedisCluster`` whose "no node reachable" errors are ``ClusterUnavailable``."""
+
+    def execute_command(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().execute_command(*args, **kwargs)  # type: ignore[no-untyped-call]
+        except RedisClusterException as error:
+            raise _as_outage(error) from error
 
 
 class ClusterConnectionFactory(ConnectionFactory):  # type: ignore[misc]  # django-redis is untyped for mypy here
@@ -91,7 +128,10 @@ class ClusterConnectionFactory(ConnectionFactory):  # type: ignore[misc]  # djan
         for argument in ("max_connections", "connection_class"):
             if argument in pool_kwargs:
                 kwargs[argument] = pool_kwargs[argument]
-        return RedisCluster.from_url(url, **kwargs)
+        try:
+            return _RedisCluster.from_url(url, **kwargs)
+        except RedisClusterException as error:  # the seed could not be reached: an outage, tried again next call
+            raise _as_outage(error) from error
 
     def disconnect(self, connection: Any) -> None:
         connection.disconnect_connection_pools()

@@ -27,14 +27,17 @@ def bucket(name: str) -> str:
 
 
 def test_buckets_live_on_the_durable_redis_not_the_evictable_cache(settings):
-    durable_url = settings.CACHES["default"]["LOCATION"].rsplit("/", 1)[0] + "/5"
-    settings.CACHES = {**settings.CACHES, "durable": {**settings.CACHES["durable"], "LOCATION": durable_url}}
+    if settings.REDIS_CLUSTER:  # one database per cluster: the durable alias told apart by its prefix
+        durable = {"KEY_PREFIX": f"durable{os.getpid()}"}
+    else:
+        durable = {"LOCATION": settings.CACHES["default"]["LOCATION"].rsplit("/", 1)[0] + "/5"}
+    settings.CACHES = {**settings.CACHES, "durable": {**settings.CACHES["durable"], **durable}}
 
     rate_limit_hit(bucket=bucket("where"), limit=RateLimit(rate=1, burst=5))
     window_reserve(bucket=bucket("where"), windows=[Window(limit=5, seconds=60)])
 
     durable_keys = get_redis_connection("durable").keys(f"{caches['durable'].make_key('ratelimit:')}*")
-    default_keys = get_redis_connection("default").keys("*ratelimit:*" + str(os.getpid()) + "*")
+    default_keys = get_redis_connection("default").keys(f"{caches['default'].make_key('*ratelimit:')}*")
     get_redis_connection("durable").delete(*durable_keys)
     assert len(durable_keys) == 2
     assert default_keys == []

@@ -25,7 +25,7 @@ from search.breaker import CLOSED, opensearch_breaker
 from search.client import bulk_client
 from search.documents import alias_name
 from search.models import BookSearchDocument
-from search.services import _key, _redis, search_rows_refresh
+from search.services import _key, _redis, search_books_sync, search_rows_refresh
 from search.snapshots import SnapshotError
 from search.tasks import snapshot_index
 from tests.search.conftest import ROOT, indexed_document, wait_for
@@ -135,6 +135,28 @@ def test_a_restore_brings_books_changed_since_the_snapshot_up_to_date(shelf, sea
     assert indexed_document(shelf.hobbit.pk)["is_in_stock"] is False
     assert indexed_document(gone) is None
     assert bulk_client().count(index=alias_name())["count"] == Book.objects.count()
+
+
+def test_a_change_synced_while_the_index_is_lost_reaches_the_restored_index(shelf, search_index, monkeypatch):
+    indexed_an_hour_ago(search_index)
+    snapshots.search_snapshot_take()
+    [lost] = live_indices()
+    bulk_client().indices.delete(index=lost)
+    swap = snapshots._swap_alias
+
+    def change_then_swap(client, index):
+        # Mid-restore, before the alias exists again: the sync writes the fallback row and
+        # finds no index to write (search_books_sync with no alias).
+        Book.objects.filter(pk=shelf.hobbit.pk).update(title="The Hobbit (Annotated)", updated_at=timezone.now())
+        search_books_sync(book_ids=[shelf.hobbit.pk])
+        return swap(client, index)
+
+    monkeypatch.setattr(snapshots, "_swap_alias", change_then_swap)
+
+    report = snapshots.search_snapshot_restore(sample=0)
+
+    assert report.rewritten == 1
+    assert indexed_document(shelf.hobbit.pk)["title"] == "The Hobbit (Annotated)"
 
 
 def test_the_drift_check_after_a_restore_repairs_what_no_timestamp_shows(shelf, search_index):

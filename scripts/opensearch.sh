@@ -438,6 +438,9 @@ cmd_start() {
 			die "this checkout's OpenSearch (pid $pid) is running on port ${port:-?}, not OPENSEARCH_PORT=$OPENSEARCH_PORT; run scripts/opensearch.sh stop first"
 		status=$(wait_until_ready "$pid")
 		info "already running on 127.0.0.1:$OPENSEARCH_PORT (pid $pid, status $status, heap $(running_heap); a new heap applies at the next start)"
+		# Started by an older copy of this script: search index snapshots need path.repo.
+		grep -q '^path\.repo:' "$CONF_DIR/opensearch.yml" 2>/dev/null ||
+			info "this node was started without path.repo, so search index snapshots fail: run scripts/opensearch.sh stop, then start"
 		return 0
 	fi
 	cmd_install

@@ -8,8 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from celery.schedules import crontab
 
-from cloudshelf.env import ImproperlyConfiguredEnv, env_bool, env_int, env_list
+from cloudshelf.env import ImproperlyConfiguredEnv, env_bool, env_int, env_json_object, env_list
 
 ROOT = Path(__file__).resolve().parent.parent
 PRODUCTION_SECRET_KEY = "a-long-random-production-secret-key-7f3a9c1e5b2d8f4a6c0e9b7d3f1a5c8e"
@@ -52,6 +53,38 @@ def test_env_int_rejects_non_numbers_and_values_below_minimum(monkeypatch):
 def test_env_list_splits_and_trims(monkeypatch):
     monkeypatch.setenv("SOME_LIST", " a.example, ,b.example ")
     assert env_list("SOME_LIST") == ["a.example", "b.example"]
+
+
+def test_env_json_object_reads_an_object_and_defaults_when_unset_or_blank(monkeypatch):
+    monkeypatch.setenv("SOME_JSON", '{"bucket": "b", "compress": true}')
+    assert env_json_object("SOME_JSON", {}) == {"bucket": "b", "compress": True}
+    monkeypatch.setenv("SOME_JSON", "  ")
+    assert env_json_object("SOME_JSON", {"location": "x"}) == {"location": "x"}
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        ("{bucket: b}", "not valid JSON"),
+        ('["b"]', "not a JSON object"),
+        ("42", "not a JSON object"),
+        ("{" * 5000, "JSON"),
+    ],
+)
+def test_env_json_object_rejects_anything_but_an_object(monkeypatch, raw, reason):
+    monkeypatch.setenv("SOME_JSON", raw)
+    with pytest.raises(ImproperlyConfiguredEnv, match=reason):
+        env_json_object("SOME_JSON", {})
+
+
+def test_search_snapshots_are_scheduled_unless_turned_off_and_a_bad_hour_stops_start_up(monkeypatch):
+    scheduled = settings_for(monkeypatch, SEARCH_SNAPSHOT_REPOSITORY=None, SEARCH_SNAPSHOT_HOURS="2,14")
+    assert scheduled["CELERY_BEAT_SCHEDULE"]["search-index-snapshot"]["schedule"] == crontab(hour="2,14", minute=23)
+    assert (
+        "search-index-snapshot" not in settings_for(monkeypatch, SEARCH_SNAPSHOT_REPOSITORY="")["CELERY_BEAT_SCHEDULE"]
+    )
+    with pytest.raises(ValueError, match="25"):
+        settings_for(monkeypatch, SEARCH_SNAPSHOT_REPOSITORY=None, SEARCH_SNAPSHOT_HOURS="25")
 
 
 def run_manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:

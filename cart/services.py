@@ -56,6 +56,7 @@ from cart.store import (
 )
 from catalog.models import Book, Inventory
 from catalog.services import announce_books_changed, reviews_mark_verified
+from cloudshelf.database import release_connection
 
 logger = logging.getLogger(__name__)
 
@@ -477,6 +478,8 @@ def _order_pay(*, order: Order, card: CardDetails, provider: PaymentCharger, car
     attempt = _order_claim_payment(order=order, provider_name=provider.name, card_last4=card.last4)
     if attempt is None:
         return Order.objects.get(pk=order.pk)  # settled already, or another try is at the provider now
+    # The charge may take the provider's whole timeout: hold no pooled connection meanwhile.
+    release_connection()
     try:
         result = _charge(order=order, card=card, provider=provider)
     except PaymentProviderError as error:

@@ -69,7 +69,9 @@ def session_timeouts(*, using: str = DEFAULT_DB_ALIAS, **milliseconds: int) -> I
                     for name, value in previous.items():
                         cursor.execute("SELECT set_config(%s, %s, false)", [name, value])
             except DatabaseError:
-                # Never leave a pooled connection without its limits: drop it instead.
+                # Never leave a connection without its limits: drop it instead. Closed first,
+                # so that a pool discards it rather than handing it to the next request.
+                connection.connection.close()
                 connection.close()
 
 
@@ -81,3 +83,20 @@ def long_running_statements(*, using: str = DEFAULT_DB_ALIAS) -> Iterator[None]:
     """
     with session_timeouts(using=using, statement_timeout=0, idle_in_transaction_session_timeout=0):
         yield
+
+
+def release_connection(*, using: str = DEFAULT_DB_ALIAS) -> None:
+    """Give this thread's connection back to the pool before a slow network call.
+
+    With a pool (``DATABASE_POOL``) a request holds its connection from its first query to
+    its end, so a request waiting seconds on a payment provider would hold one of the
+    process's few connections and make other requests queue for it. Outside a transaction
+    the connection can go back to the pool now; the next query takes one again (a few
+    microseconds). Without a pool, or inside ``atomic``, nothing happens: closing would cost
+    a reconnect, or break the transaction.
+    """
+    connection = connections[using]
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        return
+    if connection.settings_dict["OPTIONS"].get("pool") and connection.connection is not None:
+        connection.close()

@@ -153,6 +153,21 @@ DATABASE_REPLICA_LAG_CHECK_SECONDS = env_float("DATABASE_REPLICA_LAG_CHECK_SECON
 # is not tried again for DATABASE_REPLICA_DOWN_MEMO_SECONDS: reads go to the primary meanwhile.
 DATABASE_REPLICA_CONNECT_TIMEOUT = env_int("DATABASE_REPLICA_CONNECT_TIMEOUT", 2, minimum=1)
 DATABASE_REPLICA_DOWN_MEMO_SECONDS = env_float("DATABASE_REPLICA_DOWN_MEMO_SECONDS", 5.0, minimum=0)
+# Connection pooling (docs/database.md, "Connection pooling"): each process keeps a psycopg
+# pool per alias, shared by its threads and tasks, opened ahead, checked before use, shrinking
+# to DATABASE_POOL_MIN_SIZE when idle; DATABASE_POOL=0 goes back to a connection per thread
+# kept DATABASE_CONN_MAX_AGE seconds. A request holds its connection from its first query to
+# its end, so the pool is as large as gunicorn's threads (GUNICORN_THREADS): a request never
+# queues behind another's connection, and a wait for one means Postgres is not accepting
+# connections: DATABASE_POOL_TIMEOUT bounds it, short, so that while Postgres is down a request
+# fails within it and kept pages are served stale.
+# Across processes and hosts the pooler is RDS Proxy (or PgBouncer): this pool bounds one process.
+DATABASE_POOL = env_bool("DATABASE_POOL", True)
+DATABASE_POOL_MIN_SIZE = env_int("DATABASE_POOL_MIN_SIZE", 1, minimum=0)
+DATABASE_POOL_MAX_SIZE = env_int("DATABASE_POOL_MAX_SIZE", env_int("GUNICORN_THREADS", 8, minimum=1), minimum=1)
+DATABASE_POOL_TIMEOUT = env_float("DATABASE_POOL_TIMEOUT", 1.0, minimum=0.05)
+if DATABASE_POOL_MIN_SIZE > DATABASE_POOL_MAX_SIZE:
+    raise ImproperlyConfiguredEnv("DATABASE_POOL_MIN_SIZE is above DATABASE_POOL_MAX_SIZE")
 
 
 def _database(url: str, *, connect_timeout: int) -> dict[str, Any]:
@@ -181,6 +196,17 @@ def _database(url: str, *, connect_timeout: int) -> dict[str, Any]:
             lock_ms=DATABASE_LOCK_TIMEOUT_MS,
             idle_in_transaction_ms=DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS,
         )
+        if DATABASE_POOL:
+            # Django returns the connection to the pool at the end of each request or task,
+            # and (CONN_HEALTH_CHECKS) the pool checks it before handing it out again.
+            database["CONN_MAX_AGE"] = 0
+            options["pool"] = {
+                "min_size": DATABASE_POOL_MIN_SIZE,
+                "max_size": DATABASE_POOL_MAX_SIZE,
+                "timeout": DATABASE_POOL_TIMEOUT,
+                # Connections past min_size that sat idle this long are closed.
+                "max_idle": 600.0,
+            }
     return database
 
 

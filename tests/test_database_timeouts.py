@@ -59,7 +59,10 @@ def connection_for(monkeypatch) -> Iterator[Callable[..., BaseDatabaseWrapper]]:
     def open_connection(**environment: str) -> BaseDatabaseWrapper:
         options = settings_for(monkeypatch, **environment)["DATABASES"]["default"]["OPTIONS"]
         database = connection.copy()
-        database.settings_dict["OPTIONS"] = {**database.settings_dict["OPTIONS"], "options": options["options"]}
+        # A connection of its own: pools are per alias, and the alias's pool holds connections
+        # opened with the suite's options.
+        plain = {name: value for name, value in database.settings_dict["OPTIONS"].items() if name != "pool"}
+        database.settings_dict["OPTIONS"] = {**plain, "options": options["options"]}
         opened.append(database)
         return database
 
@@ -203,12 +206,18 @@ def reconnect_with(monkeypatch) -> Iterator[Callable[..., None]]:
     options = connection.settings_dict["OPTIONS"]
     original = options.get("options")
 
-    def reconnect(**environment: str) -> None:
+    def close_and_drop_pool() -> None:
+        # A pool keeps connections opened with the options it was made with: a new one opens new ones.
         connection.close()
+        if connection.pool is not None:
+            connection.close_pool()
+
+    def reconnect(**environment: str) -> None:
+        close_and_drop_pool()
         options["options"] = settings_for(monkeypatch, **environment)["DATABASES"]["default"]["OPTIONS"]["options"]
 
     yield reconnect
-    connection.close()
+    close_and_drop_pool()
     options["options"] = original
 
 

@@ -405,11 +405,15 @@ def test_with_the_database_stopped_kept_pages_are_served_stale_not_500(settings)
 
     port = connection.settings_dict["PORT"]
     connection.close()
+    if connection.pool is not None:
+        connection.close_pool()  # the next pool connects to the new port (and waits its timeout)
     connection.settings_dict["PORT"] = "1"  # connection refused: what a stopped Postgres gives
     try:
         answers = [Client(raise_request_exception=False).get(url) for url in [*urls, unkept]]
     finally:
         connection.close()
+        if connection.pool is not None:
+            connection.close_pool()
         connection.settings_dict["PORT"] = port
 
     for response in answers[:-1]:

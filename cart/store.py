@@ -622,6 +622,12 @@ def get_store() -> CartStore:
     cache = caches["durable"]
     if settings.REDIS_URL:
         from django_redis import get_redis_connection
+        from redis.exceptions import RedisError
 
-        return RedisCartStore(get_redis_connection("durable"), cache.make_key)
+        try:
+            # A Redis Cluster client reads the slot map as it is made: an unreachable cluster fails here.
+            client = get_redis_connection("durable")
+        except RedisError as error:
+            raise CartStoreUnavailable(str(error)) from error
+        return RedisCartStore(client, cache.make_key)
     return CacheCartStore(cache)

@@ -182,21 +182,21 @@ def _paths_key(tag: str) -> str:
     return caches[_STAMPS_ALIAS].make_key(f"page-cache:paths:{tag}")
 
 
-def _raw_redis() -> Any | None:
-    if not settings.REDIS_URL:
-        return None
+def _raw_redis() -> Any:
+    """The stamps alias's Redis client (call only when ``REDIS_URL`` is set)."""
     from django_redis import get_redis_connection
 
     return get_redis_connection(_STAMPS_ALIAS)
 
 
 def _record_paths(entry: PageEntry) -> None:
-    redis = _raw_redis()
     tags = [tag for tag in entry.tags if _lists_paths(tag)]
-    if redis is None or not tags:
+    if not settings.REDIS_URL or not tags:
         return
     lifetime = max(_tag_lifetime(), settings.PAGE_CACHE_SHARED_MAX_AGE + settings.PAGE_CACHE_STALE_IF_ERROR)
     try:
+        # Inside the try: a Redis Cluster client reads the slot map as it is made, and can fail there.
+        redis = _raw_redis()
         with redis.pipeline(transaction=False) as pipe:
             for tag in tags:
                 pipe.sadd(_paths_key(tag), entry.path)
@@ -208,11 +208,11 @@ def _record_paths(entry: PageEntry) -> None:
 
 def paths_showing(tags: Iterable[str]) -> list[str]:
     """Paths of pages rendered lately that show any of ``tags`` (``book:42``), at most PAGE_CACHE_MAX_PURGE_PATHS."""
-    redis = _raw_redis()
     keys = [_paths_key(tag) for tag in tags if _lists_paths(tag)]
-    if redis is None or not keys:
+    if not settings.REDIS_URL or not keys:
         return []
     try:
+        redis = _raw_redis()
         # One SMEMBERS per tag in one pipeline rather than SUNION: the tags' sets are in different
         # Redis Cluster slots, which SUNION refuses; on one node it is the same single round trip.
         with redis.pipeline(transaction=False) as pipe:

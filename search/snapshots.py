@@ -32,7 +32,7 @@ from typing import Any
 from django.conf import settings
 from django.db import connection
 from opensearchpy import OpenSearch
-from opensearchpy.exceptions import NotFoundError, TransportError
+from opensearchpy.exceptions import TransportError
 
 from catalog.models import Book
 from search.client import bulk_client, is_configured
@@ -346,13 +346,11 @@ def _find_snapshot(client: OpenSearch, repository: str, name: str | None) -> Sna
             )
         return usable[-1]
     check_snapshot_name(name)
-    try:
-        found = client.snapshot.get(repository=repository, snapshot=name)["snapshots"]
-    except NotFoundError:
-        raise SnapshotError(
-            f"no snapshot {name!r} in repository {repository}; `search_index --snapshots` lists them"
-        ) from None
-    if not found or not _is_ours(found[0]):
+    # 404 (snapshot_missing_exception) is an answer here, not an error to log.
+    found = client.snapshot.get(repository=repository, snapshot=name, ignore=404).get("snapshots") or []
+    if not found:
+        raise SnapshotError(f"no snapshot {name!r} in repository {repository}; `search_index --snapshots` lists them")
+    if not _is_ours(found[0]):
         raise SnapshotError(f"snapshot {name!r} was not taken of {alias_name()}; refusing to restore it")
     info = _info(found[0])
     if info.state != "SUCCESS":

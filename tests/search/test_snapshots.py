@@ -320,12 +320,13 @@ def test_the_commands_refuse_clearly_when_opensearch_is_down(db, settings, argum
         "-books-20260101-000000-000000",
     ],
 )
-def test_hostile_snapshot_names_are_refused_before_any_request(db, name, monkeypatch):
+def test_hostile_snapshot_names_are_refused_before_any_request(db, name, monkeypatch, capsys):
     monkeypatch.setattr(snapshots, "bulk_client", lambda: pytest.fail("no request may be sent"))
     with pytest.raises(SnapshotError, match="is not a snapshot"):
         snapshots.check_snapshot_name(name)
     with pytest.raises(CommandError, match="is not a snapshot"):
         call_command("search_index", f"--restore={name}")
+    assert capsys.readouterr().out == ""  # not even echoed
 
 
 def test_a_snapshot_of_another_prefix_is_refused_by_name(indexed_shelf):

@@ -207,6 +207,8 @@ class Command(BaseCommand):
                 )
             bars[stage].update(done)
 
+        if name is not None:
+            snapshots.check_snapshot_name(name)  # a hostile name is refused before it is echoed
         self.stdout.write(
             f"Restoring {name or 'the newest snapshot'} of {alias_name()} into a new index "
             "(searches are answered meanwhile by the live index, or by the database fallback)…"

@@ -296,7 +296,8 @@ start_node() {
 	die "the cluster node on 127.0.0.1:$port did not answer PING within ${START_TIMEOUT}s"
 }
 
-# Healthy: state ok, every node knows the others, all 16384 slots served.
+# Healthy: state ok, every node knows the others, all 16384 slots served, and no slot left
+# half moved (a migrating/importing mark from an interrupted reshard: "[slot->-id]").
 cluster_healthy() {
 	local port info
 	for port in $(cluster_ports); do
@@ -304,7 +305,9 @@ cluster_healthy() {
 		grep -qx 'cluster_state:ok' <<<"$info" || return 1
 		grep -qx 'cluster_slots_ok:16384' <<<"$info" || return 1
 		grep -qx "cluster_known_nodes:$(wc -w <<<"$(cluster_ports)")" <<<"$info" || return 1
+		node_cli "$port" cluster nodes 2>/dev/null | grep myself | grep -q '\[' && return 1
 	done
+	return 0
 }
 
 # A restarted cluster takes a moment to agree again (the nodes reconnect through nodes.conf).

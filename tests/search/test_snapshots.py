@@ -7,6 +7,7 @@ removed with every snapshot in it afterwards.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
@@ -29,6 +30,7 @@ from search.services import _key, _redis, search_books_sync, search_rows_refresh
 from search.snapshots import SnapshotError
 from search.tasks import snapshot_index
 from tests.search.conftest import ROOT, indexed_document, wait_for
+from tests.workers import real_worker
 
 pytestmark = pytest.mark.django_db
 
@@ -372,3 +374,47 @@ def test_snapshots_turned_off_are_refused(db, settings):
     with pytest.raises(CommandError, match="snapshots are turned off"):
         call_command("search_index", "--snapshots")
     assert snapshot_index.delay(settings.SEARCH_INDEX_PREFIX).get() is None
+
+
+# --- A real worker ---------------------------------------------------------------------------
+
+
+def snapshot_worker(settings, **environment: str):
+    """A real Celery worker configured like this test (prefix, repository, cache keys)."""
+    return real_worker(
+        "snapshots",
+        {
+            "SEARCH_INDEX_PREFIX": settings.SEARCH_INDEX_PREFIX,
+            "SEARCH_SNAPSHOT_REPOSITORY": REPOSITORY,
+            "SEARCH_SNAPSHOT_REPOSITORY_SETTINGS": json.dumps(settings.SEARCH_SNAPSHOT_REPOSITORY_SETTINGS),
+            "CACHE_KEY_PREFIX": settings.CACHES["default"]["KEY_PREFIX"],
+            **environment,
+        },
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_a_real_worker_takes_the_scheduled_snapshot(shelf, search_index, settings):
+    search_index()
+    with snapshot_worker(settings) as log:
+        # What beat sends: the task by name, with the prefix as its one argument.
+        celery_app.send_task("search.snapshot_index", args=[settings.SEARCH_INDEX_PREFIX])
+        [info] = wait_for(snapshots.search_snapshots_list, timeout=20)
+        wait_for(lambda: log.count("search.snapshot_index", "succeeded"), timeout=10)
+    assert info.state == "SUCCESS"
+    assert info.documents == 13
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_a_real_worker_survives_the_snapshot_task_with_opensearch_down(settings):
+    with snapshot_worker(settings, OPENSEARCH_URL="http://127.0.0.1:9") as log:
+        queue = celery_app.conf.task_default_queue
+        celery_app.send_task("search.snapshot_index", args=[settings.SEARCH_INDEX_PREFIX])
+        wait_for(lambda: log.count("search index snapshot failed", "retrying in 600 s"), timeout=20)
+        wait_for(lambda: log.count("search.snapshot_index", "retry: Retry in 600s"), timeout=10)
+        log.assert_alive()
+    # The retry waits 10 minutes in this test's queue, which no worker will read again.
+    with celery_app.connection_for_write() as connection:
+        connection.default_channel.queue_purge(queue)

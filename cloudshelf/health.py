@@ -21,7 +21,7 @@ from __future__ import annotations
 import hmac
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -33,7 +33,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
 from catalog.hot.health import probe_hot_data
-from cloudshelf import redis_guard
+from cloudshelf import db_router, redis_guard
 from cloudshelf.heartbeat import workers_alive
 from search.health import probe_search
 
@@ -43,7 +43,7 @@ DETAILS_HEADER = "HTTP_X_HEALTH_TOKEN"
 @dataclass(frozen=True)
 class ReadinessCheck:
     name: str
-    probe: Callable[[], None]  # raises when the dependency is unusable
+    probe: Callable[[], Mapping[str, object] | None]  # raises when unusable; may return figures to report
     required: bool  # a failing required check makes the whole answer 503
 
 
@@ -141,6 +141,26 @@ def probe_index_sync() -> None:
         raise RuntimeError(f"index sync stalled: {waiting} book changes queued and no Celery worker alive")
 
 
+def probe_replica() -> dict[str, object]:
+    """The read replica (``DATABASE_REPLICA_URL``): its lag, as this process last measured it.
+
+    Down, or behind ``DATABASE_REPLICA_MAX_LAG_SECONDS``, is degraded: its reads go to the
+    primary meanwhile (``cloudshelf.db_router``). Measured at most once a second, and a
+    replica found down is not tried again for ``DATABASE_REPLICA_DOWN_MEMO_SECONDS``, so a
+    probe every second costs no connect timeout each.
+    """
+    if not db_router.is_replica_in_use():
+        return {"in_use": False}
+    state = db_router.replica_state()
+    if not state.is_up:
+        raise RuntimeError(f"replica down, reads on the primary: {state.error}")
+    lag = round(state.lag_seconds or 0.0, 3)
+    if not state.is_usable:
+        bound = settings.DATABASE_REPLICA_MAX_LAG_SECONDS
+        raise RuntimeError(f"replica {lag} s behind (bound {bound} s), reads on the primary")
+    return {"lag_seconds": lag}
+
+
 READINESS_CHECKS: list[ReadinessCheck] = [
     ReadinessCheck("database", probe_database, required=True),
     # Degraded, not down: pages answer from Postgres, the cart says it is unavailable.
@@ -152,6 +172,8 @@ READINESS_CHECKS: list[ReadinessCheck] = [
     ReadinessCheck("index_sync", probe_index_sync, required=False),
     # Degraded, not down: Postgres answers the partner API's hot reads while DynamoDB is away.
     ReadinessCheck("hot_data", probe_hot_data, required=False),
+    # Degraded, not down: the primary answers the replica's reads while it is down or behind.
+    ReadinessCheck("replica", probe_replica, required=False),
 ]
 
 
@@ -159,12 +181,12 @@ def run_check(check: ReadinessCheck) -> dict[str, object]:
     """Run one probe and describe the outcome as ``{"status", "ms", "required", ["error"]}``."""
     started = time.perf_counter()
     try:
-        check.probe()
+        figures = check.probe()
     except Exception as error:  # noqa: BLE001 - any failure means "not ready", and we report it
         message = str(error) or type(error).__name__
         result: dict[str, object] = {"status": "down" if check.required else "degraded", "error": message[:200]}
     else:
-        result = {"status": "ok"}
+        result = {**(figures or {}), "status": "ok"}
     result["ms"] = round((time.perf_counter() - started) * 1000, 2)
     result["required"] = check.required
     return result

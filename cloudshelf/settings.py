@@ -168,6 +168,10 @@ DATABASE_POOL_MAX_SIZE = env_int("DATABASE_POOL_MAX_SIZE", env_int("GUNICORN_THR
 DATABASE_POOL_TIMEOUT = env_float("DATABASE_POOL_TIMEOUT", 1.0, minimum=0.05)
 if DATABASE_POOL_MIN_SIZE > DATABASE_POOL_MAX_SIZE:
     raise ImproperlyConfiguredEnv("DATABASE_POOL_MIN_SIZE is above DATABASE_POOL_MAX_SIZE")
+# The apps whose models GET/HEAD requests outside the admin read from the replica unless the
+# visitor just wrote (the catalog a shopper browses), and those every GET/HEAD reads there (reports).
+DATABASE_REPLICA_CATALOG_APPS = ["catalog", "search"]
+DATABASE_REPLICA_REPORT_APPS = ["analytics"]
 
 
 def _database(url: str, *, connect_timeout: int) -> dict[str, Any]:
@@ -219,6 +223,12 @@ if DATABASE_URL:
         # Tests create no database on the (read-only) standby: the alias uses the primary's
         # test database by name, which the standby receives by streaming (tests/ops/test_replica*).
         DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+        # Which reads go to the replica, and read-your-writes (cloudshelf.db_router, docs/database.md).
+        DATABASE_ROUTERS = ["cloudshelf.db_router.ReplicaRouter"]
+        MIDDLEWARE.insert(
+            MIDDLEWARE.index("cloudshelf.api.middleware.PartnerApiMiddleware"),
+            "cloudshelf.db_router.ReplicaRoutingMiddleware",
+        )
 else:
     DATABASES = {
         "default": {

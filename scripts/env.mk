@@ -40,6 +40,7 @@ endif
 STACK_BOOKS_FILE := var/run/stack-books
 
 STACK_ENV := env DATABASE_URL=postgres://cloudshelf:cloudshelf@127.0.0.1:$(PG_PORT)/$(STACK_DATABASE) $(STACK_CATALOG_ENV) \
+	DATABASE_REPLICA_URL=postgres://cloudshelf:cloudshelf@127.0.0.1:$(PG_REPLICA_PORT)/$(STACK_DATABASE) \
 	REDIS_URL=redis://127.0.0.1:$(REDIS_PORT)/0 \
 	REDIS_DURABLE_URL=redis://127.0.0.1:$(REDIS_DURABLE_PORT)/0 \
 	CELERY_BROKER_URL=redis://127.0.0.1:$(REDIS_DURABLE_PORT)/2 \
@@ -50,9 +51,12 @@ STACK_ENV := env DATABASE_URL=postgres://cloudshelf:cloudshelf@127.0.0.1:$(PG_PO
 	NGINX_PORT=$(NGINX_PORT) SITE_URL=http://127.0.0.1:$(NGINX_PORT) HTTP_CACHE_PURGE_URL=http://127.0.0.1:$(NGINX_PORT)
 
 # The embedded default (SQLite, in-process cache, tasks run in-process): none of the services.
-EMBEDDED_ENV := env -u DATABASE_URL -u REDIS_URL -u REDIS_DURABLE_URL -u CELERY_BROKER_URL -u OPENSEARCH_URL
+EMBEDDED_ENV := env -u DATABASE_URL -u DATABASE_REPLICA_URL -u REDIS_URL -u REDIS_DURABLE_URL -u CELERY_BROKER_URL -u OPENSEARCH_URL
 
+# The replica: tests/ops/test_replica_standby.py routes reads to it (the rest of the suite reads
+# the primary: tests/conftest.py); Django derives the test database's name, which the standby streams.
 TEST_ENV := env DATABASE_URL=postgres://cloudshelf:cloudshelf@127.0.0.1:$(PG_PORT)/cloudshelf \
+	DATABASE_REPLICA_URL=postgres://cloudshelf:cloudshelf@127.0.0.1:$(PG_REPLICA_PORT)/cloudshelf \
 	REDIS_URL=redis://127.0.0.1:$(REDIS_PORT)/1 \
 	REDIS_DURABLE_URL=redis://127.0.0.1:$(REDIS_DURABLE_PORT)/1 \
 	CELERY_BROKER_URL=redis://127.0.0.1:$(REDIS_DURABLE_PORT)/3 \

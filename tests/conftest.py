@@ -71,6 +71,24 @@ def _empty_cache(settings):
     local_pages.clear()
 
 
+@pytest.fixture(autouse=True)
+def _reads_on_the_primary_unless_the_test_declares_the_replica(request, settings):
+    """The suite reads from the primary; only tests that declare the replica database route reads.
+
+    pytest-django refuses queries to a database a test did not declare, and a real standby
+    replays commits a little later, so routing ordinary tests' reads would make them fail or
+    flaky. Tests of the router declare it (``@pytest.mark.django_db(databases=[..., "replica"])``):
+    pytest-django then points the alias at the primary's test database on the real standby
+    (``TEST["MIRROR"]``, settings) and the router works as in production (tests/ops/test_replica*).
+    """
+    if "replica" not in settings.DATABASES:
+        return
+    marker = request.node.get_closest_marker("django_db")
+    databases = marker.kwargs.get("databases") or () if marker else ()
+    if databases != "__all__" and "replica" not in databases:
+        settings.DATABASE_ROUTERS = []
+
+
 @pytest.fixture
 def customer(db):
     return UserFactory(username="alice")

@@ -54,7 +54,16 @@ def test_readiness_reports_each_dependency_with_timings_to_a_token_holder(client
     assert response.status_code == 200
     body = response.json()
     assert body["status"] == "ok"
-    assert set(body["checks"]) == {"database", "cache", "durable", "broker", "search", "index_sync", "hot_data"}
+    assert set(body["checks"]) == {
+        "database",
+        "cache",
+        "durable",
+        "broker",
+        "search",
+        "index_sync",
+        "hot_data",
+        "replica",
+    }
     for result in body["checks"].values():
         assert result["status"] == "ok"
         assert isinstance(result["ms"], float)

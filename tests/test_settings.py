@@ -115,6 +115,7 @@ def production(monkeypatch: pytest.MonkeyPatch, **environment: str | None) -> di
     """``settings_for`` a production shape: Postgres, DEBUG off, plain HTTP unless ``environment`` says."""
     base: dict[str, str | None] = {
         "DATABASE_URL": "postgres://shop:secret@db.internal:5432/cloudshelf",
+        "DATABASE_REPLICA_URL": None,
         "DEBUG": None,
         "SECRET_KEY": PRODUCTION_SECRET_KEY,
         "HTTPS": None,

@@ -45,6 +45,7 @@ def test_the_cache_reads_writes_and_deletes_keys_on_every_master(cluster):
     assert cache.get_many(list(values)[:100]) == {}
     assert cache.incr("many:150") == 151
     assert cache.add("many:150", 0) is False
+    assert len(cache.keys("many:*")) == 200  # KEYS asks every master, not one
     assert cache.delete_pattern("many:*") == 200
 
 

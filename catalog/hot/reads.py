@@ -11,6 +11,7 @@ responses do not show which store answered.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -45,7 +46,7 @@ def is_configured() -> bool:
     return bool(settings.DYNAMODB_TABLE)
 
 
-def _ask(call: Any) -> Any | None:
+def _ask(call: Callable[[Any], dict[str, Any]]) -> dict[str, Any] | None:
     """``call(client)`` under the breaker; None when the breaker is open or DynamoDB failed."""
     attempt = dynamodb_breaker.acquire()
     if attempt is None:

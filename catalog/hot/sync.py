@@ -39,16 +39,14 @@ class SyncOutcome:
 
 
 def _batch_get(keys: list[dict[str, Any]], *, projection: str | None = None) -> list[dict[str, Any]]:
-    """Items for ``keys`` (any number, duplicates allowed), consistent reads, unprocessed keys re-asked."""
+    """Items for ``keys`` (any number, duplicates allowed): consistent reads, 100 keys per call,
+    unprocessed keys asked again after a backoff. ``projection`` is a list of attribute names."""
     client, name, found = dynamo.write_client(), dynamo.table_name(), []
     unique = list({key["pk"]["S"]: key for key in keys}.values())
     for start in range(0, len(unique), 100):
         request: dict[str, Any] = {"Keys": unique[start : start + 100], "ConsistentRead": True}
         if projection:
             request["ProjectionExpression"] = projection
-            request["ExpressionAttributeNames"] = {"#v": "version"} if "#v" in projection else {}
-            if not request["ExpressionAttributeNames"]:
-                del request["ExpressionAttributeNames"]
         pending: dict[str, Any] = {name: request}
         for attempt in range(settings.DYNAMODB_WRITE_ATTEMPTS):
             if attempt:
@@ -116,7 +114,7 @@ def hot_books_sync(*, book_ids: list[int]) -> SyncOutcome:
     records = hot_records(ids)
     stored = {
         int(values["book_id"]): values
-        for values in map(plain, _batch_get([dynamo.book_key(i) for i in ids], projection="book_id, isbn13, #v"))
+        for values in map(plain, _batch_get([dynamo.book_key(i) for i in ids], projection="book_id, isbn13, version"))
     }
     for book_id in ids:
         before = stored.get(book_id)

@@ -110,11 +110,17 @@ def test_the_scheduled_check_repairs_a_sample(hot_table, settings):
     assert hot_drift_check_task.run("another-table") == 0
 
 
-def test_the_beat_entry_exists_only_with_a_table():
-    from cloudshelf import settings as project_settings
+@pytest.mark.parametrize(("table", "scheduled"), [("books-hot", True), ("", False)])
+def test_beat_runs_the_sample_check_hourly_only_with_a_table(monkeypatch, table, scheduled):
+    from tests.test_settings import settings_for
 
-    entry = project_settings.CELERY_BEAT_SCHEDULE.get("hot-data-drift-check")
-    assert (entry is not None) == bool(project_settings.DYNAMODB_TABLE)
+    schedule = settings_for(monkeypatch, DYNAMODB_TABLE=table)["CELERY_BEAT_SCHEDULE"]
+
+    assert ("hot-data-drift-check" in schedule) is scheduled
+    if scheduled:
+        entry = schedule["hot-data-drift-check"]
+        assert entry["task"] == "catalog.hot_drift_check"
+        assert entry["args"] == [table]  # a worker of another table leaves it alone
 
 
 # --- Bad input: a clear message and a non-zero exit ----------------------------------------------

@@ -137,6 +137,26 @@ def test_a_task_for_another_table_is_left_alone(hot_table):
     assert stored(book.pk) is None
 
 
+def test_a_failed_sync_is_retried_later_with_a_growing_delay(hot_table, settings, monkeypatch):
+    book = BookFactory()
+    settings.AWS_ENDPOINT_URL = "http://127.0.0.1:9"
+    asked: list[int] = []
+
+    class Retried(Exception):
+        pass
+
+    def retry(*, exc: Exception, countdown: int) -> Retried:
+        asked.append(countdown)
+        return Retried()
+
+    monkeypatch.setattr(tasks.hot_sync_books_task, "retry", retry)
+
+    with pytest.raises(Retried):
+        tasks.hot_sync_books_task.run([book.pk], hot_table)
+
+    assert asked == [1]  # first retry after 1 s, then 2, 4 … up to 600 s
+
+
 # --- Ordering and idempotence ----------------------------------------------------------------
 
 

@@ -276,7 +276,8 @@ replica_is_ready() {
 
 prepare_replica_dirs() {
 	((${#PG_REPLICA_SOCKET_DIR} + 16 <= 107)) || die "socket directory path too long for a unix socket: $PG_REPLICA_SOCKET_DIR"
-	mkdir -p "$PG_REPLICA_SOCKET_DIR" "$(dirname "$PG_REPLICA_LOG")"
+	mkdir -p "$PG_REPLICA_SOCKET_DIR" "$(dirname "$PG_REPLICA_LOG")" "$(dirname "$PG_REPLICA_DATA")"
+	ensure_traversable "$(dirname "$PG_REPLICA_DATA")"
 	touch "$PG_REPLICA_LOG"
 	chown "$PG_OS_USER:" "$PG_REPLICA_SOCKET_DIR" "$PG_REPLICA_LOG"
 }

@@ -12,7 +12,7 @@ PORT ?= 8000
 # The local production-shaped stack (ports and credentials live in scripts/env.sh).
 include scripts/env.mk
 
-.PHONY: help venv dev-venv run up down services services-down test pytest smoke lighthouse lint fmt bench seed relevance clean
+.PHONY: help venv dev-venv run up down services services-down test pytest pytest-cluster smoke lighthouse lint fmt bench seed relevance clean
 
 help:
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -52,6 +52,7 @@ services-down: ## Stop Postgres and its replica, both Redis roles, OpenSearch an
 	-scripts/moto.sh stop
 	-scripts/opensearch.sh stop
 	-scripts/redis.sh stop
+	-scripts/redis.sh cluster-stop
 	-scripts/postgres.sh replica-stop
 	-scripts/postgres.sh stop
 
@@ -88,13 +89,22 @@ pytest: dev-venv services ## Only the pytest suite, against the real services (A
 	scripts/tools.sh wrk chromium lighthouse
 	$(TEST_ENV) $(VENV)/bin/pytest $(ARGS)
 
+# What runs against the Redis Cluster: everything that keeps state in Redis through Lua
+# scripts, MULTI or several keys at once (docs/operations.md, "Redis Cluster").
+CLUSTER_TESTS := tests/cluster tests/cart tests/test_ratelimit.py tests/test_site_limits.py tests/test_accounts.py \
+	tests/search/test_breaker.py tests/search/test_result_cache.py tests/test_redis_cluster_keys.py
+
+pytest-cluster: dev-venv services ## The cart, rate-limit, session, breaker and search result cache tests against a local Redis Cluster (three masters, started here; make services-down stops it)
+	scripts/redis.sh cluster-start
+	$(CLUSTER_TEST_ENV) $(VENV)/bin/pytest $(CLUSTER_TESTS) $(ARGS)
+
 smoke: venv ## A short smoke test of the embedded default (SQLite, in-process cache)
 	scripts/smoke_embedded.sh
 
 lighthouse: venv ## Lighthouse accessibility of every kind of public page (Debian's Chromium, the embedded default on a free port); fails below 100; installs Chromium and Lighthouse when missing
 	scripts/lighthouse.sh $(ARGS)
 
-test: lint pytest smoke lighthouse ## Everything CI runs
+test: lint pytest pytest-cluster smoke lighthouse ## Everything CI runs
 
 seed: up ## Load the benchmark catalog (BOOKS=100000 unless set) into the local stack's Postgres and index it
 	$(STACK_ENV) $(PY) manage.py seed_catalog --books $(BOOKS) --seed 1 --if-empty

@@ -66,6 +66,15 @@ TEST_ENV := env DATABASE_URL=postgres://cloudshelf:cloudshelf@127.0.0.1:$(PG_POR
 	AWS_DEFAULT_REGION=us-east-1 MOTO_PORT=$(MOTO_PORT) \
 	PG_PORT=$(PG_PORT) REDIS_PORT=$(REDIS_PORT) REDIS_DURABLE_PORT=$(REDIS_DURABLE_PORT)
 
+# `make pytest-cluster`: the same suite settings with both Redis aliases on the local Redis
+# Cluster (scripts/redis.sh cluster-start: three masters, seeded from the first port; database 0
+# only, so runs are told apart by key prefix). The Celery broker stays on the single node.
+REDIS_CLUSTER_PORTS ?= 57001 57002 57003
+CLUSTER_TEST_ENV := $(TEST_ENV) REDIS_CLUSTER=1 \
+	REDIS_URL=redis://127.0.0.1:$(firstword $(REDIS_CLUSTER_PORTS))/0 \
+	REDIS_DURABLE_URL=redis://127.0.0.1:$(firstword $(REDIS_CLUSTER_PORTS))/0 \
+	CACHE_KEY_PREFIX=cs-cluster-test
+
 # The relevance suite's dev catalog (`make relevance`, tests/search/test_relevance_suite.py): a
 # database, index prefix and Redis databases of its own (the stack uses 0 and 2, the tests 1 and
 # 3), no kept answers (a ranking change is scored at once) and a timeout that a cold node does

@@ -54,14 +54,16 @@ logger = logging.getLogger(__name__)
 
 REPLICA_DB_ALIAS = "replica"
 SAFE_METHODS = frozenset({"GET", "HEAD"})
+# Where the admin is mounted (cloudshelf/urls.py): staff edit the catalog there, on fresh rows.
+ADMIN_PREFIX = "/admin/"
 # The read-your-writes pin: a signed timestamp, so it cannot be forged to push reads onto
 # the primary, and it ends by itself.
 PIN_COOKIE_NAME = "read_primary"
 PIN_COOKIE_SALT = "cloudshelf.db_router.pin"
 
 # Lag: 0 when everything received is replayed (an idle primary sends nothing new, and the last
-# replayed commit may be hours old), else the age of the last replayed commit. NULL on a
-# server that is not a standby (a replica URL pointing at a primary): no lag.
+# replayed commit may be hours old), else the age of the last replayed commit. 0 on a server
+# that is not a standby (a replica URL naming a primary has nothing to wait for).
 LAG_QUERY = """
 SELECT pg_is_in_recovery(),
        CASE WHEN NOT pg_is_in_recovery() OR pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0
@@ -239,7 +241,7 @@ def is_pinned_to_primary(request: HttpRequest) -> bool:
 def request_context(request: HttpRequest) -> RoutingContext:
     """How reads of ``request`` may be routed, from the request line and cookies alone (no query)."""
     is_safe = request.method in SAFE_METHODS
-    is_admin = request.path.startswith("/admin/")
+    is_admin = request.path.startswith(ADMIN_PREFIX)
     return RoutingContext(
         catalog_reads_on_replica=is_safe and not is_admin and not is_pinned_to_primary(request),
         report_reads_on_replica=is_safe,

@@ -201,3 +201,9 @@ def test_rows_of_either_alias_may_be_related():
     on_primary._state.db, on_replica._state.db, elsewhere._state.db = "default", "replica", "other"
     assert ROUTER.allow_relation(on_primary, on_replica) is True
     assert ROUTER.allow_relation(on_primary, elsewhere) is None
+
+
+def test_the_admin_prefix_is_where_the_admin_is_mounted():
+    from django.urls import reverse
+
+    assert reverse("admin:index") == db_router.ADMIN_PREFIX

@@ -400,8 +400,8 @@ def test_a_real_worker_takes_the_scheduled_snapshot(shelf, search_index, setting
     with snapshot_worker(settings) as log:
         # What beat sends: the task by name, with the prefix as its one argument.
         celery_app.send_task("search.snapshot_index", args=[settings.SEARCH_INDEX_PREFIX])
-        [info] = wait_for(snapshots.search_snapshots_list, timeout=20)
-        wait_for(lambda: log.count("search.snapshot_index", "succeeded"), timeout=10)
+        wait_for(lambda: log.count("search.snapshot_index", "succeeded"), timeout=20)
+    [info] = snapshots.search_snapshots_list()
     assert info.state == "SUCCESS"
     assert info.documents == 13
 

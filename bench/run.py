@@ -31,8 +31,9 @@ sys.path.insert(0, str(ROOT))
 
 # ``make bench`` with no NAME: the page targets first, on a stack nothing else has
 # warmed; the search benchmark last, because it drops the search caches and opens the
-# breaker on purpose for its fallback run.
-ORDER = ["pages", "catalog", "cart", "api", "hot", "search"]
+# breaker on purpose for its fallback run. The pool benchmark starts gunicorns of its own
+# beside the stack's.
+ORDER = ["pages", "catalog", "cart", "api", "hot", "pool", "search"]
 
 
 def available() -> list[str]:

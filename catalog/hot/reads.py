@@ -70,8 +70,8 @@ def hot_book_details(*, book_id: int | None = None, isbn13: str | None = None) -
         return book_details(**lookup)
     key = dynamo.book_key(book_id) if book_id is not None else dynamo.isbn_key(str(isbn13))
     answer = _ask(lambda client: client.get_item(TableName=settings.DYNAMODB_TABLE, Key=key))
-    if answer is None or "Item" not in answer:
-        return book_details(**lookup)
+    if answer is None or "Item" not in answer or "deleted" in answer["Item"]:
+        return book_details(**lookup)  # down, not synced yet, or a deleted book's tombstone
     return details_of_item(answer["Item"])
 
 

@@ -27,6 +27,8 @@ from catalog.models import Book
 logger = logging.getLogger(__name__)
 
 CONDITION = "attribute_not_exists(version) OR version <= :v"
+# The version of a deleted book's id item: above any sum of row versions a book can reach.
+TOMBSTONE_VERSION = 2**62
 
 
 @dataclass
@@ -112,30 +114,50 @@ def hot_books_sync(*, book_ids: list[int]) -> SyncOutcome:
     if not ids:
         return outcome
     records = hot_records(ids)
+    keys = [dynamo.book_key(book_id) for book_id in ids]
     stored = {
         int(values["book_id"]): values
-        for values in map(plain, _batch_get([dynamo.book_key(i) for i in ids], projection="book_id, isbn13, version"))
+        for values in map(plain, _batch_get(keys, projection="book_id, isbn13, version, deleted"))
     }
     for book_id in ids:
         before = stored.get(book_id)
         record = records.get(book_id)
         if record is None:  # deleted from Postgres: the record goes too
-            if before is not None:
-                _delete_item(dynamo.book_key(book_id))
-                _delete_isbn_item(str(before["isbn13"]), book_id)
+            if before is None or not before.get("deleted"):
+                _put_tombstone(book_id)
+                if before is not None:
+                    _delete_isbn_item(str(before["isbn13"]), book_id)
                 outcome.deleted += 1
             continue
         if before is not None and int(before["version"]) > record.version:
-            outcome.refused += 2  # the table is ahead already: save the writes
+            outcome.refused += 2  # the table is ahead already (or the book is gone): save the writes
             continue
-        for item in record.items():
-            if _put_if_newer(item):
-                outcome.written += 1
-            else:
-                outcome.refused += 1
+        by_id, by_isbn = record.items()
+        # The id item first: if it is refused, a newer record (or the book's tombstone) is there,
+        # and the ISBN item is left to the newer sync (or must not come back).
+        if not _put_if_newer(by_id):
+            outcome.refused += 2
+            continue
+        outcome.written += 1
+        if _put_if_newer(by_isbn):
+            outcome.written += 1
+        else:
+            outcome.refused += 1
         if before is not None and before["isbn13"] != record.details.isbn13:
             _delete_isbn_item(str(before["isbn13"]), book_id)
     return outcome
+
+
+def _put_tombstone(book_id: int) -> None:
+    """Mark the book deleted with a version no record reaches: a sync that read the book before
+    its deletion and writes late is refused instead of bringing it back (ids are never reused)."""
+    item = {
+        **dynamo.book_key(book_id),
+        "book_id": {"N": str(book_id)},
+        "deleted": {"BOOL": True},
+        "version": {"N": str(TOMBSTONE_VERSION)},
+    }
+    dynamo.with_backoff(partial(dynamo.write_client().put_item, TableName=dynamo.table_name(), Item=item))
 
 
 def _book_id_batches(batch: int, *, ids: list[int] | None = None) -> Iterator[list[int]]:
@@ -190,7 +212,7 @@ def _extra_items(existing_ids: set[int]) -> list[dict[str, Any]]:
     isbns = dict(Book.objects.values_list("isbn13", "pk"))
     request: dict[str, Any] = {
         "TableName": name,
-        "ProjectionExpression": "pk, sk, book_id, isbn13",
+        "ProjectionExpression": "pk, sk, book_id, isbn13, deleted",
     }
     while True:
         page = dynamo.with_backoff(lambda: client.scan(**request))
@@ -198,6 +220,8 @@ def _extra_items(existing_ids: set[int]) -> list[dict[str, Any]]:
             values = plain(item)
             book_id = int(values.get("book_id", 0))
             is_book_item = values["pk"].startswith("BOOK#")
+            if is_book_item and values.get("deleted"):
+                continue  # a deleted book's tombstone: meant to stay
             # A book item of a deleted book, or an ISBN item no current book (or another one) holds.
             if book_id not in existing_ids if is_book_item else isbns.get(values["pk"][5:]) != book_id:
                 extra.append(item)

@@ -14,7 +14,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 
 from catalog.hot import dynamo
-from catalog.hot.sync import hot_backfill, hot_drift_check
+from catalog.hot.sync import hot_backfill, hot_books_sync, hot_drift_check
 from catalog.models import Book
 from tests.factories import BookFactory
 from tests.hot.conftest import item, stored
@@ -86,6 +86,8 @@ def test_the_check_finds_missing_stale_and_extra_items_and_repairs_them(hot_tabl
     assert stored(changed.pk)["price"] == "1.23"
     assert stored(lost.pk) is not None
     assert stored(gone.pk) is None
+    assert hot_drift_check().is_clean
+    hot_books_sync(book_ids=[gone.pk])  # a tombstone now: meant to stay, not "extra"
     assert hot_drift_check().is_clean
     assert stored(fine.pk) is not None
 

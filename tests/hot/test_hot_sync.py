@@ -187,7 +187,7 @@ def test_a_duplicate_sync_writes_nothing_new(hot_table):
     assert outcome.deleted == 0
 
 
-def test_a_deleted_book_loses_both_items(hot_table, django_capture_on_commit_callbacks):
+def test_a_deleted_book_leaves_a_tombstone_and_loses_its_isbn_item(hot_table, django_capture_on_commit_callbacks, api):
     book = BookFactory()
     hot_books_sync(book_ids=[book.pk])
     book_id, isbn13 = book.pk, book.isbn13
@@ -195,8 +195,25 @@ def test_a_deleted_book_loses_both_items(hot_table, django_capture_on_commit_cal
     with django_capture_on_commit_callbacks(execute=True):
         book.delete()
 
-    assert item(dynamo.book_key(book_id)) is None
+    assert stored(book_id)["deleted"] is True
     assert item(dynamo.isbn_key(isbn13)) is None
+    assert api.get(f"/api/v1/books/{book_id}/").status_code == 404
+    assert api.get(f"/api/v1/books/isbn/{isbn13}/").status_code == 404
+
+
+def test_a_sync_that_read_the_book_before_its_deletion_cannot_bring_it_back(
+    hot_table, django_capture_on_commit_callbacks
+):
+    book = BookFactory()
+    read_before = hot_records([book.pk])[book.pk]  # a sync in flight when the book is deleted
+    with django_capture_on_commit_callbacks(execute=True):
+        book.delete()
+
+    from catalog.hot.sync import _put_if_newer
+
+    by_id, _ = read_before.items()
+    assert _put_if_newer(by_id) is False
+    assert stored(read_before.details.id)["deleted"] is True
 
 
 def test_a_changed_isbn_moves_the_isbn_item(hot_table):
@@ -213,9 +230,10 @@ def test_a_changed_isbn_moves_the_isbn_item(hot_table):
     assert item(dynamo.isbn_key("9780306406157")) is not None
 
 
-def test_sync_of_no_books_or_unknown_ids_does_nothing(hot_table):
+def test_sync_of_no_books_does_nothing_and_a_second_delete_writes_nothing(hot_table):
     assert hot_books_sync(book_ids=[]).written == 0
-    assert hot_books_sync(book_ids=[2**62]).deleted == 0
+    assert hot_books_sync(book_ids=[2**40]).deleted == 1  # unknown to Postgres: a tombstone
+    assert hot_books_sync(book_ids=[2**40]).deleted == 0  # already one
 
 
 # --- A real worker ----------------------------------------------------------------------------

@@ -52,11 +52,12 @@ REBUILD_MARKER_SECONDS = 6 * 60 * 60
 # --- Redis keys (raw connection; prefixed like the index, so test runs never meet) ------
 
 
-def _key(part: str) -> str:
+def sync_key(part: str) -> str:
+    """A Redis key of the index sync's state (pending books, the rebuild marker), under the index prefix."""
     return f"{settings.SEARCH_INDEX_PREFIX}sync:{part}"
 
 
-def _redis() -> Any:
+def sync_redis() -> Any:
     """The durable Redis: the queue of books to index is owed work, never evicted."""
     from django_redis import get_redis_connection
 
@@ -65,7 +66,7 @@ def _redis() -> Any:
 
 def search_pending_count() -> int:
     """How many book changes wait to be written to the index (readiness reports a stalled sync)."""
-    return int(_redis().scard(_key("pending")))
+    return int(sync_redis().scard(sync_key("pending")))
 
 
 # --- The fallback's rows (Postgres) -----------------------------------------------------
@@ -189,12 +190,12 @@ def search_rows_rebuild(*, progress: Callable[[int], None] | None = None, batch_
 # --- Syncing books ----------------------------------------------------------------------
 
 
-def _alias_exists(client: OpenSearch) -> bool:
+def alias_exists(client: OpenSearch) -> bool:
     """Whether the index has been built; writing to a missing alias would auto-create a bad index."""
     return bool(client.indices.exists_alias(name=alias_name()))
 
 
-def _bulk_write(client: OpenSearch, index: str, book_ids: list[int], categories: dict[int, CategoryInfo]) -> int:
+def bulk_write_books(client: OpenSearch, index: str, book_ids: list[int], categories: dict[int, CategoryInfo]) -> int:
     """Index the documents of ``book_ids`` into ``index``; delete those of books that are gone."""
     documents = book_documents(book_ids, categories=categories)
     present = {document["id"] for document in documents}
@@ -223,22 +224,22 @@ def search_books_sync(*, book_ids: Iterable[int]) -> int:
     if not is_configured():
         return 0
     client = bulk_client()
-    if not _alias_exists(client):
+    if not alias_exists(client):
         logger.info("search index %s does not exist yet; run `manage.py search_index --rebuild`", alias_name())
         return 0
     written = 0
     categories = category_infos()
     for start in range(0, len(ids), SYNC_BATCH_SIZE):
-        written += _bulk_write(client, alias_name(), ids[start : start + SYNC_BATCH_SIZE], categories)
+        written += bulk_write_books(client, alias_name(), ids[start : start + SYNC_BATCH_SIZE], categories)
     # Visible now rather than at the next periodic refresh (syncs are debounced into one
     # per burst, so this adds few segments); then no kept answer predates the write.
     client.indices.refresh(index=alias_name())
     search_results_changed()
     if settings.REDIS_URL:
         try:
-            redis = _redis()
-            if redis.exists(_key("rebuilding")):
-                redis.sadd(_key("rebuild-dirty"), *ids)
+            redis = sync_redis()
+            if redis.exists(sync_key("rebuilding")):
+                redis.sadd(sync_key("rebuild-dirty"), *ids)
         except Exception:  # the index is written; a lost note costs one stale doc until --check
             logger.warning("search sync: could not note ids for the running rebuild", exc_info=True)
     return written
@@ -261,11 +262,11 @@ def search_queue_books(*, book_ids: Iterable[int]) -> None:
         if not settings.REDIS_URL:
             sync_books.delay(ids)
             return
-        redis = _redis()
+        redis = sync_redis()
         pipeline = redis.pipeline()
-        pipeline.sadd(_key("pending"), *ids)
+        pipeline.sadd(sync_key("pending"), *ids)
         # The flag outlives a lost task, so a later change schedules a new one.
-        pipeline.set(_key("scheduled"), 1, nx=True, ex=max(30, int(settings.SEARCH_INDEX_DEBOUNCE_SECONDS * 10)))
+        pipeline.set(sync_key("scheduled"), 1, nx=True, ex=max(30, int(settings.SEARCH_INDEX_DEBOUNCE_SECONDS * 10)))
         _, is_first = pipeline.execute()
         if is_first:
             sync_pending_books.apply_async(
@@ -284,18 +285,18 @@ def search_sync_pending() -> int:
     """
     from search.tasks import sync_pending_books
 
-    redis = _redis()
-    redis.delete(_key("scheduled"))
+    redis = sync_redis()
+    redis.delete(sync_key("scheduled"))
     synced = 0
     while True:
-        ids = sorted(int(value) for value in redis.spop(_key("pending"), SYNC_BATCH_SIZE) or [])
+        ids = sorted(int(value) for value in redis.spop(sync_key("pending"), SYNC_BATCH_SIZE) or [])
         if not ids:
             return synced
         try:
             search_books_sync(book_ids=ids)
         except Exception:
-            redis.sadd(_key("pending"), *ids)
-            if redis.set(_key("scheduled"), 1, nx=True, ex=RETRY_SECONDS * 2):
+            redis.sadd(sync_key("pending"), *ids)
+            if redis.set(sync_key("scheduled"), 1, nx=True, ex=RETRY_SECONDS * 2):
                 sync_pending_books.apply_async(args=[settings.SEARCH_INDEX_PREFIX], countdown=RETRY_SECONDS)
             raise
         synced += len(ids)
@@ -342,9 +343,9 @@ def search_index_rebuild(
         client = bulk_client()
         name = new_index_name()
         book_index(name, building=True).create(using=client)
-        redis = _redis() if settings.REDIS_URL else None
+        redis = sync_redis() if settings.REDIS_URL else None
         if redis is not None:
-            redis.set(_key("rebuilding"), name, ex=REBUILD_MARKER_SECONDS)
+            redis.set(sync_key("rebuilding"), name, ex=REBUILD_MARKER_SECONDS)
         try:
             step: Callable[[int], None] | None = (lambda n: progress("index", n)) if progress else None
             for ok, _item in helpers.streaming_bulk(
@@ -357,15 +358,15 @@ def search_index_rebuild(
                 body={"index": {"refresh_interval": "1s", "number_of_replicas": settings.SEARCH_INDEX_REPLICAS}},
             )
             client.indices.refresh(index=name)
-            _replay_changed(client, name, redis)
-            removed = _swap_alias(client, name)
+            replay_changed_books(client, name, redis)
+            removed = swap_alias(client, name)
         except Exception:
             client.indices.delete(index=name, ignore_unavailable=True)
             raise
         finally:
             if redis is not None:
-                redis.delete(_key("rebuilding"))
-        _replay_changed(client, name, redis)
+                redis.delete(sync_key("rebuilding"))
+        replay_changed_books(client, name, redis)
         search_results_changed()
         documents = int(client.count(index=name)["count"])
         if not keep_old:
@@ -381,23 +382,23 @@ def search_index_rebuild(
     )
 
 
-def _replay_changed(client: OpenSearch, index: str, redis: Any) -> None:
+def replay_changed_books(client: OpenSearch, index: str, redis: Any) -> None:
     """Write books changed while the index was being built into it again, from the database."""
     if redis is None:
         return
     categories = category_infos()
     while True:
-        ids = sorted(int(value) for value in redis.spop(_key("rebuild-dirty"), SYNC_BATCH_SIZE) or [])
+        ids = sorted(int(value) for value in redis.spop(sync_key("rebuild-dirty"), SYNC_BATCH_SIZE) or [])
         if not ids:
             return
-        _bulk_write(client, index, ids, categories)
+        bulk_write_books(client, index, ids, categories)
         client.indices.refresh(index=index)
 
 
-def _swap_alias(client: OpenSearch, index: str) -> list[str]:
+def swap_alias(client: OpenSearch, index: str) -> list[str]:
     """Point the alias at ``index`` alone, in one atomic call; returns the indices it left."""
     alias = alias_name()
-    previous = sorted(client.indices.get_alias(name=alias).keys()) if _alias_exists(client) else []
+    previous = sorted(client.indices.get_alias(name=alias).keys()) if alias_exists(client) else []
     actions: list[dict[str, Any]] = [{"remove": {"index": old, "alias": alias}} for old in previous]
     if not previous and client.indices.exists(index=alias):
         # A concrete index with the alias's name (auto-created by a stray write) is removed
@@ -411,7 +412,7 @@ def _swap_alias(client: OpenSearch, index: str) -> list[str]:
 def search_index_cleanup() -> list[str]:
     """Delete concrete indices of this prefix that the alias does not point to (e.g. after --keep-old)."""
     client = bulk_client()
-    live = set(client.indices.get_alias(name=alias_name()).keys()) if _alias_exists(client) else set()
+    live = set(client.indices.get_alias(name=alias_name()).keys()) if alias_exists(client) else set()
     stale = [name for name in client.indices.get(index=index_pattern()) if name not in live]
     for name in stale:
         client.indices.delete(index=name, ignore_unavailable=True)
@@ -474,7 +475,7 @@ def search_index_check(*, sample: int | None = 1000) -> DriftReport:
         report.index_checked = False
         return report
     client = bulk_client()
-    if not _alias_exists(client):
+    if not alias_exists(client):
         report.missing_ids = sorted(db_ids)
         return report
     index_ids = {

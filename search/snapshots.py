@@ -43,14 +43,14 @@ from search.services import (
     REBUILD_MARKER_SECONDS,
     SYNC_BATCH_SIZE,
     DriftReport,
-    _alias_exists,
-    _bulk_write,
-    _key,
-    _redis,
-    _replay_changed,
-    _swap_alias,
+    alias_exists,
+    bulk_write_books,
+    replay_changed_books,
     search_books_sync,
     search_index_check,
+    swap_alias,
+    sync_key,
+    sync_redis,
 )
 
 logger = logging.getLogger(__name__)
@@ -230,7 +230,7 @@ def search_snapshots_list(*, with_sizes: bool = False, client: OpenSearch | None
 
 
 def _live_index(client: OpenSearch) -> str:
-    if not _alias_exists(client):
+    if not alias_exists(client):
         raise SnapshotError(
             f"there is no live index to back up: alias {alias_name()} does not exist "
             "(run `search_index --rebuild`, or `--restore` a snapshot)"
@@ -374,7 +374,7 @@ def _rewrite(client: OpenSearch, index: str, ids: list[int], progress: Callable[
     categories = category_infos()
     for start in range(0, len(ids), SYNC_BATCH_SIZE):
         batch = ids[start : start + SYNC_BATCH_SIZE]
-        _bulk_write(client, index, batch, categories)
+        bulk_write_books(client, index, batch, categories)
         if progress:
             progress(len(batch))
 
@@ -406,9 +406,11 @@ def search_snapshot_restore(
     repository = search_snapshot_repository_ensure(client)
     info = _find_snapshot(client, repository, name)
     target = new_index_name()
-    redis = _redis() if settings.REDIS_URL else None
-    if redis is not None and not redis.set(_key("rebuilding"), target, nx=True, ex=REBUILD_MARKER_SECONDS):
-        raise SnapshotError(f"a rebuild or restore of {alias_name()} is running ({redis.get(_key('rebuilding'))!r})")
+    redis = sync_redis() if settings.REDIS_URL else None
+    if redis is not None and not redis.set(sync_key("rebuilding"), target, nx=True, ex=REBUILD_MARKER_SECONDS):
+        raise SnapshotError(
+            f"a rebuild or restore of {alias_name()} is running ({redis.get(sync_key('rebuilding'))!r})"
+        )
     try:
         try:
             client.snapshot.restore(
@@ -443,8 +445,8 @@ def search_snapshot_restore(
             changed = _changed_since(info.started_at - CHANGE_MARGIN)
             _rewrite(client, target, changed, (lambda n: progress("rewrite", n, len(changed))) if progress else None)
             client.indices.refresh(index=target)
-            _replay_changed(client, target, redis)
-            previous = _swap_alias(client, target)
+            replay_changed_books(client, target, redis)
+            previous = swap_alias(client, target)
         except BaseException:
             # Never aliased, so nothing reads it; a failure to delete it must not hide why.
             with contextlib.suppress(TransportError):
@@ -452,8 +454,8 @@ def search_snapshot_restore(
             raise
     finally:
         if redis is not None:
-            redis.delete(_key("rebuilding"))
-    _replay_changed(client, target, redis)
+            redis.delete(sync_key("rebuilding"))
+    replay_changed_books(client, target, redis)
     # A sync that ran while there was no alias (the live index lost) wrote its fallback row
     # and skipped the index without noting the book for the replay: its row says so.
     # (Books written a moment ago are written again: cheap, and no clock skew can skip one.)

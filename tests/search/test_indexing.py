@@ -125,7 +125,7 @@ def test_queueing_never_fails_the_request_that_committed(indexed_shelf, monkeypa
     def broken():
         raise ConnectionError("Redis is down")
 
-    monkeypatch.setattr(services, "_redis", broken)
+    monkeypatch.setattr(services, "sync_redis", broken)
 
     services.search_queue_books(book_ids=[indexed_shelf.dune.pk])
 

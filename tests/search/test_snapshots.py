@@ -26,7 +26,7 @@ from search.breaker import CLOSED, opensearch_breaker
 from search.client import bulk_client
 from search.documents import alias_name
 from search.models import BookSearchDocument
-from search.services import _key, _redis, search_books_sync, search_rows_refresh
+from search.services import search_books_sync, search_rows_refresh, sync_key, sync_redis
 from search.snapshots import SnapshotError
 from search.tasks import snapshot_index
 from tests.search.conftest import ROOT, indexed_document, wait_for
@@ -144,7 +144,7 @@ def test_a_change_synced_while_the_index_is_lost_reaches_the_restored_index(shel
     snapshots.search_snapshot_take()
     [lost] = live_indices()
     bulk_client().indices.delete(index=lost)
-    swap = snapshots._swap_alias
+    swap = snapshots.swap_alias
 
     def change_then_swap(client, index):
         # Mid-restore, before the alias exists again: the sync writes the fallback row and
@@ -153,7 +153,7 @@ def test_a_change_synced_while_the_index_is_lost_reaches_the_restored_index(shel
         search_books_sync(book_ids=[shelf.hobbit.pk])
         return swap(client, index)
 
-    monkeypatch.setattr(snapshots, "_swap_alias", change_then_swap)
+    monkeypatch.setattr(snapshots, "swap_alias", change_then_swap)
 
     report = snapshots.search_snapshot_restore(sample=0)
 
@@ -359,7 +359,7 @@ def test_snapshotting_without_a_live_index_is_refused(db):
 def test_a_restore_is_refused_while_a_rebuild_runs_and_nothing_changes(indexed_shelf):
     snapshots.search_snapshot_take()
     before = live_indices()
-    _redis().set(_key("rebuilding"), "a rebuild", ex=60)
+    sync_redis().set(sync_key("rebuilding"), "a rebuild", ex=60)
 
     with pytest.raises(CommandError, match=r"rebuild or restore .* is running"):
         call_command("search_index", "--restore")

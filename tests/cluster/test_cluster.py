@@ -17,6 +17,7 @@ from redis.cluster import RedisCluster
 
 from cart import services as cart_services
 from cart.store import CartStoreUnavailable, customer_cart, get_store
+from cloudshelf import health
 from cloudshelf.edge.page_cache import paths_showing
 from cloudshelf.ratelimit import RateLimit, UseMarker, rate_limit_hit
 from search.breaker import OPEN, CircuitBreaker
@@ -30,6 +31,11 @@ def test_every_alias_is_a_client_of_one_three_master_cluster(cluster):
     assert len(cluster.get_primaries()) == 3
     for alias in ("default", "durable", "fragments", "pages"):
         assert isinstance(get_redis_connection(alias), RedisCluster)
+
+
+def test_readiness_pings_the_cluster_of_each_alias():
+    health.probe_cache()
+    health.probe_durable()
 
 
 def test_the_cache_reads_writes_and_deletes_keys_on_every_master(cluster):
@@ -110,6 +116,8 @@ def test_an_unreachable_cluster_is_an_outage_not_an_error(settings):
         assert rate_limit_hit(bucket="down", limit=RateLimit(rate=1, burst=1)) is None  # the limiter lets through
         with pytest.raises(CartStoreUnavailable):
             get_store().count(customer_cart(1))
+        with pytest.raises(redis.exceptions.ConnectionError):  # readiness reports it
+            health.probe_durable()
 
 
 # --- A slot moved live ----------------------------------------------------------------------

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
@@ -23,6 +23,8 @@ from catalog.selectors.cards import BookAvailability, BookDetails, book_details,
 from cloudshelf.breaker import BreakerPolicy, CircuitBreaker
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 # What availability needs of an item: a fraction of the record's size, so of the read's cost.
 AVAILABILITY_PROJECTION = "isbn13, book_id, price, currency, stock"
@@ -61,6 +63,19 @@ def _ask(call: Callable[[Any], dict[str, Any]]) -> dict[str, Any] | None:
     return answer
 
 
+def _decoded(decode: Callable[[dict[str, Any]], T], item: dict[str, Any]) -> T | None:
+    """``decode(item)``, or None for an item that lacks attributes or holds bad values.
+
+    Such an item (a hand edit, a writer of another shape) is bad data, not an outage: it is
+    logged and Postgres answers, without counting against the breaker; the drift check repairs it.
+    """
+    try:
+        return decode(item)
+    except (KeyError, TypeError, ValueError, ArithmeticError) as error:
+        logger.error("hot data: malformed item %s (%r); answering from Postgres", item.get("pk"), error)
+        return None
+
+
 def hot_book_details(*, book_id: int | None = None, isbn13: str | None = None) -> BookDetails | None:
     """The book with this id or ISBN-13 (exactly one of them), or None: ``book_details`` from the hot store."""
     if (book_id is None) == (isbn13 is None):
@@ -72,7 +87,8 @@ def hot_book_details(*, book_id: int | None = None, isbn13: str | None = None) -
     answer = _ask(lambda client: client.get_item(TableName=settings.DYNAMODB_TABLE, Key=key))
     if answer is None or "Item" not in answer or "deleted" in answer["Item"]:
         return book_details(**lookup)  # down, not synced yet, or a deleted book's tombstone
-    return details_of_item(answer["Item"])
+    details = _decoded(details_of_item, answer["Item"])
+    return details if details is not None else book_details(**lookup)
 
 
 def hot_books_availability(isbns: list[str]) -> tuple[list[BookAvailability], list[str]]:
@@ -84,11 +100,11 @@ def hot_books_availability(isbns: list[str]) -> tuple[list[BookAvailability], li
     answer = _ask(lambda client: client.batch_get_item(RequestItems=request))
     if answer is None:
         return books_availability(isbns)
-    found = {
-        book.isbn13: book
-        for book in map(availability_of_item, answer.get("Responses", {}).get(settings.DYNAMODB_TABLE, []))
-    }
-    # Unprocessed keys (throttled) and records not synced yet: Postgres answers those, in one query.
+    decoded = (
+        _decoded(availability_of_item, item) for item in answer.get("Responses", {}).get(settings.DYNAMODB_TABLE, [])
+    )
+    found = {book.isbn13: book for book in decoded if book is not None}
+    # Unprocessed keys (throttled), records not synced yet, malformed items: Postgres answers those, in one query.
     rest = [isbn for isbn in dict.fromkeys(isbns) if isbn not in found]
     if rest:
         from_postgres, _ = books_availability(rest)

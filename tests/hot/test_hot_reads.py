@@ -104,6 +104,53 @@ def test_bad_isbns_are_refused_before_any_read(api, hot_table):
     assert api.get(f"/api/v1/books/{2**64}/").status_code == 404
 
 
+def test_a_malformed_item_is_answered_from_postgres(api, books, hot_table):
+    """An item missing attributes or holding a bad number (a hand edit, an older writer) is not a 500."""
+    from catalog.hot import dynamo
+
+    hot_backfill()
+    expected = answers(api, books)
+    client = dynamo.write_client()
+    client.put_item(TableName=hot_table, Item={**dynamo.book_key(books[0].pk), "version": {"N": "1"}})
+    client.put_item(
+        TableName=hot_table,
+        Item={**dynamo.isbn_key(books[0].isbn13), "book_id": {"N": str(books[0].pk)}, "price": {"S": "n/a"}},
+    )
+    client.put_item(
+        TableName=hot_table,
+        Item={**dynamo.isbn_key(books[1].isbn13), "isbn13": {"S": books[1].isbn13}, "stock": {"S": "many"}},
+    )
+
+    assert answers(api, books) == expected
+    assert dynamodb_breaker.state() == CLOSED  # bad data, not an outage
+
+
+def test_a_missing_table_is_answered_from_postgres(api, books, hot_table, settings):
+    hot_backfill()
+    expected = answers(api, books)
+    settings.DYNAMODB_TABLE = "test-hot-no-such-table"
+
+    assert answers(api, books) == expected
+
+
+def test_throttled_reads_are_answered_from_postgres_without_waiting(api, books, hot_table, settings):
+    from botocore.stub import Stubber
+
+    from catalog.hot import dynamo
+
+    settings.DYNAMODB_BREAKER_FAILURES = 10  # every read asks DynamoDB
+    expected = answers(api, books)
+    hot_backfill()
+    with Stubber(dynamo.read_client()) as stubber:
+        for operation in ("get_item", "get_item", "get_item", "get_item", "batch_get_item", "get_item"):
+            stubber.add_client_error(operation, service_error_code="ThrottlingException", http_status_code=400)
+        started = time.perf_counter()
+        assert answers(api, books) == expected
+        stubber.assert_no_pending_responses()
+
+    assert time.perf_counter() - started < 1.0  # no backoff on the request path
+
+
 # --- DynamoDB down or hung --------------------------------------------------------------------
 
 

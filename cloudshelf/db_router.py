@@ -13,9 +13,13 @@ their own write (docs/database.md has the whole table):
 
 Everything else reads from the primary: unsafe methods, the admin, accounts, sessions, the
 cart, partners, Celery tasks and commands (they run right after the commit that queued
-them), a read inside ``transaction.atomic`` on the primary, a read after a write in the
-same request, and a page rendered for the page cache (a kept copy rendered from a replica
-that had not yet replayed a change would be served as current until the next change).
+them), a read inside ``transaction.atomic`` on the primary, and a read after a write in the
+same request.
+
+A page rendered for the page cache reads from the replica only past a **WAL fence**: the
+replica must have replayed everything the primary had committed when the render began
+(``replica_has_every_commit_so_far``). A kept copy rendered from a replica without a change
+it already counts as seen would be served as current until the next change.
 
 **Read-your-writes**: an unsafe request that wrote (or succeeded) pins its visitor to the
 primary for ``DATABASE_READ_YOUR_WRITES_SECONDS`` with a short signed cookie. The window is
@@ -190,6 +194,38 @@ def forget_replica_state() -> None:
     _state = _UNKNOWN
 
 
+def replica_has_every_commit_so_far() -> bool:
+    """Whether the replica has replayed everything the primary had committed when this was called.
+
+    The fence of a page rendered for the page cache: the page cache reads its change sequence
+    before rendering, so every change that page will count as seen was committed before this
+    call, and a replica past the primary's WAL insert position now has all of them. Waits up to
+    ``DATABASE_REPLICA_FENCE_WAIT_SECONDS`` for the replica to get there (a few milliseconds
+    behind is the normal case), then answers False: the page is rendered from the primary.
+    """
+    try:
+        with connections[DEFAULT_DB_ALIAS].cursor() as cursor:
+            cursor.execute("SELECT pg_current_wal_insert_lsn()")
+            position = cursor.fetchone()[0]
+    except DatabaseError:
+        return False  # the primary is in trouble; the render will say so on its own
+    deadline = time.monotonic() + settings.DATABASE_REPLICA_FENCE_WAIT_SECONDS
+    try:
+        with connections[REPLICA_DB_ALIAS].cursor() as cursor:
+            while True:
+                # NULL (not a standby) is not past the fence either.
+                cursor.execute("SELECT coalesce(pg_last_wal_replay_lsn() >= %s::pg_lsn, false)", [position])
+                if cursor.fetchone()[0]:
+                    return True
+                if time.monotonic() >= deadline:
+                    return False
+                time.sleep(0.005)
+    except DatabaseError as error:
+        mark_replica_down(error)
+        _drop(connections[REPLICA_DB_ALIAS])
+        return False
+
+
 # --- The routing context --------------------------------------------------------------
 
 
@@ -201,6 +237,7 @@ class RoutingContext:
     report_reads_on_replica: bool = False  # a safe request, or an explicit block
     any_reads_on_replica: bool = False  # reads_from_replica()
     page_render: Callable[[], bool] = lambda: False  # a page cache shell is being rendered
+    page_fence_passed: bool | None = None  # the replica had every commit when the shell began
     wrote: bool = False
     used_replica: bool = False
 
@@ -265,8 +302,13 @@ class ReplicaRouter:
             or (context.report_reads_on_replica and app in settings.DATABASE_REPLICA_REPORT_APPS)
             or (context.catalog_reads_on_replica and app in settings.DATABASE_REPLICA_CATALOG_APPS)
         )
-        if not wanted or context.page_render() or not replica_state().is_usable:
+        if not wanted or not replica_state().is_usable:
             return DEFAULT_DB_ALIAS
+        if context.page_render():
+            if context.page_fence_passed is None:
+                context.page_fence_passed = replica_has_every_commit_so_far()
+            if not context.page_fence_passed:
+                return DEFAULT_DB_ALIAS
         context.used_replica = True
         return REPLICA_DB_ALIAS
 

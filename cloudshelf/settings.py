@@ -153,6 +153,10 @@ DATABASE_REPLICA_LAG_CHECK_SECONDS = env_float("DATABASE_REPLICA_LAG_CHECK_SECON
 # is not tried again for DATABASE_REPLICA_DOWN_MEMO_SECONDS: reads go to the primary meanwhile.
 DATABASE_REPLICA_CONNECT_TIMEOUT = env_int("DATABASE_REPLICA_CONNECT_TIMEOUT", 2, minimum=1)
 DATABASE_REPLICA_DOWN_MEMO_SECONDS = env_float("DATABASE_REPLICA_DOWN_MEMO_SECONDS", 5.0, minimum=0)
+# A page rendered for the page cache reads from the replica only once it has every commit made
+# before the render began (cloudshelf.db_router's WAL fence); it is waited for this long, then
+# the primary renders the page. A few milliseconds behind is normal for a streaming replica.
+DATABASE_REPLICA_FENCE_WAIT_SECONDS = env_float("DATABASE_REPLICA_FENCE_WAIT_SECONDS", 0.05, minimum=0)
 # Connection pooling (docs/database.md, "Connection pooling"): each process keeps a psycopg
 # pool per alias, shared by its threads and tasks, opened ahead, checked before use, shrinking
 # to DATABASE_POOL_MIN_SIZE when idle; DATABASE_POOL=0 goes back to a connection per thread

@@ -146,16 +146,23 @@ def test_the_lag_bound_is_inclusive_and_read_at_each_decision(replica, settings)
     assert decide("GET", "/books/", "catalog") == "default"
 
 
-def test_a_page_rendered_for_the_page_cache_reads_from_the_primary(replica):
+@pytest.mark.parametrize(("fence_passed", "expected"), [(True, "replica"), (False, "default")])
+def test_a_page_rendered_for_the_page_cache_reads_from_the_replica_only_past_the_fence(
+    replica, monkeypatch, fence_passed, expected
+):
+    checks = []
+    monkeypatch.setattr(db_router, "replica_has_every_commit_so_far", lambda: checks.append(1) or fence_passed)
     request = RequestFactory().get("/books/")
     context = request_context(request)
     token = db_router._context.set(context)
     try:
-        assert ROUTER.db_for_read(model("catalog")) == "replica"
         request.page_shell = object()
-        assert ROUTER.db_for_read(model("catalog")) == "default"
+        assert [ROUTER.db_for_read(model("catalog")) for _ in range(3)] == [expected] * 3
+        del request.page_shell
+        assert ROUTER.db_for_read(model("catalog")) == "replica"  # not a kept page: no fence
     finally:
         db_router._context.reset(token)
+    assert checks == [1]  # once per request
 
 
 @pytest.mark.django_db

@@ -279,11 +279,16 @@ def test_a_replica_connection_lost_mid_request_is_answered_from_the_primary(clie
     try:
         assert db_router.replica_state().is_usable
         with replica.cursor() as cursor:
-            cursor.execute("SELECT pg_backend_pid()")
-            backend = cursor.fetchone()[0]
+            cursor.execute("SELECT 1")  # a connection open to lose
         if replica.settings_dict["OPTIONS"].get("pool"):
-            replica.close()  # back to its pool, whose next getconn hands out this one again
-        superuser_sql_on_standby(f"SELECT pg_terminate_backend({int(backend)}, 5000)")  # waits until it is gone
+            replica.close()  # back to its pool, where it waits for the next request
+        # Every connection of this test database on the standby (a pool may hold more than one);
+        # the timeout makes each call wait until its backend is gone.
+        database = replica.settings_dict["NAME"]
+        superuser_sql_on_standby(
+            "SELECT count(pg_terminate_backend(pid, 5000)) FROM pg_stat_activity "
+            f"WHERE datname = '{database}' AND pid <> pg_backend_pid()"
+        )
 
         status, page, on_primary, _ = get_with_queries(client, page_of(book))
 
@@ -295,10 +300,26 @@ def test_a_replica_connection_lost_mid_request_is_answered_from_the_primary(clie
         replica.close_pool()
 
 
-def test_a_page_kept_by_the_page_cache_is_rendered_from_the_primary(client, book, settings):
+def test_a_page_kept_by_the_page_cache_is_rendered_from_a_replica_that_has_every_commit(client, book, settings):
     settings.PAGE_CACHE_SECONDS = 600
+    settings.DATABASE_REPLICA_FENCE_WAIT_SECONDS = 10  # the shared primary never stops writing
     status, page, on_primary, on_replica = get_with_queries(client, page_of(book))
-    assert (status, "Replicated Dune" in page, bool(on_primary), on_replica) == (200, True, True, [])
+    assert (status, "Replicated Dune" in page, bool(on_replica), on_primary) == (200, True, True, [])
+
+
+def test_a_page_kept_while_the_replica_lacks_a_commit_is_rendered_from_the_primary(client, book, settings):
+    settings.PAGE_CACHE_SECONDS = 600
+    settings.DATABASE_REPLICA_MAX_LAG_SECONDS = 3600  # usable for every other read: only the fence says no
+    settings.DATABASE_REPLICA_FENCE_WAIT_SECONDS = 0.2
+    with replay_paused():
+        Book.objects.filter(pk=book.pk).update(price=Decimal("7.50"))
+        wait_for_standby(primary_wal_position(), function="pg_last_wal_receive_lsn")
+
+        status, page, on_primary, on_replica = get_with_queries(client, page_of(book))
+        assert (status, "7.50" in page, bool(on_primary), on_replica) == (200, True, True, [])
+        response = client.get(page_of(book))  # the kept copy: the price the customer just set
+        assert (response["X-Page-Cache"], "7.50" in response.content.decode()) == ("hit", True)
+    wait_until_replayed()
 
 
 @contextmanager

@@ -310,6 +310,16 @@ cluster_healthy() {
 	return 0
 }
 
+# Every node knows all the others (from its nodes.conf, at once on a restart). When one does not
+# (fresh nodes, or one that lost its nodes.conf), waiting cannot make the cluster healthy.
+cluster_nodes_known() {
+	local port count
+	count=$(wc -w <<<"$(cluster_ports)")
+	for port in $(cluster_ports); do
+		node_cli "$port" cluster info 2>/dev/null | tr -d '\r' | grep -qx "cluster_known_nodes:$count" || return 1
+	done
+}
+
 # A restarted cluster takes a moment to agree again (the nodes reconnect through nodes.conf).
 wait_cluster_healthy() {
 	local seconds=$1 i
@@ -344,7 +354,7 @@ cmd_cluster_start() {
 	mkdir -p "$REDIS_CLUSTER_DIR"
 	for port in $(cluster_ports); do start_node "$port"; done
 	seed=$(cluster_ports | awk '{print $1}')
-	if wait_cluster_healthy 10; then
+	if cluster_nodes_known && wait_cluster_healthy 10; then
 		info "Redis Cluster ready (reused): redis://127.0.0.1:$seed/0 seeds it"
 		return 0
 	fi

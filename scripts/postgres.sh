@@ -366,10 +366,13 @@ make_replica() {
 	chown "$PG_OS_USER:" "$building"
 	chmod 700 "$building"
 	info "pg_basebackup of 127.0.0.1:$PG_PORT into $PG_REPLICA_DATA (a copy of the whole cluster: $(du -sh "$PG_DATA" | cut -f1))"
+	# A progress line on a terminal (the copy of a big catalog takes a while), none in logs.
+	local progress=()
+	[[ -t 2 ]] && progress=(--progress)
 	# -R writes standby.signal and primary_conninfo (with primary_slot_name, from -S).
 	if ! as_postgres env PGPASSWORD="$PG_REPLICATION_PASSWORD" "$BIN/pg_basebackup" --host=127.0.0.1 --port="$PG_PORT" \
 		--username="$PG_REPLICATION_USER" --no-password --pgdata="$building" --write-recovery-conf \
-		--wal-method=stream --slot="$PG_REPLICA_SLOT" --checkpoint=fast; then
+		--wal-method=stream --slot="$PG_REPLICA_SLOT" --checkpoint=fast "${progress[@]}"; then
 		rm -rf "$building"
 		die "pg_basebackup failed"
 	fi

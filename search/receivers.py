@@ -1,10 +1,10 @@
 """Search listens to the catalog: every change that can alter a book's document queues it.
 
-``books_changed`` covers the catalog's services (book and review saves, stock, prices,
-imports). Django's model signals cover what the admin changes without a service: a book
-deleted, an author renamed or deleted, a category renamed or moved, tags edited. Each
-receiver only queues ids after the commit (``search_queue_books`` never raises); synonym
-edits only clear the cached synonym map.
+``catalog.book_copies`` names the changes a book's copy follows (the catalog's services'
+``books_changed``; a book deleted, an author renamed or unlinked, tags edited, a tag renamed
+or deleted in the admin); a category renamed or moved is search's own (documents hold
+category names). Ids are only queued after the commit (``search_queue_books`` never
+raises); synonym edits only clear the cached synonym map.
 """
 
 from __future__ import annotations
@@ -12,14 +12,22 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import transaction
-from django.db.models.signals import m2m_changed, post_delete, post_save
+from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
-from catalog.models import Author, Book, BookAuthor, Category
-from catalog.signals import books_changed
+from catalog.book_copies import follow_book_changes
+from catalog.models import Book, Category
 from search import synonyms
 from search.models import Synonym
 from search.services import search_queue_books
+
+
+def _queue(book_ids: list[int]) -> None:
+    search_queue_books(book_ids=book_ids)
+
+
+# Book edits, deletes, authors and tags: the list shared with the hot records.
+follow_book_changes(_queue, name="search")
 
 
 def _queue_on_commit(book_ids: list[int]) -> None:
@@ -27,42 +35,11 @@ def _queue_on_commit(book_ids: list[int]) -> None:
         transaction.on_commit(lambda: search_queue_books(book_ids=book_ids))
 
 
-@receiver(books_changed, dispatch_uid="search.books_changed")
-def queue_changed_books(sender: Any, book_ids: list[int], **kwargs: Any) -> None:
-    _queue_on_commit(list(book_ids))
-
-
-@receiver(post_delete, sender=Book, dispatch_uid="search.book_deleted")
-def queue_deleted_book(sender: Any, instance: Book, **kwargs: Any) -> None:
-    _queue_on_commit([instance.pk])
-
-
-@receiver(post_save, sender=Author, dispatch_uid="search.author_saved")
-def queue_books_of_author(sender: Any, instance: Author, created: bool, **kwargs: Any) -> None:
-    if not created:
-        _queue_on_commit(list(BookAuthor.objects.filter(author=instance).values_list("book_id", flat=True)))
-
-
-@receiver(post_delete, sender=BookAuthor, dispatch_uid="search.book_author_deleted")
-def queue_book_of_removed_author(sender: Any, instance: BookAuthor, **kwargs: Any) -> None:
-    _queue_on_commit([instance.book_id])
-
-
 @receiver(post_save, sender=Category, dispatch_uid="search.category_saved")
 def queue_books_of_category(sender: Any, instance: Category, created: bool, **kwargs: Any) -> None:
     # The catalog clears its category index itself (``catalog.page_tags``).
     if not created:
         _queue_on_commit(list(Book.objects.filter(category=instance).values_list("pk", flat=True)))
-
-
-@receiver(m2m_changed, sender=Book.tags.through, dispatch_uid="search.book_tags_changed")
-def queue_books_with_changed_tags(sender: Any, instance: Any, action: str, pk_set: Any, **kwargs: Any) -> None:
-    if action not in {"post_add", "post_remove", "post_clear"}:
-        return
-    if isinstance(instance, Book):
-        _queue_on_commit([instance.pk])
-    elif pk_set:
-        _queue_on_commit(sorted(pk_set))
 
 
 @receiver(post_save, sender=Synonym, dispatch_uid="search.synonym_saved")

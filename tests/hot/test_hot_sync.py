@@ -251,3 +251,28 @@ def test_a_real_worker_writes_the_stock_taken_by_a_checkout_style_update(celery_
     values = wait_for(lambda: (found := stored(book.pk)) and found["stock"] == 4 and found)
     assert int(values["version"]) == versions(book)
     assert celery_worker.count("catalog.hot_sync_books", "succeeded") >= 1
+
+
+def test_a_renamed_tag_rewrites_the_records_of_its_books(hot_table, django_capture_on_commit_callbacks):
+    tag = TagFactory(name="amber")
+    book = BookFactory()
+    book.tags.add(tag)
+    hot_books_sync(book_ids=[book.pk])
+
+    with django_capture_on_commit_callbacks(execute=True):
+        tag.name = "glass"
+        tag.save()  # the admin's change form: no service, no books_changed
+
+    assert stored(book.pk)["tags"] == ["glass"]
+
+
+def test_a_deleted_tag_leaves_the_records_of_its_books(hot_table, django_capture_on_commit_callbacks):
+    kept, dropped = TagFactory(name="amber"), TagFactory(name="glass")
+    book = BookFactory()
+    book.tags.add(kept, dropped)
+    hot_books_sync(book_ids=[book.pk])
+
+    with django_capture_on_commit_callbacks(execute=True):
+        dropped.delete()  # its links go by a cascade that sends no m2m_changed
+
+    assert stored(book.pk)["tags"] == ["amber"]

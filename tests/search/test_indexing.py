@@ -15,7 +15,7 @@ from search.client import bulk_client
 from search.documents import alias_name
 from search.engine import search_books
 from search.models import BookSearchDocument
-from tests.factories import BookFactory, UserFactory
+from tests.factories import BookFactory, TagFactory, UserFactory
 from tests.search.conftest import indexed_document, refresh_index
 
 pytestmark = pytest.mark.django_db
@@ -70,6 +70,23 @@ def test_renaming_an_author_reindexes_their_books(indexed_shelf, django_capture_
 
     assert indexed_document(indexed_shelf.foundation.pk)["authors"] == ["Isaac Asimov Jr."]
     assert indexed_document(indexed_shelf.fondation.pk)["authors"] == ["Isaac Asimov Jr."]
+
+
+def test_renaming_or_deleting_a_tag_reindexes_its_books(indexed_shelf, django_capture_on_commit_callbacks):
+    dune = indexed_shelf.dune
+    renamed, dropped = TagFactory(name="spice"), TagFactory(name="desert")
+    with django_capture_on_commit_callbacks(execute=True):
+        dune.tags.add(renamed, dropped)
+    refresh_index()
+    assert indexed_document(dune.pk)["tags"] == ["desert", "spice"]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        renamed.name = "melange"
+        renamed.save()  # the admin's change form: no service, no books_changed
+        dropped.delete()  # its links go by a cascade that sends no m2m_changed
+    refresh_index()
+
+    assert indexed_document(dune.pk)["tags"] == ["melange"]
 
 
 def test_a_burst_of_changes_becomes_one_task_and_one_bulk_request(indexed_shelf, monkeypatch):

@@ -104,7 +104,7 @@ embedded_prepare() {
 	PY=$VENV_DIR/bin/python
 	[[ -x $PY ]] || die "$PY not found; run \`make venv\` first"
 	# The embedded default is "nothing set": clear whatever the caller's shell exports.
-	unset DATABASE_URL REDIS_URL REDIS_DURABLE_URL CELERY_BROKER_URL OPENSEARCH_URL
+	unset DATABASE_URL DATABASE_REPLICA_URL REDIS_URL REDIS_DURABLE_URL CELERY_BROKER_URL OPENSEARCH_URL DYNAMODB_TABLE
 	DATA_DIR=$(mktemp -d "${TMPDIR:-/tmp}/cloudshelf-$1.XXXXXX")
 	export DATA_DIR
 	SERVER_LOG=$DATA_DIR/runserver.log

@@ -8,7 +8,7 @@ from django_redis import get_redis_connection
 from cloudshelf import health, redis_guard
 from cloudshelf.heartbeat import worker_heartbeat_beat, worker_heartbeat_stop
 from search.breaker import opensearch_breaker
-from search.services import _key as search_key
+from search.services import sync_key as search_key
 from tests.factories import UserFactory
 from tests.ops.hung_peer import HungPeer
 

@@ -63,20 +63,71 @@ def _batch_get(keys: list[dict[str, Any]], *, projection: str | None = None) -> 
     return found
 
 
-def _put_if_newer(item: dict[str, Any]) -> bool:
-    """Write ``item`` unless the table holds a newer version; False when it was refused."""
+def _conditional_put(item: dict[str, Any], **extra: Any) -> dict[str, Any] | None:
+    """``PutItem`` unless the table holds a newer version: the answer, or None when refused."""
     client = dynamo.write_client()
     try:
-        dynamo.with_backoff(
+        return dynamo.with_backoff(
             lambda: client.put_item(
                 TableName=dynamo.table_name(),
                 Item=item,
                 ConditionExpression=CONDITION,
                 ExpressionAttributeValues={":v": item["version"]},
+                **extra,
             )
         )
     except ClientError as error:
         if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            return None
+        raise
+
+
+def _put_if_newer(item: dict[str, Any]) -> bool:
+    """Write ``item`` unless the table holds a newer version; False when it was refused."""
+    return _conditional_put(item) is not None
+
+
+def _put_id_item(item: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
+    """Write a book's id item unless newer; (written, the plain values of the item it replaced).
+
+    The replaced item comes back in the same call (``ALL_OLD``), so the sync knows which
+    ISBN item it displaced even when another task wrote the id item since the sync read it.
+    """
+    answer = _conditional_put(item, ReturnValues="ALL_OLD")
+    return answer is not None, plain((answer or {}).get("Attributes", {}))
+
+
+def _put_isbn_item(item: dict[str, Any], book_id: int) -> bool:
+    """Write a book's ISBN item unless newer, and only while its id item holds the same version.
+
+    One transaction with a check of the id item: a sync overtaken between its two writes (by a
+    newer record, possibly of another ISBN, or by the book's tombstone) cannot put back an
+    ISBN item that the newer writer has already deleted or will never delete.
+    """
+    client, name, version = dynamo.write_client(), dynamo.table_name(), {":v": item["version"]}
+    steps = [
+        {
+            "ConditionCheck": {
+                "TableName": name,
+                "Key": dynamo.book_key(book_id),
+                "ConditionExpression": "version = :v",
+                "ExpressionAttributeValues": version,
+            }
+        },
+        {
+            "Put": {
+                "TableName": name,
+                "Item": item,
+                "ConditionExpression": CONDITION,
+                "ExpressionAttributeValues": version,
+            }
+        },
+    ]
+    try:
+        dynamo.with_backoff(lambda: client.transact_write_items(TransactItems=steps))
+    except ClientError as error:
+        reasons = [reason.get("Code") for reason in error.response.get("CancellationReasons", [])]
+        if error.response["Error"]["Code"] == "TransactionCanceledException" and "ConditionalCheckFailed" in reasons:
             return False
         raise
     return True
@@ -117,16 +168,16 @@ def hot_books_sync(*, book_ids: list[int]) -> SyncOutcome:
     keys = [dynamo.book_key(book_id) for book_id in ids]
     stored = {
         int(values["book_id"]): values
-        for values in map(plain, _batch_get(keys, projection="book_id, isbn13, version, deleted"))
+        for values in map(plain, _batch_get(keys, projection="book_id, version, deleted"))
     }
     for book_id in ids:
         before = stored.get(book_id)
         record = records.get(book_id)
         if record is None:  # deleted from Postgres: the record goes too
             if before is None or not before.get("deleted"):
-                _put_tombstone(book_id)
-                if before is not None:
-                    _delete_isbn_item(str(before["isbn13"]), book_id)
+                replaced = _put_tombstone(book_id)
+                if replaced.get("isbn13") and not replaced.get("deleted"):
+                    _delete_isbn_item(str(replaced["isbn13"]), book_id)
                 outcome.deleted += 1
             continue
         if before is not None and int(before["version"]) > record.version:
@@ -135,29 +186,37 @@ def hot_books_sync(*, book_ids: list[int]) -> SyncOutcome:
         by_id, by_isbn = record.items()
         # The id item first: if it is refused, a newer record (or the book's tombstone) is there,
         # and the ISBN item is left to the newer sync (or must not come back).
-        if not _put_if_newer(by_id):
+        written, replaced = _put_id_item(by_id)
+        if not written:
             outcome.refused += 2
             continue
         outcome.written += 1
-        if _put_if_newer(by_isbn):
+        if _put_isbn_item(by_isbn, book_id):
             outcome.written += 1
         else:
             outcome.refused += 1
-        if before is not None and before["isbn13"] != record.details.isbn13:
-            _delete_isbn_item(str(before["isbn13"]), book_id)
+        # The ISBN of the item just replaced, not of the one read above: another task may have
+        # written (and moved the ISBN) in between.
+        if replaced.get("isbn13") and replaced["isbn13"] != record.details.isbn13:
+            _delete_isbn_item(str(replaced["isbn13"]), book_id)
     return outcome
 
 
-def _put_tombstone(book_id: int) -> None:
+def _put_tombstone(book_id: int) -> dict[str, Any]:
     """Mark the book deleted with a version no record reaches: a sync that read the book before
-    its deletion and writes late is refused instead of bringing it back (ids are never reused)."""
+    its deletion and writes late is refused instead of bringing it back (ids are never reused).
+    Returns the plain values of the item it replaced (``{}`` when there was none)."""
     item = {
         **dynamo.book_key(book_id),
         "book_id": {"N": str(book_id)},
         "deleted": {"BOOL": True},
         "version": {"N": str(TOMBSTONE_VERSION)},
     }
-    dynamo.with_backoff(partial(dynamo.write_client().put_item, TableName=dynamo.table_name(), Item=item))
+    client = dynamo.write_client()
+    answer = dynamo.with_backoff(
+        lambda: client.put_item(TableName=dynamo.table_name(), Item=item, ReturnValues="ALL_OLD")
+    )
+    return plain(answer.get("Attributes", {}))
 
 
 def _book_id_batches(batch: int, *, ids: list[int] | None = None) -> Iterator[list[int]]:

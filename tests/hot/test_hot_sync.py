@@ -276,3 +276,121 @@ def test_a_deleted_tag_leaves_the_records_of_its_books(hot_table, django_capture
         dropped.delete()  # its links go by a cascade that sends no m2m_changed
 
     assert stored(book.pk)["tags"] == ["amber"]
+
+
+class _InterleavingClient:
+    """The real write client, except that one write runs ``meanwhile()`` first: another task's whole
+    sync landing between two steps of this one (what two workers do on a busy queue)."""
+
+    def __init__(self, client, *, before_writing_key: str, meanwhile) -> None:
+        self._client, self._key, self._meanwhile = client, before_writing_key, meanwhile
+
+    def __getattr__(self, name: str):
+        method = getattr(self._client, name)
+
+        def call(**kwargs):
+            written = [kwargs.get("Item")] + [
+                step["Put"]["Item"] for step in kwargs.get("TransactItems", []) if "Put" in step
+            ]
+            if self._meanwhile and any(item and item["pk"]["S"] == self._key for item in written):
+                meanwhile, self._meanwhile = self._meanwhile, None
+                meanwhile()
+            return method(**kwargs)
+
+        return call
+
+
+def _two_isbn_changes(book):
+    """The book's record after its ISBN moved to a first and then a second new ISBN."""
+    book.isbn13 = "9780306406157"
+    book.save()
+    first = hot_records([book.pk])
+    book.isbn13 = "9780131103627"
+    book.save()
+    return first
+
+
+def test_two_isbn_changes_synced_concurrently_leave_no_isbn_item_behind(hot_table, monkeypatch):
+    from catalog.hot import sync
+
+    book = BookFactory()
+    hot_books_sync(book_ids=[book.pk])
+    old_isbn = book.isbn13
+    first = _two_isbn_changes(book)
+    real_client = dynamo.write_client
+    # A task that read the first change writes while the second change's task is at its id
+    # item, which it read stored versions for before the first task wrote.
+    late = _InterleavingClient(
+        real_client(),
+        before_writing_key=f"BOOK#{book.pk}",
+        meanwhile=lambda: (
+            monkeypatch.setattr(sync, "hot_records", lambda ids: first),
+            monkeypatch.setattr(dynamo, "write_client", real_client),
+            hot_books_sync(book_ids=[book.pk]),
+            monkeypatch.undo(),
+        ),
+    )
+    monkeypatch.setattr(dynamo, "write_client", lambda: late)
+
+    hot_books_sync(book_ids=[book.pk])
+
+    assert stored(book.pk)["isbn13"] == "9780131103627"
+    assert item(dynamo.isbn_key("9780131103627")) is not None
+    assert item(dynamo.isbn_key("9780306406157")) is None
+    assert item(dynamo.isbn_key(old_isbn)) is None
+
+
+def test_an_isbn_item_of_a_record_overtaken_meanwhile_is_not_written(hot_table, monkeypatch):
+    from catalog.hot import sync
+
+    book = BookFactory()
+    hot_books_sync(book_ids=[book.pk])
+    first = _two_isbn_changes(book)
+    real_client = dynamo.write_client
+    # The first change's task has written its id item; the second's runs whole before the
+    # first writes its ISBN item.
+    monkeypatch.setattr(sync, "hot_records", lambda ids: first)
+    early = _InterleavingClient(
+        real_client(),
+        before_writing_key="ISBN#9780306406157",
+        meanwhile=lambda: (
+            monkeypatch.undo(),
+            hot_books_sync(book_ids=[book.pk]),
+            monkeypatch.setattr(dynamo, "write_client", lambda: early),
+        ),
+    )
+    monkeypatch.setattr(dynamo, "write_client", lambda: early)
+
+    hot_books_sync(book_ids=[book.pk])
+    monkeypatch.undo()
+
+    assert stored(book.pk)["isbn13"] == "9780131103627"
+    assert item(dynamo.isbn_key("9780131103627")) is not None
+    assert item(dynamo.isbn_key("9780306406157")) is None
+
+
+def test_an_isbn_item_written_just_before_the_tombstone_is_deleted_with_it(
+    hot_table, monkeypatch, django_capture_on_commit_callbacks
+):
+    from catalog.hot import sync
+
+    book = BookFactory()
+    book_id, isbn13 = book.pk, book.isbn13
+    read_before = hot_records([book_id])  # a sync in flight when the book is deleted
+    real_client = dynamo.write_client
+    monkeypatch.setattr(sync, "hot_records", lambda ids: read_before)
+
+    def delete_the_book():
+        monkeypatch.undo()
+        with django_capture_on_commit_callbacks(execute=True):
+            Book.objects.filter(pk=book_id).delete()
+        monkeypatch.setattr(dynamo, "write_client", lambda: late)
+
+    late = _InterleavingClient(real_client(), before_writing_key=f"ISBN#{isbn13}", meanwhile=delete_the_book)
+    monkeypatch.setattr(dynamo, "write_client", lambda: late)
+
+    hot_books_sync(book_ids=[book_id])
+    monkeypatch.undo()
+
+    assert stored(book_id)["deleted"] is True
+    assert item(dynamo.isbn_key(isbn13)) is None

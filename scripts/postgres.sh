@@ -138,11 +138,15 @@ max_replication_slots = 10
 # An abandoned slot keeps WAL on this disk forever; past this much the slot is given up ("lost")
 # and the next replica-start rebuilds the replica instead.
 max_slot_wal_keep_size = '$PG_MAX_SLOT_WAL_KEEP_SIZE'
-# On the replica: answer reads while replaying, and tell the primary which rows its queries
-# still see, so a long report is not cancelled by replayed VACUUM (the primary keeps those rows
-# a little longer).
+# On the replica: answer reads while replaying. No feedback to the primary: with it, the
+# primary's VACUUM keeps every row the replica's oldest snapshot might read (reports, but also
+# a snapshot up to wal_receiver_status_interval old when idle), so pages written in the last
+# seconds are never all-visible and index-only scans visit the heap. Without it, a replica
+# query that conflicts with replayed cleanup is cancelled after max_standby_streaming_delay:
+# our reports run in well under a second, and a lagging replica gets no reads (the router).
 hot_standby = on
-hot_standby_feedback = on
+hot_standby_feedback = off
+max_standby_streaming_delay = 30s
 CONF
 	chown "$PG_OS_USER:" "$data/cloudshelf.conf"
 }

@@ -5,7 +5,7 @@ authors' names, its tags' names, price, stock, rating), so both must hear of eve
 to it. ``follow_book_changes`` connects one such store, so the list of changes lives here
 once: ``books_changed`` (the catalog's services: book and review saves, stock, prices,
 imports, covers), and what the admin changes without a service: a book deleted, an author
-renamed or unlinked, a book's tags edited, a tag renamed or deleted.
+renamed or unlinked, a book's tags edited, a tag renamed or deleted, a stock row deleted.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 from django.db import transaction
 from django.db.models.signals import m2m_changed, post_delete, post_save, pre_delete
 
-from catalog.models import Author, Book, BookAuthor, Tag
+from catalog.models import Author, Book, BookAuthor, Inventory, Tag
 from catalog.signals import books_changed
 
 
@@ -44,6 +44,9 @@ def follow_book_changes(queue: Callable[[list[int]], None], *, name: str) -> Non
     def author_unlinked(sender: Any, instance: BookAuthor, **kwargs: Any) -> None:
         queue_on_commit([instance.book_id])
 
+    def stock_row_deleted(sender: Any, instance: Inventory, **kwargs: Any) -> None:
+        queue_on_commit([instance.book_id])  # the book shows no stock now
+
     def tags_edited(sender: Any, instance: Any, action: str, pk_set: Any, **kwargs: Any) -> None:
         if action not in {"post_add", "post_remove", "post_clear"}:
             return
@@ -64,6 +67,7 @@ def follow_book_changes(queue: Callable[[list[int]], None], *, name: str) -> Non
     post_delete.connect(book_deleted, sender=Book, weak=False, dispatch_uid=f"{name}.book_deleted")
     post_save.connect(author_saved, sender=Author, weak=False, dispatch_uid=f"{name}.author_saved")
     post_delete.connect(author_unlinked, sender=BookAuthor, weak=False, dispatch_uid=f"{name}.book_author_deleted")
+    post_delete.connect(stock_row_deleted, sender=Inventory, weak=False, dispatch_uid=f"{name}.inventory_deleted")
     m2m_changed.connect(tags_edited, sender=Book.tags.through, weak=False, dispatch_uid=f"{name}.book_tags_changed")
     post_save.connect(tag_saved, sender=Tag, weak=False, dispatch_uid=f"{name}.tag_saved")
     pre_delete.connect(tag_deleted, sender=Tag, weak=False, dispatch_uid=f"{name}.tag_deleted")

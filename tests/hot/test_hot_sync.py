@@ -47,6 +47,32 @@ def test_a_stock_change_by_an_f_update_raises_the_version_without_any_signal():
     assert hot_records([book.pk])[book.pk].details.stock_on_hand == 4
 
 
+def test_a_deleted_and_recreated_stock_row_still_raises_the_version():
+    book = BookFactory(stock=5)
+    Inventory.objects.filter(book=book).update(stock_on_hand=4)
+    before = versions(book)
+
+    Inventory.objects.filter(book=book).delete()  # the admin's delete: the sum must not fall
+    without_a_row = versions(book)
+    services.inventory_set_stock(book_ids=[book.pk], stock_on_hand=3)  # a new row starts at 1
+
+    assert before < without_a_row < versions(book)
+
+
+def test_a_stock_row_deleted_in_the_admin_reaches_the_record(hot_table, django_capture_on_commit_callbacks):
+    book = BookFactory(stock=5)
+    services.inventory_set_stock(book_ids=[book.pk], stock_on_hand=4)
+    hot_books_sync(book_ids=[book.pk])
+
+    with django_capture_on_commit_callbacks(execute=True):
+        Inventory.objects.get(book=book).delete()  # no service, no books_changed
+    assert stored(book.pk)["stock"] == 0
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services.inventory_set_stock(book_ids=[book.pk], stock_on_hand=3)
+    assert stored(book.pk)["stock"] == 3
+
+
 def test_the_record_holds_what_the_api_shows_plus_snippets_and_the_page_cover(hot_table):
     book = BookFactory(price=Decimal("12.50"), stock=3)
     book.tags.add(TagFactory(name="glass"))

@@ -5,7 +5,8 @@ the benchmark load. Each mode runs its own gunicorn (the project's ``gunicorn.co
 workers x 8 threads here) on a free loopback port beside the stack, with the whole-page
 cache off so every request renders and queries Postgres: book pages over 2,000 books, a 5 s
 warm-up, then ``wrk -t2 -c16 -d20s``. While it runs, a sampler counts that gunicorn's
-connections in ``pg_stat_activity`` (told apart by ``application_name``) every 0.2 s.
+connections in ``pg_stat_activity`` (told apart by ``application_name``) every 0.2 s; the
+replica is left out (``DATABASE_REPLICA_URL`` unset), so every connection is on the primary.
 
 Modes (settings in docs/database.md):
 
@@ -131,6 +132,8 @@ class _Gunicorn:
         self.port = _free_port()
         self.directory = tempfile.TemporaryDirectory(prefix="bench-pool-")
         env = os.environ | extra
+        # Every connection on the primary, where the sampler counts them (the stack reads from a replica).
+        env.pop("DATABASE_REPLICA_URL", None)
         env |= {
             "GUNICORN_BIND": f"127.0.0.1:{self.port}",
             "RUN_DIR": self.directory.name,

@@ -20,6 +20,7 @@ from celery import current_app
 from catalog.hot import dynamo
 from catalog.hot.reads import dynamodb_breaker
 from tests.api.conftest import _fresh_category_rows, api, partner, partner_key  # noqa: F401  (shared fixtures)
+from tests.network import silent_server, wait_for  # noqa: F401  (a shared fixture; wait_for imported from here)
 from tests.workers import real_worker
 
 BIN = Path(sys.executable).parent
@@ -126,15 +127,3 @@ def celery_worker(settings, transactional_db, hot_table):
     }
     with real_worker("hot", environment) as log:
         yield log
-
-
-def wait_for(condition: Any, *, timeout: float = 20.0, interval: float = 0.1) -> Any:
-    """Poll ``condition()`` until it returns something truthy; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s")
-        time.sleep(interval)

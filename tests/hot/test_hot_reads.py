@@ -3,8 +3,6 @@ Postgres when the table lacks a record, when DynamoDB is down or hung, and when 
 
 from __future__ import annotations
 
-import socket
-import threading
 import time
 from datetime import date
 from decimal import Decimal
@@ -173,33 +171,6 @@ def test_an_unreachable_endpoint_is_answered_from_postgres(api, books, hot_table
     settings.AWS_ENDPOINT_URL = "http://127.0.0.1:9"
 
     assert answers(api, books) == expected
-
-
-@pytest.fixture
-def silent_server():
-    """A port that accepts connections and never answers: a hung DynamoDB endpoint."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(16)
-    accepted: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        server.settimeout(0.1)
-        while not stop.is_set():
-            try:
-                accepted.append(server.accept()[0])
-            except OSError:
-                continue
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.getsockname()[1]}", accepted
-    stop.set()
-    thread.join()
-    for connection in accepted:
-        connection.close()
-    server.close()
 
 
 def test_a_hung_dynamodb_costs_a_read_one_short_timeout_then_nothing(api, books, hot_table, settings, silent_server):

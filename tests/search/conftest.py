@@ -5,7 +5,6 @@ need one (``celery_worker``)."""
 from __future__ import annotations
 
 import os
-import time
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -23,6 +22,7 @@ from search.client import bulk_client
 from search.documents import alias_name
 from search.services import search_index_rebuild
 from tests.factories import AuthorFactory, BookFactory, CategoryFactory
+from tests.network import silent_server, wait_for  # noqa: F401  (a shared fixture; wait_for imported from here)
 from tests.workers import real_worker
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -311,15 +311,3 @@ def celery_worker(settings, transactional_db):
     }
     with real_worker("search", environment) as log:
         yield log
-
-
-def wait_for(condition, *, timeout: float = 15.0, interval: float = 0.1):
-    """Poll ``condition()`` until it returns something truthy; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s")
-        time.sleep(interval)

@@ -1,7 +1,5 @@
 """The circuit breaker around OpenSearch, and what customers and /health/ready see."""
 
-import socket
-import threading
 import time
 
 import pytest
@@ -120,33 +118,6 @@ def test_it_falls_back_to_process_memory_when_redis_fails(breaker, monkeypatch):
 
 
 # --- What customers see -----------------------------------------------------------------------
-
-
-@pytest.fixture
-def silent_server():
-    """A port that accepts connections and never answers: a hung OpenSearch."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(16)
-    accepted = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        server.settimeout(0.1)
-        while not stop.is_set():
-            try:
-                accepted.append(server.accept()[0])
-            except OSError:
-                continue
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.getsockname()[1]}", accepted
-    stop.set()
-    thread.join()
-    for connection in accepted:
-        connection.close()
-    server.close()
 
 
 def test_a_hung_opensearch_costs_a_search_one_short_timeout_then_nothing(indexed_shelf, settings, silent_server):

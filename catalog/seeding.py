@@ -10,7 +10,8 @@ The load is set-based because it has to put 100,000 books into Postgres in well 
 minute: rows are generated in memory a batch at a time and written with ``COPY`` (Postgres)
 or ``executemany`` (SQLite), then the shown ratings are computed by one SQL ``UPDATE``.
 No ``books_changed`` event is sent: a search index is rebuilt from scratch after a seed
-instead of receiving 100,000 single-book events.
+instead of receiving 100,000 single-book events, and the hot records are backfilled
+(``dynamo_sync --backfill``; until then the partner API reads the new books from Postgres).
 """
 
 from __future__ import annotations

@@ -29,7 +29,8 @@ class Command(BaseCommand):
         "A catalog that already has books is refused unless --if-empty (then nothing is done) or --append "
         "(books are added; a book whose ISBN the catalog already holds gets another one, and the output says how "
         "many did). "
-        "No books_changed events are sent: rebuild the search index after seeding."
+        "No books_changed events are sent: rebuild the search index after seeding, and with DYNAMODB_TABLE set "
+        "backfill the hot records (dynamo_sync --backfill; until then the API reads those books from Postgres)."
     )
 
     def add_arguments(self, parser: ArgumentParser) -> None:

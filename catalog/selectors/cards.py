@@ -23,7 +23,7 @@ from django.db import connection
 from django.db.models import Q, QuerySet
 from django.urls import reverse
 
-from catalog.models import Author, Book, BookAuthor, Tag
+from catalog.models import Author, Book, BookAuthor
 from catalog.selectors.categories import CategoryLink, category_index, category_subtree_ids
 from catalog.selectors.pages import SORT_OPTIONS, author_books_by_ids, sort_columns
 
@@ -303,16 +303,7 @@ def _card_rows(sort: str) -> QuerySet[Book, dict[str, Any]]:
 def book_details(**lookup: Any) -> BookDetails | None:
     """The book matching ``lookup`` (``pk=…`` or ``isbn13=…``) with its details, or ``None``. Three queries."""
     row = Book.objects.filter(**lookup).values(*_DETAIL_COLUMNS).first()
-    if row is None:
-        return None
-    tags = tuple(Tag.objects.filter(books=row["id"]).order_by("name").values_list("name", flat=True))
-    return BookDetails(
-        **_card_fields(row, _authors_of([row["id"]])),
-        description=row["description"],
-        page_count=row["page_count"],
-        publisher=row["publisher"],
-        tags=tags,
-    )
+    return _details_of([row])[row["id"]] if row is not None else None
 
 
 def books_details(book_ids: Sequence[int]) -> dict[int, BookDetails]:
@@ -322,9 +313,11 @@ def books_details(book_ids: Sequence[int]) -> dict[int, BookDetails]:
     what the partner API's book detail shows, so either store gives the same answer.
     """
     ids = list(book_ids)
-    if not ids:
-        return {}
-    rows = list(Book.objects.filter(pk__in=ids).values(*_DETAIL_COLUMNS))
+    return _details_of(list(Book.objects.filter(pk__in=ids).values(*_DETAIL_COLUMNS))) if ids else {}
+
+
+def _details_of(rows: list[dict[str, Any]]) -> dict[int, BookDetails]:
+    """``BookDetails`` of detail rows, by id: their authors and tags in one query each."""
     found = [row["id"] for row in rows]
     authors = _authors_of(found)
     tags: dict[int, list[str]] = {}

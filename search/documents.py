@@ -23,7 +23,7 @@ Analysis, field by field:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -313,14 +313,3 @@ def book_documents(book_ids: Iterable[int], *, categories: dict[int, CategoryInf
             }
         )
     return documents
-
-
-def all_book_id_batches(batch_size: int = 2000) -> Iterator[list[int]]:
-    """Every book id in ascending batches, by keyset pagination (no OFFSET, no long transaction)."""
-    last_id = 0
-    while True:
-        ids = list(Book.objects.filter(pk__gt=last_id).order_by("pk").values_list("pk", flat=True)[:batch_size])
-        if not ids:
-            return
-        yield ids
-        last_id = ids[-1]

@@ -25,11 +25,11 @@ from django.db import connection
 from opensearchpy import OpenSearch, helpers
 
 from catalog.models import Author, Book, BookAuthor, Category, Inventory, Tag
+from catalog.selectors.cards import all_book_id_batches
 from search.client import bulk_client, is_configured
 from search.documents import (
     CategoryInfo,
     alias_name,
-    all_book_id_batches,
     book_documents,
     book_index,
     category_infos,

@@ -23,6 +23,7 @@ from django.conf import settings
 from catalog.hot import dynamo
 from catalog.hot.records import HotRecord, hot_records, plain
 from catalog.models import Book
+from catalog.selectors.cards import all_book_id_batches
 
 logger = logging.getLogger(__name__)
 
@@ -219,19 +220,9 @@ def _put_tombstone(book_id: int) -> dict[str, Any]:
     return plain(answer.get("Attributes", {}))
 
 
-def _book_id_batches(batch: int, *, ids: list[int] | None = None) -> Iterator[list[int]]:
-    """Book ids in ascending batches: keyset over the primary key, or the given ids."""
-    if ids is not None:
-        for start in range(0, len(ids), batch):
-            yield ids[start : start + batch]
-        return
-    last = 0
-    while True:
-        chunk = list(Book.objects.filter(pk__gt=last).order_by("pk").values_list("pk", flat=True)[:batch])
-        if not chunk:
-            return
-        yield chunk
-        last = chunk[-1]
+def _batches(ids: list[int], size: int) -> Iterator[list[int]]:
+    for start in range(0, len(ids), size):
+        yield ids[start : start + size]
 
 
 def hot_backfill(*, batch: int = 500, progress: Callable[[int], None] | None = None) -> int:
@@ -241,7 +232,7 @@ def hot_backfill(*, batch: int = 500, progress: Callable[[int], None] | None = N
     """
     dynamo.table_create()
     total = 0
-    for ids in _book_id_batches(batch):
+    for ids in all_book_id_batches(batch):
         records = hot_records(ids)
         dynamo.batch_write([{"PutRequest": {"Item": item}} for record in records.values() for item in record.items()])
         total += len(records)
@@ -307,7 +298,8 @@ def hot_drift_check(
         raise dynamo.HotTableError(f"table {dynamo.table_name()} does not exist (run dynamo_sync --backfill)")
     ids = list(Book.objects.order_by("?").values_list("pk", flat=True)[:sample]) if sample is not None else None
     seen: set[int] = set()
-    for chunk in _book_id_batches(batch, ids=sorted(ids) if ids is not None else None):
+    chunks = all_book_id_batches(batch) if ids is None else _batches(sorted(ids), batch)
+    for chunk in chunks:
         records: dict[int, HotRecord] = hot_records(chunk)
         seen.update(records)
         expected = {item["pk"]["S"]: item for record in records.values() for item in record.items()}

@@ -10,7 +10,7 @@ already loaded (search results) without a query.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -298,6 +298,21 @@ def _card_rows(sort: str) -> QuerySet[Book, dict[str, Any]]:
     (``filter`` returns a copy), because resolving twenty columns and two joins on each request
     cost more than the query's own filter."""
     return Book.objects.order_by(*SORT_OPTIONS[sort].order_by).values(*_CARD_COLUMNS)
+
+
+def all_book_id_batches(batch_size: int = 2000) -> Iterator[list[int]]:
+    """Every book id in ascending batches, by keyset pagination (no OFFSET, no long transaction).
+
+    For the jobs that walk the whole catalog: search index rebuilds and checks, the hot
+    records' backfill and drift check.
+    """
+    last_id = 0
+    while True:
+        ids = list(Book.objects.filter(pk__gt=last_id).order_by("pk").values_list("pk", flat=True)[:batch_size])
+        if not ids:
+            return
+        yield ids
+        last_id = ids[-1]
 
 
 def book_details(**lookup: Any) -> BookDetails | None:

@@ -253,10 +253,12 @@ def cart_merge(*, source: CartRef, target: CartRef) -> MergeOutcome:
     """
     with _cart_store() as store:
         lines = store.lines(source, refresh=False)
-        if not lines:
-            return MergeOutcome(merged_lines=0, reduced_lines=0)
-        stock = dict(Inventory.objects.filter(book_id__in=lines).values_list("book_id", "stock_on_hand"))
+        stock = (
+            dict(Inventory.objects.filter(book_id__in=lines).values_list("book_id", "stock_on_hand")) if lines else {}
+        )
         caps = {book_id: stock.get(book_id, 0) for book_id in lines}
+        # Called even when the cart looks empty: a merge of it that stopped halfway (its lines
+        # claimed by the Redis store) resumes here, e.g. when the visitor retries the log-in.
         return store.merge(source, target, caps=caps, limits=CartLimits.from_settings())
 
 

@@ -105,6 +105,19 @@ def test_a_merge_failing_after_the_apply_is_not_counted_twice_when_resumed(monke
     assert merge(anonymous, customer) == MergeOutcome(merged_lines=0, reduced_lines=0)
 
 
+def test_a_retried_log_in_resumes_a_merge_whose_cart_looks_empty(monkeypatch, carts):
+    """The claim took the lines out of the visitor's cart: the service still merges it."""
+    anonymous, customer, books = carts
+    failing(monkeypatch, store_module._APPLY, times=store_module.MERGE_STEP_ATTEMPTS)
+    with pytest.raises(services.CartError):
+        services.cart_merge(source=anonymous, target=customer)  # the log-in goes on without it (cart.receivers)
+    monkeypatch.undo()
+
+    outcome = services.cart_merge(source=anonymous, target=customer)
+
+    assert (outcome.merged_lines, quantities(customer)) == (2, {books[0].pk: 3, books[1].pk: 3})
+
+
 def test_a_step_that_fails_once_is_retried_within_the_merge(monkeypatch, carts):
     anonymous, customer, books = carts
     failures = failing(monkeypatch, store_module._APPLY, times=1)

@@ -12,7 +12,7 @@ PORT ?= 8000
 # The local production-shaped stack (ports and credentials live in scripts/env.sh).
 include scripts/env.mk
 
-.PHONY: help venv dev-venv run up down services services-down test pytest pytest-cluster smoke lighthouse lint fmt bench seed relevance clean
+.PHONY: help venv dev-venv run up down services services-down test pytest pytest-cluster smoke lighthouse lint fmt bench bench-redis-cluster seed relevance clean
 
 help:
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -113,6 +113,12 @@ seed: up ## Load the benchmark catalog (BOOKS=100000 unless set) into the local 
 bench: dev-venv ## Benchmarks against the production-shaped stack (NAME=pages runs one, BOOKS=1000000 that catalog's stack); installs wrk when missing
 	scripts/tools.sh wrk
 	$(STACK_ENV) BENCH_MIN_BOOKS=$(BOOKS) $(PY) bench/run.py $(NAME)
+
+bench-redis-cluster: dev-venv ## The Redis benchmark (bench/bench_redis.py) against the local Redis Cluster instead of the stack's single-node roles (make up first)
+	scripts/redis.sh cluster-start
+	$(STACK_ENV) REDIS_CLUSTER=1 REDIS_URL=redis://127.0.0.1:$(firstword $(REDIS_CLUSTER_PORTS))/0 \
+		REDIS_DURABLE_URL=redis://127.0.0.1:$(firstword $(REDIS_CLUSTER_PORTS))/0 CACHE_KEY_PREFIX=cs-cluster-bench \
+		$(PY) bench/run.py redis
 
 relevance: dev-venv services ## Score search and autocomplete on the judged queries (builds the dev catalog once; ARGS=--reindex after a mapping change)
 	$(RELEVANCE_ENV) $(PY) manage.py search_relevance --json var/relevance/figures.json $(ARGS)

@@ -124,8 +124,19 @@ def backoff_seconds(attempt: int, *, rng: random.Random | None = None) -> float:
     return (rng or random).uniform(0, ceiling)
 
 
+# Reasons a transaction step gives that mean "try again", not "refused": throttled, or another
+# transaction touching the same item at that moment. "None" marks a step that was fine.
+RETRYABLE_CANCELLATIONS = frozenset({"ThrottlingError", "ProvisionedThroughputExceeded", "TransactionConflict"})
+
+
 def is_throttling(error: ClientError) -> bool:
-    return error.response.get("Error", {}).get("Code") in THROTTLING_CODES
+    """Whether ``error`` means "slow down and send it again": a throttling code, or a transaction
+    cancelled only for throttling or a conflict (one cancelled by a condition is an answer)."""
+    code = error.response.get("Error", {}).get("Code")
+    if code == "TransactionCanceledException":
+        reasons = {reason.get("Code") for reason in error.response.get("CancellationReasons", [])} - {"None", None}
+        return bool(reasons) and reasons <= RETRYABLE_CANCELLATIONS
+    return code in THROTTLING_CODES
 
 
 def with_backoff(call: Callable[[], T], *, sleep: Callable[[float], None] = time.sleep) -> T:

@@ -85,6 +85,44 @@ def test_other_errors_are_not_retried(stubbed):
     assert waits == []
 
 
+def cancelled(stubber, *reasons: str) -> None:
+    """The next ``TransactWriteItems`` is cancelled with these reasons (one per step)."""
+    stubber.add_client_error(
+        "transact_write_items",
+        service_error_code="TransactionCanceledException",
+        http_status_code=400,
+        modeled_fields={"CancellationReasons": [{"Code": reason} for reason in reasons]},
+    )
+
+
+def transact(client):
+    steps = [{"Put": {"TableName": TABLE, "Item": {"pk": {"S": "ISBN#1"}, "sk": {"S": "HOT"}}}}]
+    return lambda: client.transact_write_items(TransactItems=steps)
+
+
+@pytest.mark.parametrize("reasons", [("None", "ThrottlingError"), ("TransactionConflict", "None")])
+def test_a_transaction_cancelled_by_throttling_or_a_conflict_is_retried(stubbed, reasons):
+    client, stubber = stubbed
+    cancelled(stubber, *reasons)
+    stubber.add_response("transact_write_items", {})
+    waits: list[float] = []
+
+    dynamo.with_backoff(transact(client), sleep=waits.append)
+
+    assert len(waits) == 1
+
+
+def test_a_transaction_cancelled_by_its_condition_is_not_retried(stubbed):
+    client, stubber = stubbed
+    cancelled(stubber, "ConditionalCheckFailed", "ThrottlingError")
+    waits: list[float] = []
+
+    with pytest.raises(dynamo.ClientError):
+        dynamo.with_backoff(transact(client), sleep=waits.append)
+
+    assert waits == []
+
+
 def test_unprocessed_items_are_sent_again_and_only_they(stubbed):
     _client, stubber = stubbed
     requests = [request(book_id) for book_id in range(1, 4)]

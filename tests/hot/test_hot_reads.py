@@ -149,6 +149,28 @@ def test_throttled_reads_are_answered_from_postgres_without_waiting(api, books, 
     assert time.perf_counter() - started < 1.0  # no backoff on the request path
 
 
+def test_availability_keys_dynamodb_left_unprocessed_are_answered_from_postgres(api, books, hot_table):
+    from botocore.stub import ANY, Stubber
+
+    from catalog.hot import dynamo
+    from catalog.hot.records import hot_records
+
+    expected = api.get(f"/api/v1/books/availability/?isbns={books[0].isbn13},{books[1].isbn13}").json()
+    first_item = hot_records([books[0].pk])[books[0].pk].items()[1]
+    Book.objects.filter(pk=books[1].pk).update(price=Decimal("1.00"))  # Postgres must answer it
+    expected["results"][1]["price"] = "1.00"
+    answer = {
+        "Responses": {hot_table: [first_item]},
+        "UnprocessedKeys": {hot_table: {"Keys": [dynamo.isbn_key(books[1].isbn13)]}},
+    }
+    with Stubber(dynamo.read_client()) as stubber:
+        stubber.add_response("batch_get_item", answer, {"RequestItems": ANY})
+        response = api.get(f"/api/v1/books/availability/?isbns={books[0].isbn13},{books[1].isbn13}")
+        stubber.assert_no_pending_responses()
+
+    assert response.json() == expected
+
+
 # --- DynamoDB down or hung --------------------------------------------------------------------
 
 

@@ -20,16 +20,29 @@ from catalog.models import Author, Book, BookAuthor, Inventory, Tag
 from catalog.signals import books_changed
 
 
-def follow_book_changes(queue: Callable[[list[int]], None], *, name: str) -> None:
+def follow_book_changes(
+    queue: Callable[[list[int]], None],
+    *,
+    name: str,
+    touch: Callable[[list[int]], None] | None = None,
+) -> None:
     """Call ``queue(book_ids)`` after the commit of every change that can alter a book's copy.
 
-    ``queue`` must not raise (the change is saved already). ``name`` keeps each store's
-    receivers apart (their ``dispatch_uid``s), so connecting twice connects once.
+    ``queue`` must not raise (the change is saved already). ``touch``, if given, is called at
+    once, inside the writing transaction, for the changes that leave the book row alone (an
+    author renamed or unlinked, tags edited, a tag renamed or deleted): a store that versions
+    its copies by the row can raise the version there. ``name`` keeps each store's receivers
+    apart (their ``dispatch_uid``s), so connecting twice connects once.
     """
 
     def queue_on_commit(book_ids: list[int]) -> None:
         if book_ids:
             transaction.on_commit(lambda: queue(book_ids))
+
+    def touched(book_ids: list[int]) -> None:
+        if book_ids and touch is not None:
+            touch(book_ids)
+        queue_on_commit(book_ids)
 
     def changed(sender: Any, book_ids: list[int], **kwargs: Any) -> None:
         queue_on_commit(list(book_ids))
@@ -39,10 +52,10 @@ def follow_book_changes(queue: Callable[[list[int]], None], *, name: str) -> Non
 
     def author_saved(sender: Any, instance: Author, created: bool, **kwargs: Any) -> None:
         if not created:
-            queue_on_commit(list(BookAuthor.objects.filter(author=instance).values_list("book_id", flat=True)))
+            touched(list(BookAuthor.objects.filter(author=instance).values_list("book_id", flat=True)))
 
     def author_unlinked(sender: Any, instance: BookAuthor, **kwargs: Any) -> None:
-        queue_on_commit([instance.book_id])
+        touched([instance.book_id])
 
     def stock_row_deleted(sender: Any, instance: Inventory, **kwargs: Any) -> None:
         queue_on_commit([instance.book_id])  # the book shows no stock now
@@ -51,17 +64,17 @@ def follow_book_changes(queue: Callable[[list[int]], None], *, name: str) -> Non
         if action not in {"post_add", "post_remove", "post_clear"}:
             return
         if isinstance(instance, Book):
-            queue_on_commit([instance.pk])
+            touched([instance.pk])
         elif pk_set:
-            queue_on_commit(sorted(pk_set))
+            touched(sorted(pk_set))
 
     def tag_saved(sender: Any, instance: Tag, created: bool, **kwargs: Any) -> None:
         if not created:
-            queue_on_commit(list(Book.objects.filter(tags=instance).values_list("pk", flat=True)))
+            touched(list(Book.objects.filter(tags=instance).values_list("pk", flat=True)))
 
     def tag_deleted(sender: Any, instance: Tag, **kwargs: Any) -> None:
         # Before the delete: its links go by a cascade that sends no m2m_changed.
-        queue_on_commit(list(Book.objects.filter(tags=instance).values_list("pk", flat=True)))
+        touched(list(Book.objects.filter(tags=instance).values_list("pk", flat=True)))
 
     books_changed.connect(changed, weak=False, dispatch_uid=f"{name}.books_changed")
     post_delete.connect(book_deleted, sender=Book, weak=False, dispatch_uid=f"{name}.book_deleted")

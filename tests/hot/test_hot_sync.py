@@ -13,7 +13,7 @@ from catalog.hot import dynamo, tasks
 from catalog.hot.records import hot_records
 from catalog.hot.sync import hot_books_sync
 from catalog.models import Book, Inventory
-from tests.factories import BookFactory, ReviewFactory, TagFactory
+from tests.factories import AuthorFactory, BookFactory, ReviewFactory, TagFactory
 from tests.hot.conftest import item, stored, wait_for
 
 pytestmark = pytest.mark.django_db
@@ -420,3 +420,20 @@ def test_an_isbn_item_written_just_before_the_tombstone_is_deleted_with_it(
 
     assert stored(book_id)["deleted"] is True
     assert item(dynamo.isbn_key(isbn13)) is None
+
+
+def test_a_sync_that_read_a_book_before_a_tag_or_author_edit_cannot_write_over_it(hot_table):
+    from catalog.hot.sync import _put_if_newer
+
+    book = BookFactory(authors=[AuthorFactory(name="Ann Leckie")])
+    book.tags.add(TagFactory(name="amber"))
+    read_before = hot_records([book.pk])[book.pk]  # a sync in flight when the admin edits
+    book.tags.add(TagFactory(name="glass"))
+    author = book.authors.get()
+    author.name = "Ann Leckie (ed.)"
+    author.save()
+    hot_books_sync(book_ids=[book.pk])
+
+    assert [_put_if_newer(each) for each in read_before.items()] == [False, False]
+    assert stored(book.pk)["tags"] == ["amber", "glass"]
+    assert stored(book.pk)["authors"][0]["name"] == "Ann Leckie (ed.)"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 
 import pytest
+from django.conf import settings as django_settings
 from django.core.cache import cache, caches
 
 from cloudshelf.edge.page_cache import local_pages
@@ -16,6 +17,13 @@ if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
         "The test suite runs against real Postgres and Redis. Run `make test`, which starts them "
         "and sets DATABASE_URL and REDIS_URL (see the README)."
     )
+
+# This process's settings have read DATABASE_REPLICA_URL (the replica alias its tests use).
+# The gunicorns, workers and commands tests start run on the test database, which reaches the
+# standby only by streaming a moment later, and the URL names the stack's database there: they
+# read from the primary, as a deployment without a replica does.
+assert django_settings.DATABASES  # evaluated before the variable goes
+os.environ.pop("DATABASE_REPLICA_URL", None)
 
 
 @pytest.fixture(autouse=True)

@@ -16,11 +16,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 
 # The session settings a block may change, and whose previous values it puts back.
 TIMEOUT_PARAMETERS = ("statement_timeout", "lock_timeout", "idle_in_transaction_session_timeout")
+# Set on a psycopg connection while blocks have its timeouts changed (how many), so that the
+# pool's reset can put them back if the connection is returned before the blocks could.
+_BLOCKS_CHANGING_TIMEOUTS = "_cloudshelf_blocks_changing_timeouts"
 
 
 def connection_timeout_options(*, statement_ms: int, lock_ms: int, idle_in_transaction_ms: int) -> str:
@@ -58,21 +62,38 @@ def session_timeouts(*, using: str = DEFAULT_DB_ALIAS, **milliseconds: int) -> I
             # it ends; a rollback puts the old value back by itself).
             cursor.execute("SELECT current_setting(%s), set_config(%s, %s, false)", [name, name, f"{value}ms"])
             previous[name] = cursor.fetchone()[0]
+    changed = connection.connection
+    setattr(changed, _BLOCKS_CHANGING_TIMEOUTS, getattr(changed, _BLOCKS_CHANGING_TIMEOUTS, 0) + 1)
     try:
         yield
     finally:
-        # Closed: the next connection starts with the configured values. Inside a failed
-        # atomic block: its rollback puts them back.
-        if connection.connection is not None and not connection.needs_rollback:
+        # Closed: a new connection starts with the configured values, and a pooled one got
+        # them back from the pool's reset (reset_changed_timeouts). Inside a failed atomic
+        # block: its rollback puts them back.
+        if connection.connection is changed and not connection.needs_rollback:
             try:
                 with connection.cursor() as cursor:
                     for name, value in previous.items():
                         cursor.execute("SELECT set_config(%s, %s, false)", [name, value])
+                setattr(changed, _BLOCKS_CHANGING_TIMEOUTS, getattr(changed, _BLOCKS_CHANGING_TIMEOUTS, 1) - 1)
             except DatabaseError:
                 # Never leave a connection without its limits: drop it instead. Closed first,
                 # so that a pool discards it rather than handing it to the next request.
                 connection.connection.close()
                 connection.close()
+
+
+def reset_changed_timeouts(raw_connection: Any) -> None:
+    """The connection pool's ``reset``: a connection returned while a block had its timeouts
+    changed (closed inside ``long_running_statements()``) gets the configured ones back.
+
+    ``RESET`` restores the session's starting values, the ones sent as connection ``options``.
+    Every other returned connection costs one attribute lookup, no round trip.
+    """
+    if getattr(raw_connection, _BLOCKS_CHANGING_TIMEOUTS, 0):
+        for name in TIMEOUT_PARAMETERS:
+            raw_connection.execute(f"RESET {name}")
+        setattr(raw_connection, _BLOCKS_CHANGING_TIMEOUTS, 0)
 
 
 @contextmanager

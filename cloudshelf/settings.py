@@ -19,7 +19,7 @@ from wsgiref.headers import Headers
 import dj_database_url
 from celery.schedules import crontab
 
-from cloudshelf.database import connection_timeout_options
+from cloudshelf.database import connection_timeout_options, reset_changed_timeouts
 from cloudshelf.env import ImproperlyConfiguredEnv, env_bool, env_float, env_int, env_json_object, env_list, env_str
 from cloudshelf.security import content_security_policy
 
@@ -214,6 +214,8 @@ def _database(url: str, *, connect_timeout: int) -> dict[str, Any]:
                 "timeout": DATABASE_POOL_TIMEOUT,
                 # Connections past min_size that sat idle this long are closed.
                 "max_idle": 600.0,
+                # One returned from inside a block that lifted its timeouts gets them back.
+                "reset": reset_changed_timeouts,
             }
     return database
 

@@ -15,13 +15,13 @@ from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
-from django.db import OperationalError, close_old_connections, connection, transaction
+from django.db import OperationalError, close_old_connections, connection, connections, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 
 from cart import services
 from cart.payments import CardDetails, PaymentResult
 from cart.store import customer_cart
-from cloudshelf.database import release_connection
+from cloudshelf.database import long_running_statements, release_connection, reset_changed_timeouts
 from cloudshelf.env import ImproperlyConfiguredEnv
 from tests.cart.helpers import ADDRESS, APPROVED_CARD
 from tests.factories import BookFactory
@@ -37,7 +37,13 @@ def test_the_pool_is_on_by_default_and_as_large_as_gunicorns_threads(monkeypatch
     # Django refuses persistent connections with a pool: the pool is what persists.
     assert database["CONN_MAX_AGE"] == 0
     assert database["CONN_HEALTH_CHECKS"] is True
-    assert database["OPTIONS"]["pool"] == {"min_size": 1, "max_size": 8, "timeout": 1.0, "max_idle": 600.0}
+    assert database["OPTIONS"]["pool"] == {
+        "min_size": 1,
+        "max_size": 8,
+        "timeout": 1.0,
+        "max_idle": 600.0,
+        "reset": reset_changed_timeouts,
+    }
     # A request holds its connection to its end: fewer than the threads would make them queue.
     more_threads = settings_for(monkeypatch, GUNICORN_THREADS="12")["DATABASES"]["default"]
     assert more_threads["OPTIONS"]["pool"]["max_size"] == 12
@@ -188,3 +194,21 @@ def test_checkout_holds_no_connection_while_the_provider_charges(customer):
     )
     assert order.status == "paid"
     assert charger.held_connection is False
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_connection_returned_inside_a_maintenance_block_gets_its_timeouts_back(tiny_pool, settings):
+    tiny_pool.settings_dict["OPTIONS"]["pool"]["reset"] = connection.settings_dict["OPTIONS"]["pool"]["reset"]
+    connections[tiny_pool.alias] = tiny_pool
+    try:
+        with long_running_statements(using=tiny_pool.alias):
+            with tiny_pool.cursor() as cursor:
+                cursor.execute("SELECT pg_backend_pid(), current_setting('statement_timeout')")
+                backend, lifted = cursor.fetchone()
+            tiny_pool.close()  # back to the pool while the timeouts are lifted (an error path would)
+        with tiny_pool.cursor() as cursor:  # the pool's one connection again
+            cursor.execute("SELECT pg_backend_pid(), current_setting('statement_timeout')")
+            assert cursor.fetchone() == (backend, f"{settings.DATABASE_STATEMENT_TIMEOUT_MS // 1000}s")
+        assert lifted == "0"
+    finally:
+        del connections[tiny_pool.alias]

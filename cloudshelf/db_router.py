@@ -379,6 +379,12 @@ class ReplicaRoutingMiddleware:
         logger.warning("replica read failed (%s); answering %s from the primary", _describe(exception), request.path)
         view, args, kwargs = routed
         response: HttpResponseBase = view(request, *args, **kwargs)
+        # Django renders a response returned here only when the view itself raised; a
+        # TemplateResponse whose render failed (a lazy query in its template) would go out
+        # unrendered. Rendering twice is a no-op, so it is rendered here in both cases.
+        render = getattr(response, "render", None)
+        if callable(render):
+            response = render()
         return response
 
 

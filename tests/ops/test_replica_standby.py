@@ -20,7 +20,11 @@ from pathlib import Path
 import pytest
 from django.core.signals import request_started
 from django.db import connections, reset_queries
+from django.http import HttpRequest
+from django.template import engines
+from django.template.response import TemplateResponse
 from django.test import Client
+from django.urls import path
 
 from catalog.models import Book
 from cloudshelf import db_router
@@ -270,7 +274,9 @@ def test_the_replica_is_tried_again_after_the_memo(client, book, settings):
     assert (status, bool(on_replica), on_primary) == (200, True, [])
 
 
-def test_a_replica_connection_lost_mid_request_is_answered_from_the_primary(client, book, settings):
+@contextmanager
+def replica_connections_lost(settings) -> Iterator[None]:
+    """The router trusts the replica, and every connection it holds there is gone (the next query meets the loss)."""
     settings.DATABASE_REPLICA_LAG_CHECK_SECONDS = 60  # the router trusts its last look at the replica
     replica = connections["replica"]
     replica.close()
@@ -289,15 +295,41 @@ def test_a_replica_connection_lost_mid_request_is_answered_from_the_primary(clie
             "SELECT count(pg_terminate_backend(pid, 5000)) FROM pg_stat_activity "
             f"WHERE datname = '{database}' AND pid <> pg_backend_pid()"
         )
-
-        status, page, on_primary, _ = get_with_queries(client, page_of(book))
-
-        assert (status, "Replicated Dune" in page, bool(on_primary)) == (200, True, True)
-        assert not db_router.replica_state().is_up
+        yield
     finally:
         replica.settings_dict["CONN_HEALTH_CHECKS"] = True
         replica.close()
         replica.close_pool()
+
+
+def test_a_replica_connection_lost_mid_request_is_answered_from_the_primary(client, book, settings):
+    with replica_connections_lost(settings):
+        status, page, on_primary, _ = get_with_queries(client, page_of(book))
+
+        assert (status, "Replicated Dune" in page, bool(on_primary)) == (200, True, True)
+        assert not db_router.replica_state().is_up
+
+
+def lazy_book_titles(request: HttpRequest) -> TemplateResponse:
+    """A view whose catalog query runs while its template renders, after the view has returned."""
+    template = engines["django"].from_string("{% for book in books %}{{ book.title }};{% endfor %}")
+    return TemplateResponse(request, template, {"books": Book.objects.order_by("pk")})
+
+
+urlpatterns = [path("lazy-book-titles/", lazy_book_titles)]
+
+
+@pytest.mark.urls(__name__)
+def test_a_replica_connection_lost_while_a_template_response_renders_is_answered_from_the_primary(
+    client, book, settings
+):
+    # Django renders a TemplateResponse after the view; the answer given again from the
+    # primary must be rendered too, or the next middleware meets an unrendered response.
+    with replica_connections_lost(settings):
+        status, page, on_primary, _ = get_with_queries(client, "/lazy-book-titles/")
+
+        assert (status, "Replicated Dune" in page, bool(on_primary)) == (200, True, True)
+        assert not db_router.replica_state().is_up
 
 
 def test_a_page_kept_by_the_page_cache_is_rendered_from_a_replica_that_has_every_commit(client, book, settings):

@@ -67,11 +67,17 @@ PIN_COOKIE_SALT = "cloudshelf.db_router.pin"
 
 # Lag: 0 when everything received is replayed (an idle primary sends nothing new, and the last
 # replayed commit may be hours old), else the age of the last replayed commit. 0 on a server
-# that is not a standby (a replica URL naming a primary has nothing to wait for).
+# that is not a standby (a replica URL naming a primary has nothing to wait for). "Everything
+# received" proves nothing while no WAL receiver streams (the primary unreachable, replication
+# broken): the standby then receives nothing and would look current for ever, so its lag is the
+# age of its last replayed commit (or of its start, having replayed none), which grows. Any role
+# sees whether a receiver runs (its pid); its status and times need pg_read_all_stats.
 LAG_QUERY = """
 SELECT pg_is_in_recovery(),
-       CASE WHEN NOT pg_is_in_recovery() OR pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0
-            ELSE extract(epoch FROM now() - pg_last_xact_replay_timestamp()) END
+       CASE WHEN NOT pg_is_in_recovery() THEN 0
+            WHEN EXISTS (SELECT FROM pg_stat_wal_receiver)
+                 AND pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0
+            ELSE extract(epoch FROM now() - coalesce(pg_last_xact_replay_timestamp(), pg_postmaster_start_time())) END
 """
 
 

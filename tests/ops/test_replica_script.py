@@ -11,6 +11,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -115,3 +116,34 @@ def test_an_unknown_command_is_refused_with_the_usage(stack, command):
 def test_stopping_or_asking_about_a_replica_that_was_never_made_is_harmless(stack):
     assert stack("replica-stop").returncode == 0
     assert stack("replica-status").returncode == 3
+
+
+def standby_lag(stack) -> float:
+    """The lag the router measures (``db_router.LAG_QUERY``), asked of the throwaway standby."""
+    from cloudshelf.db_router import LAG_QUERY
+
+    in_recovery, lag = sql(stack, LAG_QUERY, replica=True).split("|")
+    assert in_recovery == "t"
+    return float(lag)
+
+
+def test_a_standby_cut_off_from_its_primary_counts_as_further_and_further_behind(stack):
+    assert stack("start").returncode == 0
+    assert stack("replica-start").returncode == 0
+    sql(stack, "CREATE TABLE shelf AS SELECT 1 AS book")
+    deadline = time.monotonic() + 15
+    while sql(stack, "SELECT count(*) FROM pg_class WHERE relname = 'shelf'", replica=True) != "1":
+        assert time.monotonic() < deadline, "the standby did not replay the primary's commit"
+        time.sleep(0.05)
+    assert standby_lag(stack) == 0  # streaming, and everything received is replayed
+
+    # The stream is cut (here by stopping the primary): the standby receives nothing, so
+    # "everything received is replayed" stays true while the primary may be taking writes.
+    assert stack("stop").returncode == 0
+    deadline = time.monotonic() + 15
+    while sql(stack, "SELECT count(*) FROM pg_stat_wal_receiver", replica=True) != "0":
+        assert time.monotonic() < deadline, "the standby's WAL receiver did not stop"
+        time.sleep(0.05)
+    first = standby_lag(stack)
+    time.sleep(1.1)
+    assert standby_lag(stack) >= first + 1 >= 1

@@ -22,7 +22,7 @@ from django.core.cache import caches
 from django.http import HttpRequest
 from django.utils.safestring import SafeString, mark_safe
 
-from cloudshelf.edge.page_cache import current_sequence, page_depends_on, page_shell, release_digest, unchanged_since
+from cloudshelf.edge.page_cache import page_depends_on, page_shell, release_digest, unchanged_since
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,8 @@ def tagged_fragment(request: HttpRequest, name: str, render: Render) -> SafeStri
     ``render()`` returns the HTML and the tags of what it shows. ``name`` must name
     everything else the HTML depends on (say the book and the page of reviews).
     """
-    if page_shell(request) is None or not settings.PAGE_CACHE_SECONDS:
+    shell = page_shell(request)
+    if shell is None or not settings.PAGE_CACHE_SECONDS:
         html, _ = render()
         return mark_safe(html)
     store = caches[settings.CARD_CACHE_ALIAS]
@@ -50,7 +51,10 @@ def tagged_fragment(request: HttpRequest, name: str, render: Render) -> SafeStri
     if kept is not None and unchanged_since(kept.tags, kept.sequence):
         page_depends_on(request, *kept.tags)
         return mark_safe(kept.html)
-    sequence = current_sequence()  # before rendering: a change meanwhile leaves it stale
+    # The page's own number, read before its render began, not the current one: the render
+    # may read the replica, which is only known to hold what was committed before its WAL
+    # fence (cloudshelf.db_router), so a change since then must leave this fragment stale.
+    sequence = shell.sequence
     html, tags = render()
     fragment = _Fragment(html, sequence, tuple(sorted(set(tags))))
     store.set(key, fragment, settings.PAGE_CACHE_SECONDS)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -28,7 +29,7 @@ from django.urls import path
 
 from catalog.models import Book
 from cloudshelf import db_router
-from tests.factories import BookFactory
+from tests.factories import BookFactory, ReviewFactory
 from tests.ops.hung_peer import HungPeer
 
 pytestmark = [
@@ -352,6 +353,52 @@ def test_a_page_kept_while_the_replica_lacks_a_commit_is_rendered_from_the_prima
         response = client.get(page_of(book))  # the kept copy: the price the customer just set
         assert (response["X-Page-Cache"], "7.50" in response.content.decode()) == ("hit", True)
     wait_until_replayed()
+
+
+def test_a_fragment_kept_while_the_replica_lacks_a_commit_made_after_the_fence_is_not_reused(
+    client, book, settings, monkeypatch
+):
+    """A review committed after the render's fence passed, which the replica has not replayed:
+    the reviews fragment rendered without it must not be kept as having seen it."""
+    settings.PAGE_CACHE_SECONDS = 600
+    settings.DATABASE_REPLICA_MAX_LAG_SECONDS = 3600  # usable throughout: only the fence decides
+    settings.DATABASE_REPLICA_FENCE_WAIT_SECONDS = 10  # the shared primary never stops writing
+    ReviewFactory(book=book, title="First to review")
+    wait_until_replayed()
+    fence = db_router.replica_has_every_commit_so_far
+
+    def fence_then_a_review_the_replica_does_not_replay() -> bool:
+        passed = fence()
+        superuser_sql_on_standby("SELECT pg_wal_replay_pause()")
+
+        def write() -> None:  # another visitor's request: outside this one's routing context
+            try:
+                ReviewFactory(book=book, title="Late but fair")
+            finally:
+                connections.close_all()
+
+        writer = threading.Thread(target=write)
+        writer.start()
+        writer.join()
+        wait_for_standby(primary_wal_position(), function="pg_last_wal_receive_lsn")
+        return passed
+
+    monkeypatch.setattr(db_router, "replica_has_every_commit_so_far", fence_then_a_review_the_replica_does_not_replay)
+    try:
+        status, page, _, on_replica = get_with_queries(client, page_of(book))
+        assert (status, "First to review" in page, "Late but fair" in page, bool(on_replica)) == (
+            200,
+            True,
+            False,
+            True,
+        )
+    finally:
+        superuser_sql_on_standby("SELECT pg_wal_replay_resume()")
+    monkeypatch.setattr(db_router, "replica_has_every_commit_so_far", fence)
+    wait_until_replayed()
+
+    page = client.get(page_of(book)).content.decode()  # the kept page is retired by the review
+    assert ("First to review" in page, "Late but fair" in page) == (True, True)
 
 
 @contextmanager

@@ -265,6 +265,23 @@ def reads_from_replica() -> Iterator[None]:
         _context.reset(token)
 
 
+@contextmanager
+def reads_from_primary() -> Iterator[None]:
+    """Every read in the block goes to the primary: for what is computed once and then shared
+    and kept (a cache fill). Read from a replica a little behind, it would undo the clear that
+    followed a change and keep the old value for its whole lifetime, for every visitor.
+    """
+    outer = _context.get()
+    inner = RoutingContext()  # nothing on the replica
+    token = _context.set(inner)
+    try:
+        yield
+    finally:
+        _context.reset(token)
+        if outer is not None and inner.wrote:
+            outer.wrote = True
+
+
 def read_alias() -> str:
     """The alias a report should name in ``.using()``: the replica when usable, else the primary."""
     if is_replica_in_use() and replica_state().is_usable:

@@ -7,6 +7,8 @@ from typing import TypeVar, cast
 
 from django.core.cache import cache
 
+from cloudshelf.db_router import reads_from_primary
+
 # How long cached page parts live. Short enough that a new book shows up within minutes
 # without any invalidation code; long enough to absorb traffic peaks. (Categories are
 # also cleared when one is saved: ``catalog.selectors.categories``.)
@@ -21,3 +23,12 @@ T = TypeVar("T")
 def cached(key: str, compute: Callable[[], T]) -> T:
     """``cache.get_or_set`` with the catalog's lifetime, typed."""
     return cast(T, cache.get_or_set(key, compute, CACHE_SECONDS))
+
+
+def computed_on_primary(compute: Callable[[], T]) -> T:
+    """``compute()`` reading the primary, for a value that is cleared when what it shows changes:
+    filled from a read replica lagging behind that change, it would undo the clear and keep the
+    old value for its whole lifetime (``cloudshelf.db_router``). Values that only expire can
+    come from the replica: its lag is small beside their lifetime."""
+    with reads_from_primary():
+        return compute()

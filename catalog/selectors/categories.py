@@ -12,7 +12,8 @@ else keeps a copy with its own rules:
   a category, each cached under its own key.
 
 Cached values are categories only (ids, names, paths; a branch holds its ``Category``),
-never books, prices or stock.
+never books, prices or stock. They are read from the primary, not the read replica: a
+replica lagging behind a change would fill the cache the change just cleared with the old tree.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from typing import Any
 from django.core.cache import cache
 
 from catalog.models import Category
-from catalog.selectors.caching import CACHE_PREFIX, CACHE_SECONDS, cached
+from catalog.selectors.caching import CACHE_PREFIX, CACHE_SECONDS, cached, computed_on_primary
 
 CATEGORY_ROWS_CACHE_KEY = f"{CACHE_PREFIX}:category-rows"
 ROOT_CATEGORIES_CACHE_KEY = f"{CACHE_PREFIX}:root-categories"
@@ -89,12 +90,14 @@ def category_index() -> CategoryIndex:
         return memo[1]
     rows: list[CategoryRow] | None = cache.get(CATEGORY_ROWS_CACHE_KEY)
     if rows is None:
-        rows = [
-            CategoryRow(*values)
-            for values in Category.objects.order_by("path").values_list(
-                "id", "name", "slug", "path", "depth", "parent_id"
-            )
-        ]
+        rows = computed_on_primary(
+            lambda: [
+                CategoryRow(*values)
+                for values in Category.objects.order_by("path").values_list(
+                    "id", "name", "slug", "path", "depth", "parent_id"
+                )
+            ]
+        )
         cache.set(CATEGORY_ROWS_CACHE_KEY, rows, CACHE_SECONDS)
     index = CategoryIndex(rows)
     _index_memo = (now + CATEGORY_INDEX_MEMO_SECONDS, index)
@@ -183,7 +186,7 @@ def root_categories() -> list[CategoryLink]:
     def compute() -> list[CategoryLink]:
         return [_link(category) for category in Category.objects.filter(depth=0).order_by("name")]
 
-    return cached(ROOT_CATEGORIES_CACHE_KEY, compute)
+    return cached(ROOT_CATEGORIES_CACHE_KEY, lambda: computed_on_primary(compute))
 
 
 def category_trail(path: str) -> tuple[CategoryLink, ...]:
@@ -196,7 +199,7 @@ def category_trail(path: str) -> tuple[CategoryLink, ...]:
     def compute() -> tuple[CategoryLink, ...]:
         return tuple(_link(c) for c in Category.objects.filter(path__in=_path_prefixes(path)).order_by("depth"))
 
-    return cached(_path_cache_key(f"{CACHE_PREFIX}:category-trail", path), compute)
+    return cached(_path_cache_key(f"{CACHE_PREFIX}:category-trail", path), lambda: computed_on_primary(compute))
 
 
 def category_branch(path: str) -> CategoryBranch | None:
@@ -209,6 +212,14 @@ def category_branch(path: str) -> CategoryBranch | None:
     branch: CategoryBranch | None = cache.get(key)
     if branch is not None:
         return branch
+    branch = computed_on_primary(lambda: _branch(path))
+    if branch is not None:
+        cache.set(key, branch, CACHE_SECONDS)
+    return branch
+
+
+def _branch(path: str) -> CategoryBranch | None:
+    """``category_branch`` read from the database."""
     trail = list(Category.objects.filter(path__in=_path_prefixes(path)).order_by("depth"))
     if not trail or trail[-1].path != path:
         return None
@@ -216,7 +227,7 @@ def category_branch(path: str) -> CategoryBranch | None:
     descendants = list(
         Category.objects.filter(path__startswith=f"{path}/").order_by("name").values_list("id", "name", "path", "depth")
     )
-    branch = CategoryBranch(
+    return CategoryBranch(
         category=category,
         trail=tuple(_link(c) for c in trail),
         children=tuple(
@@ -226,5 +237,3 @@ def category_branch(path: str) -> CategoryBranch | None:
         ),
         subtree_ids=(category.pk, *(row[0] for row in descendants)),
     )
-    cache.set(key, branch, CACHE_SECONDS)
-    return branch

@@ -29,7 +29,7 @@ from django.urls import path
 
 from catalog.models import Book
 from cloudshelf import db_router
-from tests.factories import BookFactory, ReviewFactory
+from tests.factories import BookFactory, CategoryFactory, ReviewFactory
 from tests.ops.hung_peer import HungPeer
 
 pytestmark = [
@@ -399,6 +399,25 @@ def test_a_fragment_kept_while_the_replica_lacks_a_commit_made_after_the_fence_i
 
     page = client.get(page_of(book)).content.decode()  # the kept page is retired by the review
     assert ("First to review" in page, "Late but fair" in page) == (True, True)
+
+
+def test_catalog_reads_kept_in_the_shared_cache_are_read_from_the_primary(client, book, settings):
+    """A category renamed while the replica lags: the navigation cached by another visitor's
+    page must not be the old tree (it would be kept, and put into kept pages, for minutes)."""
+    settings.DATABASE_REPLICA_MAX_LAG_SECONDS = 3600  # usable throughout
+    shelf = CategoryFactory(name="Dusty Shelf", slug="dusty-shelf")
+    wait_until_replayed()
+    with replay_paused():
+        shelf.name = "Polished Shelf"
+        shelf.save()  # clears the cached tree, at once and after the commit
+        wait_for_standby(primary_wal_position(), function="pg_last_wal_receive_lsn")
+
+        status, page, _, on_replica = get_with_queries(client, page_of(book))
+        assert (status, "Polished Shelf" in page, bool(on_replica)) == (200, True, True)
+    wait_until_replayed()
+
+    page = client.get(page_of(book)).content.decode()
+    assert ("Polished Shelf" in page, "Dusty Shelf" in page) == (True, False)
 
 
 @contextmanager

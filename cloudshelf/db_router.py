@@ -105,6 +105,7 @@ class ReplicaState:
 _UNKNOWN = ReplicaState(is_up=False, lag_seconds=None, checked_at=float("-inf"), error="not checked yet")
 _state = _UNKNOWN
 _probing = threading.Lock()
+_storing = threading.Lock()
 
 
 ROUTER_PATH = "cloudshelf.db_router.ReplicaRouter"
@@ -147,10 +148,18 @@ def _describe(error: BaseException) -> str:
     return (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
 
 
-def _remember(new: ReplicaState) -> None:
-    """Store ``new`` and log when the replica changes between usable and not (once per change)."""
+def _remember(new: ReplicaState, *, measured_since: float | None = None) -> None:
+    """Store ``new`` and log when the replica changes between usable and not (once per change).
+
+    ``measured_since``: when the measure ``new`` holds began. It is dropped when another thread
+    stored a finding since (a replica query that failed while the measure ran is newer news).
+    """
     global _state
-    old, _state = _state, new
+    with _storing:
+        old = _state
+        if measured_since is not None and old.checked_at > measured_since:
+            return
+        _state = new
     if old.is_usable == new.is_usable and old is not _UNKNOWN:
         return
     bound = settings.DATABASE_REPLICA_MAX_LAG_SECONDS
@@ -182,7 +191,8 @@ def replica_state() -> ReplicaState:
     if age < interval or not _probing.acquire(blocking=False):
         return state
     try:
-        _remember(measure_replica())
+        started = time.monotonic()
+        _remember(measure_replica(), measured_since=started)
     finally:
         _probing.release()
     return _state

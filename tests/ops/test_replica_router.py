@@ -3,6 +3,7 @@ runs the same rules against the real standby)."""
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
@@ -214,3 +215,27 @@ def test_the_admin_prefix_is_where_the_admin_is_mounted():
     from django.urls import reverse
 
     assert reverse("admin:index") == db_router.ADMIN_PREFIX
+
+
+def test_a_failure_seen_while_a_lag_check_runs_is_not_undone_by_that_check(monkeypatch):
+    """gthread workers: one thread measures the replica (up) while another's replica query
+    fails; the measure, begun before the failure, must not bring the replica back."""
+    db_router.forget_replica_state()
+    measuring, failed = threading.Event(), threading.Event()
+
+    def measure_that_sees_the_replica_up() -> ReplicaState:
+        measuring.set()
+        failed.wait(5)
+        return ReplicaState(is_up=True, lag_seconds=0.0, checked_at=time.monotonic())
+
+    monkeypatch.setattr(db_router, "measure_replica", measure_that_sees_the_replica_up)
+    try:
+        checker = threading.Thread(target=db_router.replica_state)
+        checker.start()
+        assert measuring.wait(5)
+        db_router.mark_replica_down("terminating connection due to administrator command")
+        failed.set()
+        checker.join(5)
+        assert not db_router.replica_state().is_up
+    finally:
+        db_router.forget_replica_state()

@@ -457,12 +457,30 @@ class RedisCartStore:
         self._run(_SUBTRACT, [cart.key], [cart.ttl_seconds, *pairs])
 
     def merge(self, source: CartRef, target: CartRef, *, caps: Mapping[int, int], limits: CartLimits) -> MergeOutcome:
-        """Three single-slot steps (claim, apply, release; see ``_LUA_CLAIM``), each retried."""
+        """Three single-slot steps (claim, apply, release; see ``_LUA_CLAIM``), each retried.
+
+        A claim an earlier merge left behind is finished first, and then the lines added to the
+        visitor's cart since, in the same call: the log-in calling it is the last merge of that
+        cart (the session gets a new key), so leaving them for a next merge would lose them.
+        """
+        merged = reduced = 0
+        for _ in range(2):
+            fresh = secrets.token_hex(16)
+            token, outcome = self._merge_claim(source, target, fresh, caps=caps, limits=limits)
+            merged, reduced = merged + outcome.merged_lines, reduced + outcome.reduced_lines
+            if token in ("", fresh):  # nothing was claimed, or this call's own claim is done
+                break
+        return MergeOutcome(merged_lines=merged, reduced_lines=reduced)
+
+    def _merge_claim(
+        self, source: CartRef, target: CartRef, fresh: str, *, caps: Mapping[int, int], limits: CartLimits
+    ) -> tuple[str, MergeOutcome]:
+        """Claim (or take up an earlier claim), apply and release once; returns the claim's token."""
         claim = claim_key(source)
-        token, flat = self._step(_CLAIM, [source.key, claim], [secrets.token_hex(16)])
+        token, flat = self._step(_CLAIM, [source.key, claim], [fresh])
         token = _text(token)
         if not token:
-            return MergeOutcome(merged_lines=0, reduced_lines=0)
+            return "", MergeOutcome(merged_lines=0, reduced_lines=0)
         lines = _parse_lines(dict(zip(flat[::2], flat[1::2], strict=True)))
         # The marker outlives the claim (at most the anonymous cart's TTL), so a late resume still finds it.
         marker_seconds = source.ttl_seconds + DAY_SECONDS
@@ -473,7 +491,7 @@ class RedisCartStore:
             args += [book_id, line.quantity, price, caps.get(book_id, limits.max_quantity)]
         merged, reduced = self._step(_APPLY, [target.key, merge_marker_key(target, token)], args)
         self._step(_RELEASE, [claim], [])
-        return MergeOutcome(merged_lines=int(merged), reduced_lines=int(reduced))
+        return token, MergeOutcome(merged_lines=int(merged), reduced_lines=int(reduced))
 
     def _step(self, script: _Script, keys: list[str], args: list[Any]) -> Any:
         """A merge step, tried up to ``MERGE_STEP_ATTEMPTS`` times: each is safe to repeat."""

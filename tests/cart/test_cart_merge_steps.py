@@ -144,6 +144,22 @@ def test_adds_after_the_claim_start_a_new_anonymous_cart_that_the_next_merge_mov
     assert quantities(anonymous) == {}
 
 
+def test_a_retried_log_in_moves_the_claimed_lines_and_those_added_since(monkeypatch, carts):
+    """The log-in is the last merge of the visitor's cart (the session gets a new key)."""
+    anonymous, customer, books = carts
+    failing(monkeypatch, store_module._APPLY, times=store_module.MERGE_STEP_ATTEMPTS)
+    with pytest.raises(services.CartError):
+        services.cart_merge(source=anonymous, target=customer)
+    monkeypatch.undo()
+    services.cart_add_item(cart=anonymous, book_id=books[2].pk, quantity=4)
+
+    outcome = services.cart_merge(source=anonymous, target=customer)
+
+    assert quantities(customer) == {books[0].pk: 3, books[1].pk: 3, books[2].pk: 4}
+    assert (outcome.merged_lines, outcome.reduced_lines) == (3, 0)
+    assert (quantities(anonymous), raw_exists(claim_key(anonymous))) == ({}, False)
+
+
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_merges_of_one_cart_move_each_line_once(carts):
     anonymous, customer, books = carts

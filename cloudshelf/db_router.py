@@ -404,6 +404,10 @@ class ReplicaRoutingMiddleware:
         if not isinstance(exception, OperationalError | InterfaceError):
             return None  # a query's own error (bad SQL, a constraint) would fail on the primary too
         replica = connections[REPLICA_DB_ALIAS]
+        if not replica.errors_occurred:
+            # Django marks the alias whose query or connect raised: here the primary (a query it
+            # cancelled, say), which a second run would wait for again only to fail the same way.
+            return None
         raw = replica.connection
         if raw is None or raw.closed or getattr(raw, "broken", False):
             mark_replica_down(exception)

@@ -29,6 +29,7 @@ from django.urls import path
 
 from catalog.models import Book
 from cloudshelf import db_router
+from cloudshelf.database import session_timeouts
 from tests.factories import BookFactory, CategoryFactory, ReviewFactory
 from tests.ops.hung_peer import HungPeer
 
@@ -317,7 +318,22 @@ def lazy_book_titles(request: HttpRequest) -> TemplateResponse:
     return TemplateResponse(request, template, {"books": Book.objects.order_by("pk")})
 
 
-urlpatterns = [path("lazy-book-titles/", lazy_book_titles)]
+PRIMARY_TIMEOUT_CALLS: list[int] = []
+
+
+def replica_read_then_a_primary_timeout(request: HttpRequest) -> TemplateResponse:
+    """A view that reads the replica, then meets the primary's statement timeout."""
+    PRIMARY_TIMEOUT_CALLS.append(1)
+    list(Book.objects.order_by("pk")[:1])
+    with session_timeouts(statement_timeout=50), connections["default"].cursor() as cursor:
+        cursor.execute("SELECT pg_sleep(2)")
+    raise AssertionError("the statement timeout did not cancel the query")
+
+
+urlpatterns = [
+    path("lazy-book-titles/", lazy_book_titles),
+    path("replica-read-then-a-primary-timeout/", replica_read_then_a_primary_timeout),
+]
 
 
 @pytest.mark.urls(__name__)
@@ -353,6 +369,18 @@ def test_a_page_kept_while_the_replica_lacks_a_commit_is_rendered_from_the_prima
         response = client.get(page_of(book))  # the kept copy: the price the customer just set
         assert (response["X-Page-Cache"], "7.50" in response.content.decode()) == ("hit", True)
     wait_until_replayed()
+
+
+@pytest.mark.urls(__name__)
+def test_a_failure_of_the_primary_is_not_answered_again_because_the_replica_was_read(book):
+    """Only a replica failure is worth a second run from the primary: a query the primary
+    cancelled would be run (and waited for) twice, for the same error."""
+    PRIMARY_TIMEOUT_CALLS.clear()
+    client = Client(raise_request_exception=False)
+    status, _, _, on_replica = get_with_queries(client, "/replica-read-then-a-primary-timeout/")
+
+    assert (status, bool(on_replica), len(PRIMARY_TIMEOUT_CALLS)) == (500, True, 1)
+    assert db_router.replica_state().is_up
 
 
 def test_a_fragment_kept_while_the_replica_lacks_a_commit_made_after_the_fence_is_not_reused(

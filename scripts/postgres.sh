@@ -125,6 +125,10 @@ maintenance_work_mem = 256MB
 # wait, which makes the test suite and seeding markedly faster. Never do this in production.
 synchronous_commit = off
 fsync = on
+# With commits not flushed, a commit's WAL leaves for the replica when the WAL writer flushes
+# it: every 10 ms instead of the default 200 ms, so the page cache's replica fence
+# (docs/database.md) waits milliseconds for a render's commits, not its whole 50 ms.
+wal_writer_delay = 10ms
 timezone = 'UTC'
 log_timezone = 'UTC'
 # Surface slow queries in var/log/postgres.log while developing.

@@ -127,7 +127,9 @@ def main(argv: list[str]) -> int:
         try:
             module = importlib.import_module(f"bench.bench_{name}")
             results = module.run(base_url)
-        except Exception as error:  # noqa: BLE001 - one broken benchmark must not hide the others' figures
+        # SystemExit too: a benchmark stops with one when the stack lacks what it needs (a
+        # catalog, moto), and that is one benchmark's problem, not the end of the others' figures.
+        except (Exception, SystemExit) as error:  # noqa: BLE001 - one broken benchmark must not hide the others
             traceback.print_exc()
             problems.append(f"bench {name}: could not run: {type(error).__name__}: {error}")
             continue

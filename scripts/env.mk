@@ -50,6 +50,10 @@ STACK_ENV := env DATABASE_URL=postgres://cloudshelf:cloudshelf@127.0.0.1:$(PG_PO
 	GUNICORN_BIND=$(GUNICORN_BIND) PG_PORT=$(PG_PORT) REDIS_PORT=$(REDIS_PORT) REDIS_DURABLE_PORT=$(REDIS_DURABLE_PORT) \
 	NGINX_PORT=$(NGINX_PORT) SITE_URL=http://127.0.0.1:$(NGINX_PORT) HTTP_CACHE_PURGE_URL=http://127.0.0.1:$(NGINX_PORT)
 
+# `make bench`'s own process (not the stack's): moto for the DynamoDB benchmark's table.
+BENCH_AWS_ENV := AWS_ENDPOINT_URL=http://127.0.0.1:$(MOTO_PORT) AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing \
+	AWS_DEFAULT_REGION=us-east-1
+
 # The embedded default (SQLite, in-process cache, tasks run in-process): none of the services.
 EMBEDDED_ENV := env -u DATABASE_URL -u DATABASE_REPLICA_URL -u REDIS_URL -u REDIS_DURABLE_URL -u CELERY_BROKER_URL -u OPENSEARCH_URL
 

@@ -1,4 +1,4 @@
-"""What analytics records. It only listens to other apps' events and never leads."""
+"""Searches customers and partners ran, as they happened."""
 
 from __future__ import annotations
 

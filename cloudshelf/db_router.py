@@ -17,9 +17,11 @@ them), a read inside ``transaction.atomic`` on the primary, and a read after a w
 same request.
 
 A page rendered for the page cache reads from the replica only past a **WAL fence**: the
-replica must have replayed everything the primary had committed when the render began
-(``replica_has_every_commit_so_far``). A kept copy rendered from a replica without a change
-it already counts as seen would be served as current until the next change.
+replica must have replayed every change the page will count as seen, that is up to the WAL
+position the page cache noted when its latest change took its number
+(``replica_has_every_commit_so_far``; the primary's current position when none was noted).
+A kept copy rendered from a replica without a change it already counts as seen would be
+served as current until the next change.
 
 **Read-your-writes**: an unsafe request that wrote (or succeeded) pins its visitor to the
 primary for ``DATABASE_READ_YOUR_WRITES_SECONDS`` with a short signed cookie. The window is
@@ -210,27 +212,46 @@ def forget_replica_state() -> None:
     _state = _UNKNOWN
 
 
-def replica_has_every_commit_so_far() -> bool:
-    """Whether the replica has replayed everything the primary had committed when this was called.
+def primary_wal_position() -> int | None:
+    """The primary's WAL insert position as a byte offset, or None without a replica or on error.
 
-    The fence of a page rendered for the page cache: the page cache reads its change sequence
-    before rendering, so every change that page will count as seen was committed before this
-    call, and a replica past the primary's WAL insert position now has all of them. Waits up to
-    ``DATABASE_REPLICA_FENCE_WAIT_SECONDS`` for the replica to get there (a few milliseconds
-    behind is the normal case), then answers False: the page is rendered from the primary.
+    Taken by the page cache right after a change takes its sequence number: every change with
+    that number or a lower one committed before this, so a replica replayed this far has them all.
     """
+    if REPLICA_DB_ALIAS not in settings.DATABASES:
+        return None
     try:
         with connections[DEFAULT_DB_ALIAS].cursor() as cursor:
-            cursor.execute("SELECT pg_current_wal_insert_lsn()")
-            position = cursor.fetchone()[0]
+            cursor.execute("SELECT pg_current_wal_insert_lsn() - '0/0'::pg_lsn")
+            return int(cursor.fetchone()[0])
     except DatabaseError:
-        return False  # the primary is in trouble; the render will say so on its own
+        return None
+
+
+def replica_has_every_commit_so_far(position: int | None = None) -> bool:
+    """Whether the replica has replayed up to ``position`` (a WAL byte offset; None: the primary's now).
+
+    The fence of a page rendered for the page cache. The page cache passes the position its
+    change sequence was noted at (``primary_wal_position``, taken when the last change it counts
+    as seen took its number): a replica replayed that far has every change the page will count as
+    seen, however much other WAL (autovacuum, analytics batches) the primary has written since.
+    Without a noted position, the primary's insert position now: every change the page counts as
+    seen committed before this call. Waits up to ``DATABASE_REPLICA_FENCE_WAIT_SECONDS`` for the
+    replica to get there (a few milliseconds behind is the normal case), then answers False: the
+    page is rendered from the primary.
+    """
+    if position is None:
+        position = primary_wal_position()
+        if position is None:
+            return False  # the primary is in trouble; the render will say so on its own
     deadline = time.monotonic() + settings.DATABASE_REPLICA_FENCE_WAIT_SECONDS
     try:
         with connections[REPLICA_DB_ALIAS].cursor() as cursor:
             while True:
                 # NULL (not a standby) is not past the fence either.
-                cursor.execute("SELECT coalesce(pg_last_wal_replay_lsn() >= %s::pg_lsn, false)", [position])
+                cursor.execute(
+                    "SELECT coalesce(pg_last_wal_replay_lsn() - '0/0'::pg_lsn >= %s::numeric, false)", [position]
+                )
                 if cursor.fetchone()[0]:
                     return True
                 if time.monotonic() >= deadline:
@@ -253,6 +274,8 @@ class RoutingContext:
     report_reads_on_replica: bool = False  # a safe request, or an explicit block
     any_reads_on_replica: bool = False  # reads_from_replica()
     page_render: Callable[[], bool] = lambda: False  # a page cache shell is being rendered
+    # The WAL position that shell's change sequence was noted at (None: unknown, ask the primary).
+    page_fence_position: Callable[[], int | None] = lambda: None
     page_fence_passed: bool | None = None  # the replica had every commit when the shell began
     wrote: bool = False
     used_replica: bool = False
@@ -316,6 +339,7 @@ def request_context(request: HttpRequest) -> RoutingContext:
         catalog_reads_on_replica=is_safe and not is_admin and not is_pinned_to_primary(request),
         report_reads_on_replica=is_safe,
         page_render=lambda: getattr(request, "page_shell", None) is not None,
+        page_fence_position=lambda: request.page_shell.replica_fence(),  # type: ignore[attr-defined]
     )
 
 
@@ -339,7 +363,7 @@ class ReplicaRouter:
             return DEFAULT_DB_ALIAS
         if context.page_render():
             if context.page_fence_passed is None:
-                context.page_fence_passed = replica_has_every_commit_so_far()
+                context.page_fence_passed = replica_has_every_commit_so_far(context.page_fence_position())
             if not context.page_fence_passed:
                 return DEFAULT_DB_ALIAS
         context.used_replica = True

@@ -54,6 +54,7 @@ from django.middleware.csrf import get_token
 from django.utils.cache import get_conditional_response, patch_vary_headers
 from django.utils.http import http_date
 
+from cloudshelf import db_router
 from cloudshelf.edge import http as edge_http
 from cloudshelf.edge.slots import fill_personal_slots
 
@@ -105,6 +106,20 @@ class PageShell:
     keep: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
 
+    def replica_fence(self) -> int | None:
+        """The WAL position a replica must have replayed to render this shell (None: unknown).
+
+        Noted by ``pages_changed`` when change ``sequence`` took its number. Unknown for sequence 0,
+        a change still noting it, or a cache outage: the router then asks the primary instead.
+        """
+        if not self.sequence:
+            return None
+        try:
+            position = caches[_STAMPS_ALIAS].get(_position_key(self.sequence))
+        except Exception:  # noqa: BLE001  a cache outage: the primary's position is the safe answer
+            return None
+        return position if isinstance(position, int) else None
+
 
 # --- Tags and the change sequence ------------------------------------------------------
 
@@ -119,6 +134,11 @@ _local_changes = 0
 
 def _tag_key(tag: str) -> str:
     return f"page-cache:tag:{tag}"
+
+
+def _position_key(sequence: int) -> str:
+    # The primary's WAL position noted right after change ``sequence`` took its number.
+    return f"page-cache:position:{sequence}"
 
 
 def _tag_lifetime() -> int:
@@ -154,7 +174,13 @@ def pages_changed(tags: Iterable[str]) -> None:
         return
     try:
         sequence = _next_sequence()
-        caches[_STAMPS_ALIAS].set_many({_tag_key(tag): sequence for tag in tags}, timeout=_tag_lifetime())
+        stamps: dict[str, int] = {_tag_key(tag): sequence for tag in tags}
+        # Asked after the number was taken, so it covers this change and every lower-numbered one
+        # (each committed before taking its number): the replica fence of pages rendered later.
+        position = db_router.primary_wal_position()
+        if position is not None:
+            stamps[_position_key(sequence)] = position
+        caches[_STAMPS_ALIAS].set_many(stamps, timeout=_tag_lifetime())
     except Exception:  # a cache outage: pages are not being validated either
         logger.warning("page cache: could not record changed tags %s", tags[:10], exc_info=True)
     _local_changes += 1

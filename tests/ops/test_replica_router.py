@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+from types import SimpleNamespace
 
 import pytest
 from django.core.signing import b62_encode, get_cookie_signer
@@ -152,18 +153,20 @@ def test_a_page_rendered_for_the_page_cache_reads_from_the_replica_only_past_the
     replica, monkeypatch, fence_passed, expected
 ):
     checks = []
-    monkeypatch.setattr(db_router, "replica_has_every_commit_so_far", lambda: checks.append(1) or fence_passed)
+    monkeypatch.setattr(
+        db_router, "replica_has_every_commit_so_far", lambda position: checks.append(position) or fence_passed
+    )
     request = RequestFactory().get("/books/")
     context = request_context(request)
     token = db_router._context.set(context)
     try:
-        request.page_shell = object()
+        request.page_shell = SimpleNamespace(replica_fence=lambda: 123456)
         assert [ROUTER.db_for_read(model("catalog")) for _ in range(3)] == [expected] * 3
         del request.page_shell
         assert ROUTER.db_for_read(model("catalog")) == "replica"  # not a kept page: no fence
     finally:
         db_router._context.reset(token)
-    assert checks == [1]  # once per request
+    assert checks == [123456]  # once per request, at the position the shell's sequence was noted at
 
 
 @pytest.mark.django_db

@@ -12,7 +12,7 @@ PORT ?= 8000
 # The local production-shaped stack (ports and credentials live in scripts/env.sh).
 include scripts/env.mk
 
-.PHONY: help venv dev-venv run up down services services-down test pytest pytest-cluster smoke lighthouse lint fmt bench bench-redis-cluster seed relevance clean
+.PHONY: help venv dev-venv run up down services services-down test pytest pytest-cluster smoke lighthouse lint fmt bench bench-redis-cluster seed seed-analytics relevance clean
 
 help:
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -109,6 +109,9 @@ test: lint pytest pytest-cluster smoke lighthouse ## Everything CI runs
 seed: up ## Load the benchmark catalog (BOOKS=100000 unless set) into the local stack's Postgres and index it
 	$(STACK_ENV) $(PY) manage.py seed_catalog --books $(BOOKS) --seed 1 --if-empty
 	$(STACK_ENV) $(PY) manage.py search_index --check || $(STACK_ENV) $(PY) manage.py search_index --rebuild
+
+seed-analytics: up ## A synthetic year of orders, views, adds to cart and searches for the reports (DAYS=365 unless set; needs `make seed`)
+	$(STACK_ENV) $(PY) manage.py seed_analytics --days $(or $(DAYS),365) --seed 1 --if-empty
 
 bench: dev-venv ## Benchmarks against the production-shaped stack (NAME=pages runs one, BOOKS=1000000 that catalog's stack); installs wrk when missing
 	scripts/tools.sh wrk

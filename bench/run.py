@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 # warmed; the search benchmark last, because it drops the search caches and opens the
 # breaker on purpose for its fallback run. The pool benchmark starts gunicorns of its own
 # beside the stack's.
-ORDER = ["pages", "catalog", "cart", "api", "hot", "pool", "redis", "search"]
+ORDER = ["pages", "catalog", "cart", "api", "hot", "pool", "redis", "reports", "metrics", "search"]
 
 
 def available() -> list[str]:

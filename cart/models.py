@@ -102,6 +102,8 @@ class Order(models.Model):
             models.Index(F("user"), F("created_at").desc(), F("id").desc(), name="order_by_customer_newest"),
             # The few unsettled orders the reconciliation and abandoned-order jobs look for.
             models.Index(fields=["created_at"], condition=Q(status__in=["placed", "pending"]), name="order_unsettled"),
+            # Sales reports (analytics.reports): sold orders by the moment they were paid.
+            models.Index(fields=["paid_at"], condition=Q(status__in=["paid", "shipped"]), name="order_sold_by_paid_at"),
         ]
 
     def __str__(self) -> str:

@@ -28,6 +28,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import Case, F, PositiveIntegerField, Q, When
 from django.utils import timezone
 
+from cart import signals
+
 # Re-exported: callers build the address they pass to ``order_place`` from this module.
 from cart.addresses import ShippingAddress as ShippingAddress
 from cart.models import Order, OrderLine, order_reference_new
@@ -144,16 +146,31 @@ def _parse_quantity(raw: object, limits: CartLimits, stock: int) -> int:
 class _BookForCart:
     title: str
     price: Decimal
+    currency: str
     stock: int
 
 
 def _book_for_cart(book_id: int) -> _BookForCart:
     """What a cart write needs to know about a book, fresh from Postgres (one query)."""
-    row = Book.objects.filter(pk=book_id).values_list("title", "price", "inventory__stock_on_hand").first()
+    row = Book.objects.filter(pk=book_id).values_list("title", "price", "currency", "inventory__stock_on_hand").first()
     if row is None:
         raise CartError("unknown_book")
-    title, price, stock = row
-    return _BookForCart(title=title, price=price, stock=stock or 0)
+    title, price, currency, stock = row
+    return _BookForCart(title=title, price=price, currency=currency, stock=stock or 0)
+
+
+def _announce(signal: Any, **event: Any) -> None:
+    """Send one of ``cart.signals`` to its listeners; a listener's failure is logged, never the cart's."""
+    for receiver, outcome in signal.send_robust(sender=Order, **event):
+        if isinstance(outcome, Exception):
+            logger.error("cart: a listener %r failed", receiver, exc_info=outcome)
+
+
+def _line_events(lines: Mapping[int, int], prices: Mapping[int, Decimal]) -> tuple[signals.OrderLineEvent, ...]:
+    return tuple(
+        signals.OrderLineEvent(book_id=book_id, quantity=quantity, unit_price=prices[book_id])
+        for book_id, quantity in sorted(lines.items())
+    )
 
 
 @contextmanager
@@ -197,6 +214,16 @@ def cart_add_item(*, cart: CartRef, book_id: object, quantity: object = 1) -> Ca
     with _cart_store() as store:
         outcome = store.add(cart, book_id=book_pk, quantity=amount, price=book.price, stock=book.stock, limits=limits)
     _raise_for_refusal(outcome, book, limits)
+    transaction.on_commit(
+        partial(
+            _announce,
+            signals.item_added,
+            book_id=book_pk,
+            quantity=amount,
+            unit_price=book.price,
+            currency=book.currency,
+        )
+    )
     return CartChange(book_id=book_pk, title=book.title, quantity=outcome.quantity, count=outcome.count)
 
 
@@ -419,6 +446,17 @@ def _order_insert(
             )
             for book_id in sorted(lines)
         )
+        quantities = {book_id: line.quantity for book_id, line in lines.items()}
+        prices = {book_id: books[book_id].price for book_id in lines}
+        transaction.on_commit(
+            partial(
+                _announce,
+                signals.checkout_started,
+                order_id=order.pk,
+                currency=currency,
+                lines=_line_events(quantities, prices),
+            )
+        )
     return order
 
 
@@ -567,8 +605,21 @@ def _order_record_payment(*, order: Order, attempt: int, result: PaymentResult, 
         if not mine.update(**changes):
             return Order.objects.get(pk=order.pk)  # settled by another try meanwhile: its outcome stands
         if result.is_approved:
-            ordered = dict(
-                OrderLine.objects.filter(order_id=order.pk, book__isnull=False).values_list("book_id", "quantity")
+            sold = OrderLine.objects.filter(order_id=order.pk, book__isnull=False)
+            priced = {
+                book_id: (quantity, price)
+                for book_id, quantity, price in sold.values_list("book_id", "quantity", "unit_price")
+            }
+            ordered = {book_id: quantity for book_id, (quantity, _) in priced.items()}
+            transaction.on_commit(
+                partial(
+                    _announce,
+                    signals.order_placed,
+                    order_id=order.pk,
+                    currency=order.currency,
+                    lines=_line_events(ordered, {book_id: price for book_id, (_, price) in priced.items()}),
+                    paid_at=changes["paid_at"],
+                )
             )
             target = cart or _cart_of(order.cart_key)
             if target is not None:

@@ -83,7 +83,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    # First, so it sees every response last: anything not declared shareable is private.
+    # Outermost: times and counts nearly the whole request, static files included (analytics.metrics).
+    "analytics.metrics.middleware.MetricsMiddleware",
+    # First below it, so it sees every response last: anything not declared shareable is private.
     "cloudshelf.edge.http.DefaultPrivateMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Above WhiteNoise and every view: static files and replayed cached pages get them too.
@@ -115,6 +117,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "cloudshelf.context_processors.site",
+                "analytics.rum.context_processors.rum",
                 # Last: while a page is rendered for the page cache, personal values are placeholders.
                 "cloudshelf.edge.page_cache.shell_context",
             ],
@@ -398,9 +401,28 @@ CELERY_BEAT_SCHEDULE = {
     },
     # Search logs past SEARCH_LOG_RETENTION_DAYS, in batches.
     "search-logs-prune": {"task": "analytics.tasks.search_logs_prune", "schedule": crontab(hour=3, minute=37)},
+    # Real-user monitoring beacons past RUM_RETENTION_DAYS, in batches.
+    "rum-beacons-prune": {"task": "analytics.tasks.rum_beacons_prune", "schedule": crontab(hour=3, minute=47)},
 }
 # Search logs older than this are deleted by the daily prune (the reports look back 30 days at most).
 SEARCH_LOG_RETENTION_DAYS = env_int("SEARCH_LOG_RETENTION_DAYS", 90, minimum=1)
+# Real-user monitoring (analytics.rum, docs/observability.md): the share of page views whose
+# timings the browser sends (0..1; 0 sends no timings, book pages still count their views), how
+# long beacons are kept, and how many beacons one client address may send a minute.
+RUM_SAMPLE_RATE = env_float("RUM_SAMPLE_RATE", 0.1, minimum=0)
+if not 0 <= RUM_SAMPLE_RATE <= 1:  # NaN too
+    raise ImproperlyConfiguredEnv(f"RUM_SAMPLE_RATE={RUM_SAMPLE_RATE} is a share of page views: 0..1")
+RUM_RETENTION_DAYS = env_int("RUM_RETENTION_DAYS", 30, minimum=1)
+RUM_BEACONS_PER_ADDRESS_MINUTE = env_int("RUM_BEACONS_PER_ADDRESS_MINUTE", 120, minimum=0)
+# Analytics (docs/observability.md): the buffer's record of written batches, kept this long so a
+# batch replayed after a crashed flush is not counted twice; and the currency reports sum revenue in
+# (orders in another currency count as orders and units, never as revenue).
+ANALYTICS_BATCH_RECORD_DAYS = env_int("ANALYTICS_BATCH_RECORD_DAYS", 7, minimum=1)
+ANALYTICS_CURRENCY = env_str("ANALYTICS_CURRENCY", "USD")
+if not (len(ANALYTICS_CURRENCY) == 3 and ANALYTICS_CURRENCY.isascii() and ANALYTICS_CURRENCY.isalpha()) or (
+    not ANALYTICS_CURRENCY.isupper()
+):
+    raise ImproperlyConfiguredEnv(f"ANALYTICS_CURRENCY must be an ISO 4217 code such as USD: {ANALYTICS_CURRENCY!r}")
 # Each worker refreshes its heartbeat key this often; the key lapses after the TTL, so a dead
 # worker is noticed within it (a few missed beats, not one slow tick, make a worker "dead").
 WORKER_HEARTBEAT_SECONDS = env_float("WORKER_HEARTBEAT_SECONDS", 5.0, minimum=0.1)
@@ -816,18 +838,57 @@ SPECTACULAR_SETTINGS = {
     ],
 }
 
+# --- Server metrics (analytics.metrics; docs/observability.md) ---------------------------
+# One CloudWatch EMF line per request and task on stdout, per-minute histograms in the durable
+# Redis for the performance page, the fleet's totals at /metrics. 0: none of it (no line, no store).
+METRICS_ENABLED = env_bool("METRICS_ENABLED", True)
+METRICS_NAMESPACE = env_str("METRICS_NAMESPACE", "CloudShelf/Performance")
+# Each process writes its counts to Redis at most this often (one pipeline), and at exit.
+METRICS_FLUSH_SECONDS = env_float("METRICS_FLUSH_SECONDS", 5.0, minimum=0)
+# Minutes of histograms kept (the performance page looks back a day at most).
+METRICS_RETENTION_HOURS = env_int("METRICS_RETENTION_HOURS", 25, minimum=2)
+# Scrapers send `Authorization: Bearer <token>` to read /metrics; empty: staff sessions only.
+METRICS_TOKEN = env_str("METRICS_TOKEN")
+# A request slower than its route class's threshold logs a warning (logger cloudshelf.slow);
+# METRICS_SLOW_<CLASS>_MS overrides one (the defaults: the service levels, else as below).
+METRICS_SLOW_REQUEST_MS = {
+    route_class: env_int(f"METRICS_SLOW_{route_class.upper()}_MS", default, minimum=1)
+    for route_class, default in {
+        "page": 2000, "search": 500, "cart": 200, "api": 1000,
+        "admin": 2000, "static": 200, "health": 200, "other": 1000,
+    }.items()
+}  # fmt: skip
+# A Celery task run longer than this logs a warning.
+SLOW_TASK_MS = env_int("SLOW_TASK_MS", 10_000, minimum=1)
+# OpenTelemetry traces over OTLP/HTTP (analytics.metrics.tracing); the endpoint and the rest
+# come from the SDK's own variables (OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_SERVICE_NAME...).
+OTEL_TRACES_ENABLED = env_bool("OTEL_TRACES_ENABLED", False)
+
 # --- Logging --------------------------------------------------------------------------
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "raw": {"format": "%(message)s"},  # a JSON line as it is: CloudWatch Logs parses EMF from stdout
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        "json_stdout": {
+            "class": "analytics.metrics.emf.JsonLinesHandler",  # a StreamHandler with a fast path for EMF lines
+            "formatter": "raw",
+            "stream": "ext://sys.stdout",
+        },
+    },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     # opensearch-py logs every request (and a curl copy of it) at INFO; warnings and errors still show.
     "loggers": {
         "django.db.backends": {"level": "INFO"},
         "opensearch": {"level": "WARNING"},
         "opensearchpy.trace": {"level": "WARNING"},
+        # EMF lines and slow-request/task warnings: JSON on stdout, not repeated by the root logger.
+        "cloudshelf.metrics": {"handlers": ["json_stdout"], "level": "INFO", "propagate": False},
+        "cloudshelf.slow": {"handlers": ["json_stdout"], "level": "WARNING", "propagate": False},
     },
 }

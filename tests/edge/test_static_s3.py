@@ -78,11 +78,12 @@ def test_collectstatic_uploads_hashed_names_immutable_and_the_rest_briefly(s3, a
     assert sorted(unhashed) == [
         "static/css/site.css",
         "static/favicon.svg",
+        "static/js/rum.js",
         "static/js/search.js",
         "static/js/site.js",
         "static/staticfiles.json",
     ]
-    assert len(hashed) == 4
+    assert len(hashed) == 5
     assert {head["CacheControl"] for head in hashed.values()} == {IMMUTABLE}
     assert {head["CacheControl"] for head in unhashed.values()} == {
         f"public, max-age={settings.STATIC_UNHASHED_MAX_AGE}"
@@ -95,7 +96,7 @@ def test_the_manifest_in_the_bucket_names_every_hashed_file(s3, aws_on):
     call_command("collectstatic", "--no-input", verbosity=0)
 
     manifest = json.loads(s3.get_object(Bucket=aws_on, Key="static/staticfiles.json")["Body"].read())
-    assert set(manifest["paths"]) == {"css/site.css", "favicon.svg", "js/search.js", "js/site.js"}
+    assert set(manifest["paths"]) == {"css/site.css", "favicon.svg", "js/rum.js", "js/search.js", "js/site.js"}
     for hashed_name in manifest["paths"].values():
         s3.head_object(Bucket=aws_on, Key=f"static/{hashed_name}")  # raises when missing
     assert static("css/site.css") == f"https://{CDN}/static/{manifest['paths']['css/site.css']}"

@@ -37,6 +37,7 @@ def test_beat_sends_the_clean_up_jobs_and_the_search_snapshot_at_their_intervals
         "cart.tasks.orders_cancel_abandoned",
         "cloudshelf.tasks.sessions_clear_expired",
         "analytics.tasks.search_logs_prune",
+        "analytics.tasks.rum_beacons_prune",
         "search.snapshot_index",
     }
     assert schedule["cart.tasks.orders_reconcile_pending"] == 60
@@ -44,6 +45,7 @@ def test_beat_sends_the_clean_up_jobs_and_the_search_snapshot_at_their_intervals
     # Daily at a quiet hour (UTC), each at its own minute.
     assert schedule["cloudshelf.tasks.sessions_clear_expired"] == crontab(hour=3, minute=7)
     assert schedule["analytics.tasks.search_logs_prune"] == crontab(hour=3, minute=37)
+    assert schedule["analytics.tasks.rum_beacons_prune"] == crontab(hour=3, minute=47)
     # A backup of the search index every 6 hours (SEARCH_SNAPSHOT_HOURS), tests/search/test_snapshots.py.
     assert schedule["search.snapshot_index"] == crontab(hour="*/6", minute=23)
 

@@ -5,7 +5,7 @@ import json
 import pytest
 from django_redis import get_redis_connection
 
-from analytics import services
+from analytics import buffer, services
 from analytics.models import SearchLog
 from cloudshelf.celery import app as celery_app
 from search.engine import search_books
@@ -27,7 +27,7 @@ def queued_flushes(monkeypatch):
     from analytics import tasks
 
     sent = []
-    monkeypatch.setattr(tasks.flush_search_logs, "apply_async", lambda **kwargs: sent.append(kwargs))
+    monkeypatch.setattr(tasks.flush_buffer, "apply_async", lambda **kwargs: sent.append(kwargs))
     return sent
 
 
@@ -45,7 +45,9 @@ def test_a_search_is_buffered_in_redis_not_written_on_the_request(queued_flushes
     assert event["is_zero_result"] is False
     assert event["backend"] == "database"
     assert event["latency_ms"] > 0
-    assert queued_flushes == [{"args": [services.search_log_key()], "countdown": services.FLUSH_AFTER_SECONDS}]
+    assert queued_flushes == [
+        {"args": ["search", services.search_log_key()], "countdown": services.FLUSH_AFTER_SECONDS}
+    ]
 
 
 def test_a_burst_of_searches_schedules_one_flush_that_writes_them_all(queued_flushes):
@@ -76,7 +78,7 @@ def test_a_broken_analytics_store_never_breaks_a_search(monkeypatch, caplog):
     def down():
         raise ConnectionError("Redis is down")
 
-    monkeypatch.setattr(services, "_redis", down)
+    monkeypatch.setattr(buffer, "_redis", down)
 
     assert search_books(query="dune").backend == "database"
     assert "could not record a search event" in caplog.text

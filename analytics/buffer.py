@@ -17,8 +17,10 @@ only if it still holds that batch). A flush that dies before the commit leaves t
 processing list, and the next flush writes it first; one that dies after the commit leaves it
 there too, but its id is already in ``FlushedBatch``, so the next flush drops it without writing
 it twice. Two flushes running at once meet at the same ``FlushedBatch`` key and only one writes.
-A batch a writer keeps refusing (a bug, not bad input: bad items are dropped with a warning)
-stays in the processing list and is retried by every later flush, with an error logged each time.
+A batch a writer refuses (a bug, or a value Postgres rejects: bad items are otherwise dropped
+with a warning) stays in the processing list and is retried by the next flushes, with an error
+logged each time; after ``MAX_BATCH_ATTEMPTS`` failures it is set aside in the stream's *dead*
+list (the last ``DEAD_EVENTS_KEPT`` events, for a look by hand) so the events behind it flow again.
 """
 
 from __future__ import annotations
@@ -46,6 +48,11 @@ SCHEDULED_FLAG_SECONDS = 30
 FLUSH_BATCH = 500
 # A payload bigger than this is not an analytics event: refused before it reaches Redis.
 MAX_PAYLOAD_BYTES = 4096
+# A batch the writer failed on this many times is set aside, not retried for ever ahead of the rest.
+MAX_BATCH_ATTEMPTS = 3
+# Set-aside events kept per stream (the oldest go first), for as long as a week.
+DEAD_EVENTS_KEPT = 10_000
+DEAD_EVENTS_SECONDS = 7 * 24 * 3600
 
 Writer = Callable[[list[dict[str, Any]]], int]
 """Writes a batch of payloads (already decoded) and returns how many rows of events it kept.
@@ -71,13 +78,33 @@ redis.call('SET', KEYS[3], ARGV[2])
 return {ARGV[2], items}
 """
 
-# Drop the processing list only if it still holds batch ARGV[1].
+# Drop the processing list (and its failure count) only if it still holds batch ARGV[1].
 _RELEASE_BATCH = """
 if redis.call('GET', KEYS[2]) == ARGV[1] then
-  redis.call('DEL', KEYS[1], KEYS[2])
+  redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
   return 1
 end
 return 0
+"""
+
+# Count a failure of batch ARGV[1]; at ARGV[2] failures move it to the dead list KEYS[4] (kept to
+# ARGV[3] items for ARGV[4] seconds) and release it. Answers the count, or -1 once set aside.
+_FAILED_BATCH = """
+if redis.call('GET', KEYS[2]) ~= ARGV[1] then
+  return 0
+end
+local attempts = redis.call('INCR', KEYS[3])
+if attempts < tonumber(ARGV[2]) then
+  return attempts
+end
+local held = redis.call('LRANGE', KEYS[1], 0, -1)
+if #held > 0 then
+  redis.call('RPUSH', KEYS[4], unpack(held))
+  redis.call('LTRIM', KEYS[4], -tonumber(ARGV[3]), -1)
+  redis.call('EXPIRE', KEYS[4], tonumber(ARGV[4]))
+end
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
+return -1
 """
 
 
@@ -100,6 +127,11 @@ def pending_key(stream: str) -> str:
     stream's lists and flags in one Redis Cluster slot, as the Lua scripts need.
     """
     return caches["durable"].make_key(f"analytics:{hash_tag('buffer-' + stream)}:pending")
+
+
+def dead_key(stream: str) -> str:
+    """The Redis list of ``stream``'s events set aside after their batch failed ``MAX_BATCH_ATTEMPTS`` times."""
+    return _sibling(pending_key(stream), "dead")
 
 
 def _sibling(key: str, role: str) -> str:
@@ -179,17 +211,36 @@ def flush(*, stream: str, key: str | None = None) -> int:
     redis.delete(_sibling(key, "scheduled"))
     claim = redis.register_script(_CLAIM_BATCH)
     release = redis.register_script(_RELEASE_BATCH)
+    failed = redis.register_script(_FAILED_BATCH)
     keys = [key, _sibling(key, "processing"), _sibling(key, "batch")]
+    held_keys = [keys[1], keys[2], _sibling(key, "attempts")]
     written = 0
     while True:
         batch_id, raw = claim(keys=keys, args=[FLUSH_BATCH, uuid.uuid4().hex])
         if not raw:
             return written
         batch_id = batch_id.decode() if isinstance(batch_id, bytes) else batch_id
-        written += _write_batch(stream, writer, batch_id or uuid.uuid4().hex, _decode(stream, raw))
+        try:
+            written += _write_batch(stream, writer, batch_id or uuid.uuid4().hex, _decode(stream, raw))
+        except Exception:
+            attempts = failed(
+                keys=[*held_keys, _sibling(key, "dead")],
+                args=[batch_id, MAX_BATCH_ATTEMPTS, DEAD_EVENTS_KEPT, DEAD_EVENTS_SECONDS],
+            )
+            if attempts != -1:
+                raise  # kept for the next flush (the next burst's)
+            logger.exception(
+                "analytics: the %s writer failed on batch %s %d times; its %d events are set aside in %s",
+                stream,
+                batch_id,
+                MAX_BATCH_ATTEMPTS,
+                len(raw),
+                _sibling(key, "dead"),
+            )
+            continue
         if not batch_id:  # a processing list without an id (should not happen): release it anyway
             redis.delete(keys[1])
-        elif not release(keys=keys[1:], args=[batch_id]):
+        elif not release(keys=held_keys, args=[batch_id]):
             return written  # another flush holds the processing list now: it goes on from here
 
 

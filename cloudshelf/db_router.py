@@ -48,7 +48,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 from django.conf import settings
@@ -410,12 +410,17 @@ class ReplicaRoutingMiddleware:
             response = self.get_response(request)
         finally:
             _context.reset(token)
-        if request.method not in SAFE_METHODS and (context.wrote or response.status_code < 400):
+        if (
+            request.method not in SAFE_METHODS
+            and (context.wrote or response.status_code < 400)
+            and not getattr(request, "_routed_view_never_pins", False)
+        ):
             pin(response)
         return response
 
     def process_view(self, request: HttpRequest, view: View, args: Any, kwargs: Any) -> None:
         request._routed_view = (view, args, kwargs)  # type: ignore[attr-defined]  # for the retry below
+        request._routed_view_never_pins = getattr(view, NEVER_PINS_ATTRIBUTE, False)  # type: ignore[attr-defined]
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponseBase | None:
         """A safe request that read from the replica and failed with a connection-level error
@@ -447,6 +452,22 @@ class ReplicaRoutingMiddleware:
         if callable(render):
             response = render()
         return response
+
+
+NEVER_PINS_ATTRIBUTE = "never_pins_to_primary"
+
+
+ViewFunction = TypeVar("ViewFunction", bound=Callable[..., Any])
+
+
+def never_pins(view: ViewFunction) -> ViewFunction:
+    """Mark a view whose unsafe requests write nothing the visitor reads back (a RUM beacon).
+
+    Such a POST would otherwise pin its visitor to the primary like any successful write, and
+    the beacon every book page sends as it is left would pin nearly every shopper's next page.
+    """
+    setattr(view, NEVER_PINS_ATTRIBUTE, True)
+    return view
 
 
 def pin(response: HttpResponseBase) -> None:

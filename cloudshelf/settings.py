@@ -847,7 +847,7 @@ METRICS_NAMESPACE = env_str("METRICS_NAMESPACE", "CloudShelf/Performance")
 METRICS_FLUSH_SECONDS = env_float("METRICS_FLUSH_SECONDS", 5.0, minimum=0)
 # Minutes of histograms kept (the performance page looks back a day at most).
 METRICS_RETENTION_HOURS = env_int("METRICS_RETENTION_HOURS", 25, minimum=2)
-# Scrapers send `Authorization: Bearer <token>` to read /metrics; empty: staff sessions only.
+# Scrapers send `Authorization: Bearer <token>` to read /metrics; empty: only staff allowed the reports.
 METRICS_TOKEN = env_str("METRICS_TOKEN")
 # A request slower than its route class's threshold logs a warning (logger cloudshelf.slow);
 # METRICS_SLOW_<CLASS>_MS overrides one (the defaults: the service levels, else as below).

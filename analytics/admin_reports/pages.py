@@ -67,12 +67,19 @@ class Section:
     note: str = ""
 
     def is_empty(self, rows: Sequence[Any]) -> bool:
-        """No rows, or rows that are all zero (a report that lists every day or stage has rows anyway)."""
+        """No rows, or rows whose every figure is zero (a report that lists every day or stage has
+        rows anyway). Every column counts, not only the charted one: days with orders but no
+        counted views (JavaScript off) still have a funnel to show."""
         if not rows:
             return True
-        if self.chart_value:
-            return not any(getattr(row, self.chart_value) for row in rows)
-        return False
+        if not self.chart_value:
+            return False
+        for row in rows:
+            for column in self.columns:
+                value = getattr(row, column.field, None)
+                if isinstance(value, int | float | Decimal) and not isinstance(value, bool) and value:
+                    return False
+        return True
 
     def table(self, rows: Sequence[Any]) -> list[list[str]]:
         return [[column.display(row) for column in self.columns] for row in rows]

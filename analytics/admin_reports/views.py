@@ -19,6 +19,7 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
+from analytics.access import can_view_reports
 from analytics.admin_reports import charts
 from analytics.admin_reports.forms import Period, PeriodForm
 from analytics.admin_reports.pages import PAGES, Section, page_of
@@ -28,13 +29,7 @@ from analytics.metrics.classify import SERVICE_LEVELS_MS
 from analytics.reports import ReportPeriodError, csv_rows
 from analytics.reports.export import csv_cell
 
-PERMISSION = "analytics.view_reports"
 View = Callable[..., HttpResponse]
-
-
-def can_view_reports(user: Any) -> bool:
-    """Active staff with the reports permission (superusers have every permission)."""
-    return bool(user.is_active and user.is_staff and user.has_perm(PERMISSION))
 
 
 def report_view(view: View) -> View:

@@ -9,18 +9,20 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllow
 from django.views.decorators.csrf import csrf_exempt
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
+from analytics.access import can_view_reports
 from analytics.metrics.prometheus import registry_of
 from analytics.metrics.store import read_totals
 
 
 def may_read_metrics(request: HttpRequest) -> bool:
-    """A staff session, or ``Authorization: Bearer <METRICS_TOKEN>`` (constant-time; empty token: staff only)."""
+    """Staff allowed the reports (the same figures), or ``Authorization: Bearer <METRICS_TOKEN>``
+    (constant-time; an empty token admits only those staff)."""
     token = settings.METRICS_TOKEN
     scheme, _, given = request.headers.get("Authorization", "").partition(" ")
     if token and scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode()):
         return True
     user = getattr(request, "user", None)
-    return bool(user is not None and user.is_active and user.is_staff)
+    return user is not None and can_view_reports(user)
 
 
 # Exempt: it changes nothing, and a CSRF 403 to strangers would reveal that the URL exists.

@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import ClassVar, Literal
 
 from django.db.models import Count, DecimalField, ExpressionWrapper, F, Max, QuerySet, Sum
-from django.db.models.functions import TruncDate
+from django.db.models.functions import Coalesce, TruncDate
 
 from analytics.events import analytics_currency
 from analytics.reports.export import CsvRow
@@ -163,8 +163,9 @@ def top_sellers(*, start: date, end: date, limit: int = 20) -> list[TopSeller]:
             _sold_lines(start=start, end=end)
             .values("isbn13")
             .annotate(
-                book=Max("book_id"),
-                latest_title=Max("title"),
+                book_pk=Max("book_id"),
+                # The book's title today; a deleted book's, one it was sold under.
+                latest_title=Coalesce(Max("book__title"), Max("title")),
                 orders=Count("order_id", distinct=True),
                 units=Sum("quantity"),
                 revenue=Sum(_LINE_TOTAL),
@@ -173,7 +174,7 @@ def top_sellers(*, start: date, end: date, limit: int = 20) -> list[TopSeller]:
         )
     return [
         TopSeller(
-            book_id=row["book"],
+            book_id=row["book_pk"],
             isbn13=row["isbn13"],
             title=row["latest_title"],
             orders=row["orders"],

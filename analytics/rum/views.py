@@ -18,6 +18,7 @@ from django.views.decorators.http import require_POST
 
 from analytics.rum.beacons import MAX_BEACON_BYTES, BeaconError, parse_body, validate
 from analytics.rum.services import rum_beacon_record
+from cloudshelf.db_router import never_pins
 from cloudshelf.edge.http import is_same_origin
 from cloudshelf.ratelimit import SiteLimit, limit_requests
 
@@ -46,6 +47,7 @@ def _read_bounded(request: HttpRequest) -> bytes | None:
     return None if len(body) > MAX_BEACON_BYTES else body
 
 
+@never_pins  # the visitor reads none of it back: their next page stays on the replica
 @limit_requests(BEACONS, as_json=True)
 @csrf_exempt
 @require_POST

@@ -149,3 +149,17 @@ def test_report_pages_keep_the_sites_content_security_policy(reports_client):
     policy = response["Content-Security-Policy"]
     assert "script-src 'self'" in policy
     assert "'unsafe-inline'" not in policy
+
+
+def test_a_section_with_figures_only_outside_its_charted_column_is_not_empty():
+    """Days with orders but no counted product views (beacons blocked) still show their funnel."""
+    from datetime import date
+
+    from analytics.admin_reports.pages import page_of
+    from analytics.reports import FunnelDay
+
+    [section] = [section for section in page_of("funnel").sections if section.key == "funnel-by-day"]
+    no_views = [FunnelDay(day=date(2026, 11, 30), views=0, adds=2, checkouts=1, orders=1)]
+    nothing = [FunnelDay(day=date(2026, 11, 30), views=0, adds=0, checkouts=0, orders=0)]
+
+    assert (section.is_empty(no_views), section.is_empty(nothing), section.is_empty([])) == (False, True, True)

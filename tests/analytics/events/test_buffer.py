@@ -181,6 +181,48 @@ def test_a_flush_that_fails_before_its_commit_keeps_the_batch_for_the_next_flush
     assert site_day()[0] == 1
 
 
+def test_a_batch_the_writer_keeps_failing_on_is_set_aside_and_the_events_behind_it_flow(
+    queued_flushes, monkeypatch, caplog
+):
+    from django.db import DataError
+
+    events.record_event("product_view", book_id=7, occurred_at=MONDAY)
+
+    def refused(payloads):
+        raise DataError("numeric field overflow")
+
+    monkeypatch.setitem(buffer._writers, "events", refused)
+    for _ in range(buffer.MAX_BATCH_ATTEMPTS - 1):
+        with pytest.raises(DataError):
+            buffer.flush(stream="events")  # kept for the next flush
+    assert buffer.flush(stream="events") == 0  # the last attempt sets it aside
+    redis = get_redis_connection("durable")
+    [set_aside] = redis.lrange(buffer.dead_key("events"), 0, -1)
+    assert b"product_view" in set_aside
+    assert "set aside" in caplog.text
+    monkeypatch.setitem(buffer._writers, "events", events.write_events)
+    events.record_event("product_view", book_id=8, occurred_at=MONDAY)
+
+    assert buffer.flush(stream="events") == 1
+    assert sorted(BookDay.objects.values_list("book_id", "views")) == [(8, 1)]
+    assert redis.exists(buffer._sibling(buffer.pending_key("events"), "attempts")) == 0
+
+
+def test_a_batch_written_after_failures_starts_its_count_again(queued_flushes, monkeypatch):
+    events.record_event("product_view", book_id=7, occurred_at=MONDAY)
+
+    def broken(payloads):
+        raise RuntimeError("the writer broke")
+
+    monkeypatch.setitem(buffer._writers, "events", broken)
+    with pytest.raises(RuntimeError):
+        buffer.flush(stream="events")
+    monkeypatch.setitem(buffer._writers, "events", events.write_events)
+    assert buffer.flush(stream="events") == 1
+
+    assert get_redis_connection("durable").exists(buffer._sibling(buffer.pending_key("events"), "attempts")) == 0
+
+
 def test_a_batch_written_but_not_released_is_not_counted_twice(queued_flushes, monkeypatch):
     events.record_event("product_view", book_id=7, occurred_at=MONDAY)
     monkeypatch.setattr(buffer, "_RELEASE_BATCH", "return 0")  # the flush dies after its commit
@@ -210,7 +252,8 @@ def test_a_streams_keys_share_one_redis_cluster_slot(stream):
     from redis.crc import key_slot
 
     pending_key = buffer.pending_key(stream)
-    keys = [pending_key, *(buffer._sibling(pending_key, role) for role in ("processing", "batch", "scheduled"))]
+    roles = ("processing", "batch", "scheduled", "attempts", "dead")
+    keys = [pending_key, *(buffer._sibling(pending_key, role) for role in roles)]
 
     assert len({key_slot(key.encode()) for key in keys}) == 1
     assert keys[1].endswith(f"{{buffer-{stream}}}:processing")

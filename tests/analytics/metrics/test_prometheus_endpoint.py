@@ -15,8 +15,12 @@ TOKEN = "scrape-token-0123456789abcdef"
 
 @pytest.fixture
 def staff_client(db):
+    from django.contrib.auth.models import Permission
+
+    staff = UserFactory(username="staff", is_staff=True)
+    staff.user_permissions.add(Permission.objects.get(codename="view_reports", content_type__app_label="analytics"))
     client = Client()
-    client.force_login(UserFactory(username="staff", is_staff=True))
+    client.force_login(staff)
     return client
 
 
@@ -114,14 +118,17 @@ def test_customers_and_partners_never_see_metrics(settings, customer_client):
     partner_key = issue_key(PartnerFactory()).raw_key
     inactive_staff = Client()
     inactive_staff.force_login(UserFactory(username="gone", is_staff=True, is_active=False))
+    staff_not_allowed_the_reports = Client()
+    staff_not_allowed_the_reports.force_login(UserFactory(username="clerk", is_staff=True))
     answers = [
         Client().get("/metrics").status_code,
         customer_client.get("/metrics").status_code,
         Client(headers={"Authorization": f"Bearer {partner_key}"}).get("/metrics").status_code,
         Client(headers={"X-API-Key": partner_key}).get("/metrics").status_code,
         inactive_staff.get("/metrics").status_code,
+        staff_not_allowed_the_reports.get("/metrics").status_code,
     ]
-    assert answers == [404, 404, 404, 404, 404]
+    assert answers == [404, 404, 404, 404, 404, 404]
 
 
 @pytest.mark.django_db

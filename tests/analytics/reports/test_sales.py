@@ -80,6 +80,14 @@ def test_top_sellers_rank_by_copies_then_revenue_and_keep_deleted_books(shop, dj
     assert rows[3].book_id is None
 
 
+def test_a_top_seller_renamed_since_it_sold_shows_its_title_today(shop):
+    from catalog.models import Book
+
+    Book.objects.filter(pk=shop.dune.pk).update(title="Dune (Revised)")
+
+    assert top_sellers(start=START, end=END, limit=1)[0].title == "Dune (Revised)"
+
+
 def test_top_sellers_stop_at_the_limit(shop):
     assert [row.title for row in top_sellers(start=START, end=END, limit=2)] == ["Dune", "Cookbook"]
 

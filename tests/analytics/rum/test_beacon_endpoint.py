@@ -292,3 +292,12 @@ def test_anyone_may_send_a_beacon_but_the_endpoint_shows_nothing(shopper, custom
 def test_a_beacon_costs_no_query(shopper, django_assert_num_queries):
     with django_assert_num_queries(0):
         assert post(shopper, HOME_BEACON | {"route": "catalog:book", "book": 3}).status_code == 204
+
+
+def test_a_beacon_does_not_pin_its_visitor_to_the_primary(shopper, queued_flushes, settings):
+    """The beacon a book page sends as it is left must not send the shopper's next page to the primary."""
+    assert "cloudshelf.db_router.ReplicaRoutingMiddleware" in settings.MIDDLEWARE  # make test sets the replica
+    answer = post(shopper, HOME_BEACON)
+
+    assert answer.status_code == 204
+    assert "read_primary" not in answer.cookies

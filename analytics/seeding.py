@@ -22,7 +22,7 @@ import math
 import random
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -38,6 +38,7 @@ from analytics.events import normalize_query
 from analytics.models import BookDay, SearchDay, SearchLog, SiteDay
 from cart.models import ORDER_REFERENCE_ALPHABET, Order, OrderLine
 from catalog.models import Book, BookAuthor
+from cloudshelf.database import rows_insert
 
 MIN_DAYS, MAX_DAYS = 1, 730
 MIN_ORDERS_PER_DAY, MAX_ORDERS_PER_DAY = 1, 5000
@@ -275,17 +276,17 @@ def _seed_day(
     for pk, count in Counter(book.pk for book in rng.choices(books, cum_weights=weights, k=adds)).items():
         per_book[pk].adds += count
     site.views, site.adds = views, adds
-    _insert(Order, _ORDER_FIELDS, orders)
-    _insert(
+    rows_insert(Order, _ORDER_FIELDS, orders)
+    rows_insert(
         OrderLine, _LINE_FIELDS, [(pk, *line) for pk, line in zip(_new_ids(OrderLine, len(lines)), lines, strict=True)]
     )
-    _insert(
+    rows_insert(
         BookDay, ("day", "book_id", *_COUNTS), [(day, pk, *counts.values()) for pk, counts in sorted(per_book.items())]
     )
-    _insert(SiteDay, ("day", *_COUNTS), [(day, *site.values())])
+    rows_insert(SiteDay, ("day", *_COUNTS), [(day, *site.values())])
     searches = _seed_searches(rng, day, queries, round(paid_count * SEARCHES_PER_ORDER * rng.uniform(0.9, 1.1)))
     if keeps_search_log:
-        _insert(SearchLog, _LOG_FIELDS, searches)
+        rows_insert(SearchLog, _LOG_FIELDS, searches)
         summary.search_logs += len(searches)
     summary.orders += len(orders)
     summary.lines += len(lines)
@@ -425,7 +426,7 @@ def _seed_searches(
                 _at(rng, day),
             )
         )
-    _insert(
+    rows_insert(
         SearchDay,
         ("day", "query", "searches", "zero_results", "results_total"),
         [(day, query, *counts) for query, counts in sorted(per_query.items())],
@@ -447,24 +448,3 @@ def _new_ids(model: type[models.Model], count: int) -> list[int]:
         cursor.execute(f"SELECT COALESCE(MAX(id), 0) FROM {connection.ops.quote_name(table)}")
         highest = cursor.fetchone()[0]
     return list(range(highest + 1, highest + 1 + count))
-
-
-def _insert(model: type[models.Model], field_names: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
-    """Plain tuples into ``model``'s table: ``COPY`` on Postgres, ``executemany`` elsewhere."""
-    fields_by_name = {model_field.name: model_field for model_field in model._meta.concrete_fields}
-    fields = [fields_by_name[name] for name in field_names]
-    quote = connection.ops.quote_name
-    table = quote(model._meta.db_table)
-    columns = ", ".join(quote(str(model_field.column)) for model_field in fields)
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            with cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
-            return
-        prepared = [
-            [model_field.get_db_prep_save(value, connection) for model_field, value in zip(fields, row, strict=True)]
-            for row in rows
-        ]
-        placeholders = ", ".join(["%s"] * len(fields))
-        cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({placeholders})", prepared)

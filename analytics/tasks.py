@@ -11,10 +11,8 @@ from django.utils import timezone
 from analytics import buffer
 from analytics.events import SEARCH_STREAM
 from analytics.models import FlushedBatch, SearchLog
+from analytics.retention import PRUNE_BATCH_SIZE, rows_delete_older_than
 from analytics.rum.services import rum_beacons_delete_older_than
-
-# Rows deleted per statement: short transactions and locks, however large the backlog.
-PRUNE_BATCH_SIZE = 5000
 
 
 @shared_task(name="analytics.flush_buffer", acks_late=True, ignore_result=True)
@@ -33,22 +31,8 @@ def flush_search_logs(key: str = "") -> int:
 
 def search_logs_delete_older_than(*, days: int, batch_size: int = PRUNE_BATCH_SIZE) -> int:
     """Delete search logs of searches run more than ``days`` days ago, ``batch_size`` rows per
-    statement. Returns how many went.
-
-    The cut-off is fixed at the start, so rows of searches running meanwhile are never taken,
-    and each batch commits on its own: a prune stopped halfway has still done its part.
-    """
-    if days < 1 or batch_size < 1:
-        raise ValueError(f"days ({days}) and batch_size ({batch_size}) must be at least 1")
-    cutoff = timezone.now() - timedelta(days=days)
-    deleted = 0
-    while True:
-        ids = list(
-            SearchLog.objects.filter(searched_at__lt=cutoff).order_by("pk").values_list("pk", flat=True)[:batch_size]
-        )
-        if not ids:
-            return deleted
-        deleted += SearchLog.objects.filter(pk__in=ids).delete()[0]
+    statement (``analytics.retention``). Returns how many went."""
+    return rows_delete_older_than(model=SearchLog, time_field="searched_at", days=days, batch_size=batch_size)
 
 
 def flushed_batches_delete_older_than(*, days: int) -> int:

@@ -21,7 +21,7 @@ import itertools
 import math
 import random
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -37,6 +37,7 @@ from catalog.isbn import isbn13_check_digit
 from catalog.maintenance import VacuumReport, tables_vacuum_analyze
 from catalog.models import Author, Book, BookAuthor, Category, Inventory, Review, Tag
 from catalog.services import books_refresh_ratings, category_get_or_create_path
+from cloudshelf.database import rows_insert
 
 MAX_BOOKS = 1_000_000
 # The catalog tables a seed writes (and the reviewers' user table): VACUUM ANALYZEd after
@@ -1000,13 +1001,13 @@ def _write_batch(
 
     Returns the number of reviews written and the highest book id so far.
     """
-    _insert_rows(Book, BOOK_COLUMNS, batch.books)
+    rows_insert(Book, BOOK_COLUMNS, batch.books)
     # COPY returns no ids. The batch's books are the ones above the previous highest id
     # (ids come from a sequence), matched to the plan by ISBN; the same works on SQLite.
     ids_by_isbn = dict(Book.objects.filter(pk__gt=after_book_id).values_list("isbn13", "pk"))
     book_ids = [ids_by_isbn[isbn] for isbn in batch.isbns]
     now = timezone.now()
-    _insert_rows(
+    rows_insert(
         BookAuthor,
         ("book", "author", "position"),
         (
@@ -1015,13 +1016,13 @@ def _write_batch(
             for position, author in enumerate(slots)
         ),
     )
-    _insert_rows(
+    rows_insert(
         Inventory,
         ("book", "stock_on_hand", "updated_at"),
         ((book_id, stock, now) for book_id, stock in zip(book_ids, batch.stock, strict=True)),
     )
     through = Book.tags.through
-    _insert_rows(
+    rows_insert(
         through,
         ("book", "tag"),
         ((book_id, tag_ids[tag]) for book_id, slots in zip(book_ids, batch.tag_slots, strict=True) for tag in slots),
@@ -1031,30 +1032,5 @@ def _write_batch(
         for book_id, reviews in zip(book_ids, batch.reviews, strict=True)
         for reviewer, rating, title, body, written in reviews
     ]
-    _insert_rows(Review, ("book", "user", "rating", "title", "body", "created_at", "updated_at"), review_rows)
+    rows_insert(Review, ("book", "user", "rating", "title", "body", "created_at", "updated_at"), review_rows)
     return len(review_rows), max(book_ids)
-
-
-def _insert_rows(model: type[models.Model], field_names: Sequence[str], rows: Iterator[Any] | list[Any]) -> None:
-    """Insert plain tuples into ``model``'s table: ``COPY`` on Postgres, ``executemany`` elsewhere.
-
-    Skips model instances entirely — building and saving 100,000 ``Book`` objects costs more
-    than the database work. Values must already be what the columns hold.
-    """
-    fields_by_name = {model_field.name: model_field for model_field in model._meta.concrete_fields}
-    fields = [fields_by_name[name] for name in field_names]
-    quote = connection.ops.quote_name
-    table = quote(model._meta.db_table)
-    columns = ", ".join(quote(str(model_field.column)) for model_field in fields)
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            with cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
-            return
-        placeholders = ", ".join(["%s"] * len(fields))
-        prepared = [
-            [model_field.get_db_prep_save(value, connection) for model_field, value in zip(fields, row, strict=True)]
-            for row in rows
-        ]
-        cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({placeholders})", prepared)

@@ -14,11 +14,11 @@ and be retried rather than queue every customer's query behind it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connection, connections, models
 
 # The session settings a block may change, and whose previous values it puts back.
 TIMEOUT_PARAMETERS = ("statement_timeout", "lock_timeout", "idle_in_transaction_session_timeout")
@@ -121,3 +121,28 @@ def release_connection(*, using: str = DEFAULT_DB_ALIAS) -> None:
         return
     if connection.settings_dict["OPTIONS"].get("pool") and connection.connection is not None:
         connection.close()
+
+
+def rows_insert(model: type[models.Model], field_names: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    """Insert plain tuples into ``model``'s table: ``COPY`` on Postgres, ``executemany`` elsewhere.
+
+    For the seed commands: building and saving 100,000 model instances costs more than the
+    database work. Values must already be what the columns hold.
+    """
+    fields_by_name = {model_field.name: model_field for model_field in model._meta.concrete_fields}
+    fields = [fields_by_name[name] for name in field_names]
+    quote = connection.ops.quote_name
+    table = quote(model._meta.db_table)
+    columns = ", ".join(quote(str(model_field.column)) for model_field in fields)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            with cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            return
+        placeholders = ", ".join(["%s"] * len(fields))
+        prepared = [
+            [model_field.get_db_prep_save(value, connection) for model_field, value in zip(fields, row, strict=True)]
+            for row in rows
+        ]
+        cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({placeholders})", prepared)

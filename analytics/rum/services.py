@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import asdict
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -18,13 +18,12 @@ from django.utils import timezone
 from analytics import buffer
 from analytics.events import record_event
 from analytics.models import RumBeacon
+from analytics.retention import PRUNE_BATCH_SIZE, rows_delete_older_than
 from analytics.rum.beacons import Beacon
 
 logger = logging.getLogger(__name__)
 
 RUM_STREAM = "rum"
-# Rows deleted per statement by the prune: short transactions, however large the backlog.
-PRUNE_BATCH_SIZE = 5000
 _COLUMNS = (
     "route_name",
     "route_class",
@@ -85,19 +84,5 @@ def register_rum_writer() -> None:
 
 
 def rum_beacons_delete_older_than(*, days: int, batch_size: int = PRUNE_BATCH_SIZE) -> int:
-    """Delete beacons received more than ``days`` days ago, ``batch_size`` rows per statement; returns how many.
-
-    The cut-off is fixed at the start and each batch commits on its own, as the search-log
-    prune does: a prune stopped halfway has still done its part.
-    """
-    if days < 1 or batch_size < 1:
-        raise ValueError(f"days ({days}) and batch_size ({batch_size}) must be at least 1")
-    cutoff = timezone.now() - timedelta(days=days)
-    deleted = 0
-    while True:
-        ids = list(
-            RumBeacon.objects.filter(received_at__lt=cutoff).order_by("pk").values_list("pk", flat=True)[:batch_size]
-        )
-        if not ids:
-            return deleted
-        deleted += RumBeacon.objects.filter(pk__in=ids).delete()[0]
+    """Delete beacons received more than ``days`` days ago, ``batch_size`` rows per statement; returns how many."""
+    return rows_delete_older_than(model=RumBeacon, time_field="received_at", days=days, batch_size=batch_size)

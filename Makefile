@@ -12,7 +12,7 @@ PORT ?= 8000
 # The local production-shaped stack (ports and credentials live in scripts/env.sh).
 include scripts/env.mk
 
-.PHONY: help venv dev-venv run up down services services-down test pytest pytest-cluster smoke lighthouse lint fmt bench bench-redis-cluster seed seed-analytics relevance clean
+.PHONY: help venv dev-venv run up down services services-down test pytest pytest-cluster smoke lighthouse lint fmt bench bench-redis-cluster loadtest loadtest-smoke capacity seed seed-analytics relevance clean
 
 help:
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -92,7 +92,8 @@ pytest: dev-venv services ## Only the pytest suite, against the real services (A
 # What runs against the Redis Cluster: everything that keeps state in Redis through Lua
 # scripts, MULTI or several keys at once (docs/operations.md, "Redis Cluster").
 CLUSTER_TESTS := tests/cluster tests/cart tests/test_ratelimit.py tests/test_site_limits.py tests/test_accounts.py \
-	tests/search/test_breaker.py tests/search/test_result_cache.py tests/test_redis_cluster_keys.py
+	tests/search/test_breaker.py tests/search/test_result_cache.py tests/test_redis_cluster_keys.py \
+	tests/resilience/test_breakers.py
 
 pytest-cluster: dev-venv services ## The cart, rate-limit, session, breaker and search result cache tests against a local Redis Cluster (three masters, started here; make services-down stops it)
 	scripts/redis.sh cluster-start
@@ -104,7 +105,7 @@ smoke: venv ## A short smoke test of the embedded default (SQLite, in-process ca
 lighthouse: venv ## Lighthouse accessibility of every kind of public page (Debian's Chromium, the embedded default on a free port); fails below 100; installs Chromium and Lighthouse when missing
 	scripts/lighthouse.sh $(ARGS)
 
-test: lint pytest pytest-cluster smoke lighthouse ## Everything CI runs
+test: lint pytest pytest-cluster loadtest-smoke smoke lighthouse ## Everything CI runs
 
 seed: up ## Load the benchmark catalog (BOOKS=100000 unless set) into the local stack's Postgres and index it
 	$(STACK_ENV) $(PY) manage.py seed_catalog --books $(BOOKS) --seed 1 --if-empty
@@ -124,6 +125,41 @@ bench-redis-cluster: dev-venv ## The Redis benchmark (bench/bench_redis.py) agai
 	$(STACK_ENV) REDIS_CLUSTER=1 REDIS_URL=redis://127.0.0.1:$(firstword $(REDIS_CLUSTER_PORTS))/0 \
 		REDIS_DURABLE_URL=redis://127.0.0.1:$(firstword $(REDIS_CLUSTER_PORTS))/0 CACHE_KEY_PREFIX=cs-cluster-bench \
 		$(PY) bench/run.py redis
+
+# Load tests (docs/load-testing.md): Artillery profiles from loadtest/profiles.yml against the
+# stack with its abuse limits off (one address sends everything, which they rightly refuse).
+PROFILE ?=
+SCALE ?= 1
+TARGET ?= http://127.0.0.1:$(NGINX_PORT)
+# The smoke run in `make test`: a catalog of its own, small enough to seed and index in seconds
+# on a fresh machine (the whole step, Artillery's install included, stays under 4 minutes).
+LOADTEST_SMOKE_BOOKS ?= 2000
+
+# A running app started with the abuse limits on keeps them (supervisord keeps its
+# environment): stop it so `make up RATE_LIMITS_ENABLED=0` starts it with them off.
+define stop_app_with_rate_limits
+	@pid=$$(cat var/run/supervisord.pid 2>/dev/null) && [[ -r /proc/$$pid/environ ]] \
+		&& [[ "$$(tr '\0' '\n' </proc/$$pid/environ | sed -n 's/^RATE_LIMITS_ENABLED=//p')" != 0 ]] \
+		&& { echo "restarting the app with RATE_LIMITS_ENABLED=0 for the load test"; scripts/app.sh stop; } || true
+endef
+
+loadtest: dev-venv ## An Artillery load profile against the stack (PROFILE=smoke|normal|peak|stress|endurance, SCALE=0.05 scales durations and rates, TARGET=http://127.0.0.1:8100 skips nginx); starts the stack with rate limits off and seeds it if needed; report in var/loadtest/
+	@[[ -n "$(PROFILE)" ]] || { echo "PROFILE is required: make loadtest PROFILE=smoke (profiles: loadtest/profiles.yml)"; exit 2; }
+	@# Bad PROFILE, SCALE or TARGET: refused before anything starts.
+	$(PY) bench/loadtest.py --check --profile '$(PROFILE)' --scale '$(SCALE)' --target '$(TARGET)'
+	scripts/tools.sh artillery
+	$(stop_app_with_rate_limits)
+	$(MAKE) --no-print-directory seed BOOKS=$(BOOKS) RATE_LIMITS_ENABLED=0
+	$(STACK_ENV) $(PY) bench/loadtest.py --profile '$(PROFILE)' --scale '$(SCALE)' --target '$(TARGET)'
+
+loadtest-smoke: ## The one-minute smoke profile on its own small catalog (LOADTEST_SMOKE_BOOKS); in `make test`
+	$(MAKE) --no-print-directory loadtest PROFILE=smoke SCALE=1 BOOKS=$(LOADTEST_SMOKE_BOOKS)
+
+capacity: dev-venv ## The highest arrival rate of the mixed shopper profile that meets every criterion, straight to gunicorn and through nginx (with its hit rate), beside a /health floor; ≤ 15 minutes
+	scripts/tools.sh artillery wrk
+	$(stop_app_with_rate_limits)
+	$(MAKE) --no-print-directory seed BOOKS=$(BOOKS) RATE_LIMITS_ENABLED=0
+	$(STACK_ENV) $(PY) bench/capacity.py $(ARGS)
 
 relevance: dev-venv services ## Score search and autocomplete on the judged queries (builds the dev catalog once; ARGS=--reindex after a mapping change)
 	$(RELEVANCE_ENV) $(PY) manage.py search_relevance --json var/relevance/figures.json $(ARGS)

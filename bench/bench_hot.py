@@ -90,7 +90,7 @@ def run(base_url: str = "") -> list[Result]:
             _measure("hot: availability x20, DynamoDB", lambda i: hot_books_availability(batches[i])),
             _measure("hot: availability x20, Postgres", lambda i: books_availability(batches[i])),
         ]
-        if dynamodb_breaker.state() != "closed":
+        if dynamodb_breaker.state != "closed":
             results[0].problems.append("the DynamoDB breaker opened: some reads were answered by Postgres")
     finally:
         dynamo.table_delete()

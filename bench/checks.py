@@ -75,7 +75,7 @@ def read_breaker() -> BreakerReading:
     # The breaker has no public reader of its failure count; this reads the key it counts in.
     failures_key = opensearch_breaker._key("failures")
     (failures,) = opensearch_breaker._call(lambda store: store.get_many([failures_key]))
-    return BreakerReading(state=opensearch_breaker.state(), failures=int(failures))
+    return BreakerReading(state=opensearch_breaker.state, failures=int(failures))
 
 
 @contextmanager

@@ -8,6 +8,7 @@ class CartConfig(AppConfig):
     def ready(self) -> None:
         from django.contrib.auth.signals import user_logged_in
 
+        from cart import payments  # noqa: F401  (registers the payment circuit breaker)
         from cart.controls import book_page_add_to_cart, card_add_to_cart
         from cart.http import request_cart_count
         from cart.purchases import customer_bought_books

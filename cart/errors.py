@@ -29,6 +29,7 @@ CART_ERROR_STATUS: Mapping[str, int] = MappingProxyType(
         "mixed_currencies": 409,
         "price_changed": 409,
         "payment_declined": 409,
+        "payments_unavailable": 503,
         "unavailable": 503,
     }
 )

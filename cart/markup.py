@@ -181,7 +181,7 @@ def cart_lines_html(items: Sequence[CartItem], *, csrf_token: str) -> SafeString
     missing = {key: str(cart_line_html(item)) for key, item in zip(keys, items, strict=True) if key not in found}
     if missing:
         store.set_many(missing, timeout=settings.CARD_CACHE_SECONDS)
-        found |= missing
+        found = {**found, **missing}  # a new dict: never fill in what the cache answered
     html = "\n".join(found[key] for key in keys)
     # Every value in a line was escaped when it was drawn; the token is letters and digits.
     return mark_safe(html.replace(CSRF_TOKEN_SLOT, csrf_token))

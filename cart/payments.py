@@ -21,7 +21,11 @@ declined too, so a real card typed into a test shop is never "charged":
 ===================== ==========================================
 
 ``HttpPaymentProvider`` is a card processor's JSON API over HTTP (Stripe-like), with bounded
-connect and read timeouts (see its docstring for the protocol).
+connect and read timeouts (see its docstring for the protocol), under the ``payment`` circuit
+breaker (``cloudshelf.breaker``, ``CART_PAYMENT_BREAKER_*``): a timeout, a refused connection
+or a 5xx counts against it, a decline or any other answer does not. While it is open the
+provider is not asked at all (``PaymentsUnavailable``): checkout refuses before it makes an
+order (``cart.services.order_place``) and reconciliation waits for the next run.
 """
 
 from __future__ import annotations
@@ -38,12 +42,44 @@ from django.core.cache import caches
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
+from cloudshelf.breaker import BreakerPolicy, CircuitBreaker, cache_key_prefix
+
 
 class PaymentProviderError(Exception):
     """The provider could not be asked or gave no usable answer (network, timeout, outage).
 
     Whether money moved is then *unknown*: the order waits, it is not declined.
     """
+
+
+class PaymentsUnavailable(PaymentProviderError):
+    """The payment breaker is open: the provider was not asked, so nothing was charged by this call."""
+
+
+def payment_breaker_policy() -> BreakerPolicy:
+    """``CART_PAYMENT_BREAKER_*`` as a breaker policy; the probe may take a call's whole timeout twice."""
+    return BreakerPolicy(
+        failures=settings.CART_PAYMENT_BREAKER_FAILURES,
+        window=settings.CART_PAYMENT_BREAKER_WINDOW,
+        cooldown=settings.CART_PAYMENT_BREAKER_COOLDOWN,
+        probe_seconds=(settings.CART_PAYMENT_CONNECT_TIMEOUT + settings.CART_PAYMENT_TIMEOUT) * 2,
+        key_prefix=cache_key_prefix(),
+    )
+
+
+payment_breaker = CircuitBreaker(
+    "payment",
+    policy=payment_breaker_policy,
+    description="The card payment provider (HTTP); while open, checkout says payments are unavailable "
+    "and reconciliation waits.",
+)
+
+
+def provider_is_available(provider: PaymentCharger) -> bool:
+    """``False`` while the breaker of a provider that uses one would refuse the call (open, or
+    half-open with another call probing): checkout then refuses before making an order.
+    Half-open with no probe under way counts as available (this call will probe)."""
+    return not getattr(provider, "uses_breaker", False) or payment_breaker.accepts_calls
 
 
 @dataclass(frozen=True)
@@ -175,6 +211,7 @@ class HttpPaymentProvider:
     """
 
     name = "http"
+    uses_breaker = True
 
     def __init__(
         self,
@@ -222,11 +259,23 @@ class HttpPaymentProvider:
         return self._result(answer, fallback_last4="")
 
     def _request(self, method: str, path: str, **kwargs: Any) -> tuple[int, dict[str, Any]]:
+        """One call under the payment breaker; ``PaymentsUnavailable`` when it refused (no call made)."""
         headers = {"Authorization": f"Bearer {self.api_key}", **kwargs.pop("headers", {})}
+        attempt = payment_breaker.acquire()
+        if attempt is None:
+            raise PaymentsUnavailable(f"{method}: the payment circuit breaker is open; the provider was not asked")
         try:
             response = requests.request(method, self.api_url + path, headers=headers, timeout=self.timeout, **kwargs)
+        except requests.RequestException as error:
+            payment_breaker.record_failure(attempt)
+            raise PaymentProviderError(f"{method} {self.api_url}: {type(error).__name__}") from error
+        if response.status_code >= 500:
+            payment_breaker.record_failure(attempt)
+        else:  # an answer (a decline, a 404, even a 4xx of ours): the provider is up
+            payment_breaker.record_success(attempt)
+        try:
             answer = response.json() if response.content else {}
-        except (requests.RequestException, ValueError) as error:
+        except ValueError as error:
             raise PaymentProviderError(f"{method} {self.api_url}: {type(error).__name__}") from error
         if not isinstance(answer, dict):
             raise PaymentProviderError(f"{method} answered something that is not a charge")

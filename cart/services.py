@@ -39,7 +39,9 @@ from cart.payments import (
     PaymentProvider,
     PaymentProviderError,
     PaymentResult,
+    PaymentsUnavailable,
     get_provider,
+    provider_is_available,
 )
 from cart.store import (
     DAY_SECONDS,
@@ -78,6 +80,8 @@ ERROR_MESSAGES = {
     "price_changed": "Prices changed since you reviewed your order: the total is now {total}. Please check it and "
     "place your order again.",
     "payment_declined": "Payment failed: {reason} You have not been charged; your cart is unchanged.",
+    "payments_unavailable": "We cannot take card payments right now. You have not been charged and your cart is "
+    "kept; please try again in a few minutes.",
     "unavailable": "Your cart is temporarily unavailable. Please try again in a moment.",
 }
 
@@ -298,6 +302,8 @@ PAYMENT_PENDING_MESSAGE = (
 )
 # Why an order the provider never charged (it has no charge under the order's key) was cancelled.
 _NOT_CHARGED_MESSAGE = "The payment did not go through."
+# Why an order was cancelled when the payment breaker opened between its reservation and its charge.
+_PAYMENTS_UNAVAILABLE_MESSAGE = "Card payments were unavailable."
 # Draws of a fresh order reference before giving up (two clashes in a row would be a broken generator).
 _REFERENCE_DRAWS = 3
 # At most this many orders per run of a settling job, so one run stays bounded in time.
@@ -345,14 +351,35 @@ def order_place(
     ``expected_total`` (the total the review page showed) protects the customer from paying
     a price that changed since they looked. Partner orders call this inside their own
     transaction with an invoice provider that makes no network call.
+
+    While the provider's circuit breaker refuses calls (``cart.payments``) nothing is reserved:
+    ``CartError("payments_unavailable")``, no order, cart and stock unchanged; a resubmit of an
+    order already tried answers with that order as it stands (pending: it may have been charged,
+    reconciliation settles it). If the breaker opens between the reservation and the charge, a
+    first try (nothing can have been charged) is cancelled and restocked with the same error; a
+    later try stays pending for reconciliation.
     """
-    order = _order_reserve(
-        user=user, cart=cart, address=address, idempotency_key=idempotency_key, expected_total=expected_total
-    )
-    order = _order_pay(order=order, card=card, provider=provider or get_provider(), cart=cart)
+    provider = provider or get_provider()
+    if provider_is_available(provider):
+        order = _order_reserve(
+            user=user, cart=cart, address=address, idempotency_key=idempotency_key, expected_total=expected_total
+        )
+        order = _order_pay(order=order, card=card, provider=provider, cart=cart)
+    else:
+        order = _order_tried_before(user=user, idempotency_key=idempotency_key)
     if order.status == Order.Status.CANCELLED and order.payment_declined:
         raise CartError("payment_declined", reason=order.payment_message)
     return order
+
+
+def _order_tried_before(*, user: User, idempotency_key: uuid.UUID) -> Order:
+    """While payments are unavailable: the order a resubmit of ``idempotency_key`` already tried
+    to pay, as it stands; else ``CartError("payments_unavailable")`` (nothing was tried, so the
+    customer has not been charged: a placed order is left to ``orders_cancel_abandoned``)."""
+    tried = Order.objects.filter(user=user, idempotency_key=idempotency_key).exclude(status=Order.Status.PLACED).first()
+    if tried is None:
+        raise CartError("payments_unavailable")
+    return tried
 
 
 def _order_reserve(
@@ -522,6 +549,16 @@ def _order_pay(*, order: Order, card: CardDetails, provider: PaymentCharger, car
     release_connection()
     try:
         result = _charge(order=order, card=card, provider=provider)
+    except PaymentsUnavailable:
+        if attempt == 1:  # no earlier try: the provider never heard of this order, so cancel it
+            unsent = PaymentResult(
+                is_approved=False, reference="", card_last4=card.last4, message=_PAYMENTS_UNAVAILABLE_MESSAGE
+            )
+            _order_record_payment(order=order, attempt=attempt, result=unsent, cart=cart)
+            raise CartError("payments_unavailable") from None
+        # An earlier try may have charged: the order stays pending for reconciliation.
+        _order_release_payment(order_id=order.pk, attempt=attempt)
+        return Order.objects.get(pk=order.pk)
     except PaymentProviderError as error:
         # Unknown, not declined: the money may have moved. The order stays pending.
         logger.warning("payment provider %s gave no answer for order %s: %s", provider.name, order.pk, error)
@@ -730,8 +767,14 @@ def order_reconcile(*, order: Order, provider: PaymentProvider | None = None) ->
     - no answer, or the order was charged through another provider → ``"unknown"``: it stays
       pending for the next run; ``"flagged"`` when that makes it reach
       ``CART_PAYMENT_RECONCILE_MAX_CHECKS`` unanswered checks (``needs_attention`` for staff).
+
+    While the provider's circuit breaker refuses calls (open, or another call probing) the order
+    is not touched (no lookup, no unanswered check counted towards flagging): ``"unknown"``, and
+    the next run asks again.
     """
     provider = provider or get_provider()
+    if not provider_is_available(provider):
+        return "unknown"
     attempt = _order_claim_payment(order=order)
     if attempt is None:
         return "busy"
@@ -739,6 +782,9 @@ def order_reconcile(*, order: Order, provider: PaymentProvider | None = None) ->
         if order.payment_provider and order.payment_provider != provider.name:
             raise PaymentProviderError(f"charged through {order.payment_provider!r}, not {provider.name!r}")
         result = provider.lookup(idempotency_key=_payment_key(order.pk))
+    except PaymentsUnavailable:  # the breaker opened meanwhile (or another process probes): ask next run
+        _order_release_payment(order_id=order.pk, attempt=attempt)
+        return "unknown"
     except PaymentProviderError as error:
         logger.warning("could not ask %s about order %s: %s", provider.name, order.pk, error)
         if _order_release_payment(order_id=order.pk, attempt=attempt, count_check=True):

@@ -267,7 +267,7 @@ def checkout_place(request: CustomerRequest) -> HttpResponse:
         )
     except CartError as error:
         messages.error(request, error.message)
-        back_to_review = error.code in ("payment_declined", "price_changed")
+        back_to_review = error.code in ("payment_declined", "price_changed", "payments_unavailable")
         return redirect("cart:checkout-review" if back_to_review else "cart:detail")
     if order.is_payment_pending:  # no answer from the provider: neither paid nor declined yet
         messages.warning(request, services.PAYMENT_PENDING_MESSAGE.format(reference=order.reference))

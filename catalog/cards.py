@@ -128,7 +128,7 @@ def book_cards_html(books: Sequence[Book], *, request: HttpRequest, csrf_token: 
     missing = {key: _render_card(book) for key, book in zip(keys, books, strict=True) if key not in found}
     if missing:
         store.set_many(missing, timeout=settings.CARD_CACHE_SECONDS)
-        found |= missing
+        found = {**found, **missing}  # a new dict: never fill in what the cache answered
     html = [found[key] for key in keys]
     if any(CSRF_TOKEN_SLOT in card for card in html):
         # As {% csrf_token %} would: the token, and a CSRF cookie set on the response.

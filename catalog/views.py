@@ -29,6 +29,7 @@ from catalog.selectors import pages
 from catalog.selectors.categories import category_branch, category_trail
 from catalog.services import CatalogError
 from cloudshelf.edge.page_cache import cached_page, page_depends_on
+from cloudshelf.features.pages import page_shows
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -177,13 +178,14 @@ def _reviews_page_or_404(request: HttpRequest, book: Book, *, verified_only: boo
         raise Http404("No such page of reviews.") from None
 
 
-def _book_seo(book: Book, reviews_page: pages.PageInfo, *, verified_only: bool) -> dict[str, str]:
+def _book_seo(book: Book, reviews_page: pages.PageInfo | None, *, verified_only: bool) -> dict[str, str]:
     """Title, description and canonical path of a book page (``og:type`` ``book``).
 
     The verified-purchase filter repeats reviews of the full list: followed, not indexed.
     """
     authors = ", ".join(book.author_names)
-    review_query = f"?reviews_page={reviews_page.number}" if reviews_page.has_previous and not verified_only else ""
+    shows_later_page = reviews_page is not None and reviews_page.has_previous and not verified_only
+    review_query = f"?reviews_page={reviews_page.number}" if reviews_page and shows_later_page else ""
     return {
         "page_title": f"{book.title} by {authors}" if authors else book.title,
         "meta_description": book.description or f"{book.title}: buy it at {settings.SITE_NAME}.",
@@ -199,6 +201,8 @@ def book_detail(request: HttpRequest, isbn13: str, slug: str) -> HttpResponse:
     """A book's page: details, price and stock, reviews and related books.
 
     A wrong or outdated slug answers 301 to the canonical URL, keeping the query string.
+    The review list and the related books are non-essential (``cloudshelf.features``):
+    switched off, by staff or by load shedding, they are neither read nor shown.
     """
     book = pages.book_by_isbn(isbn13)
     if book is None:
@@ -208,7 +212,8 @@ def book_detail(request: HttpRequest, isbn13: str, slug: str) -> HttpResponse:
         return HttpResponsePermanentRedirect(f"{book.get_absolute_url()}{query}")
     page_depends_on(request, book_tag(book.pk))
     verified_only = _verified_only_or_404(request)
-    reviews_page = _reviews_page_or_404(request, book, verified_only=verified_only)
+    shows_reviews = page_shows(request, "review_lists")
+    reviews_page = _reviews_page_or_404(request, book, verified_only=verified_only) if shows_reviews else None
     trail = category_trail(book.category.path) if book.category else ()
     context = {
         "book": book,
@@ -217,6 +222,8 @@ def book_detail(request: HttpRequest, isbn13: str, slug: str) -> HttpResponse:
         # The reviews and the related books are read by the template, as kept fragments.
         "reviews_page": reviews_page,
         "verified_only": verified_only,
+        "shows_reviews": shows_reviews,
+        "shows_related": page_shows(request, "recommendations"),
     }
     seo = _book_seo(book, reviews_page, verified_only=verified_only)
     return render(request, "catalog/book_detail.html", context | seo)

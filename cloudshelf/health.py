@@ -34,10 +34,20 @@ from django.views.decorators.http import require_safe
 
 from catalog.hot.health import probe_hot_data
 from cloudshelf import db_router, redis_guard
+from cloudshelf.breaker import CLOSED, breaker_states
+from cloudshelf.features.health import probe_shedding
 from cloudshelf.heartbeat import workers_alive
 from search.health import probe_search
 
 DETAILS_HEADER = "HTTP_X_HEALTH_TOKEN"
+
+
+class Degraded(RuntimeError):
+    """A probe's failure that still reports its figures (``run_check`` shows both)."""
+
+    def __init__(self, message: str, figures: Mapping[str, object]) -> None:
+        super().__init__(message)
+        self.figures = figures
 
 
 @dataclass(frozen=True)
@@ -161,6 +171,16 @@ def probe_replica() -> dict[str, object]:
     return {"lag_seconds": lag}
 
 
+def probe_breakers() -> dict[str, object]:
+    """Every circuit breaker's state (``cloudshelf.breaker``, one ``MGET``); degraded naming
+    the ones not closed, since their dependency is then skipped for its fallback."""
+    states = {reading.name: reading.state for reading in breaker_states()}
+    not_closed = [f"{name} {state}" for name, state in states.items() if state != CLOSED]
+    if not_closed:
+        raise Degraded("circuit breakers not closed: " + ", ".join(not_closed), {"breakers": states})
+    return {"breakers": states}
+
+
 READINESS_CHECKS: list[ReadinessCheck] = [
     ReadinessCheck("database", probe_database, required=True),
     # Degraded, not down: pages answer from Postgres, the cart says it is unavailable.
@@ -174,6 +194,10 @@ READINESS_CHECKS: list[ReadinessCheck] = [
     ReadinessCheck("hot_data", probe_hot_data, required=False),
     # Degraded, not down: the primary answers the replica's reads while it is down or behind.
     ReadinessCheck("replica", probe_replica, required=False),
+    # Degraded, not down: overloaded, so non-essential features are off (cloudshelf.features).
+    ReadinessCheck("shedding", probe_shedding, required=False),
+    # Degraded, not down: every breaker has a fallback (or, for payments, a clear refusal).
+    ReadinessCheck("breakers", probe_breakers, required=False),
 ]
 
 
@@ -184,7 +208,11 @@ def run_check(check: ReadinessCheck) -> dict[str, object]:
         figures = check.probe()
     except Exception as error:  # noqa: BLE001 - any failure means "not ready", and we report it
         message = str(error) or type(error).__name__
-        result: dict[str, object] = {"status": "down" if check.required else "degraded", "error": message[:200]}
+        result: dict[str, object] = {
+            **getattr(error, "figures", {}),
+            "status": "down" if check.required else "degraded",
+            "error": message[:200],
+        }
     else:
         result = {**(figures or {}), "status": "ok"}
     result["ms"] = round((time.perf_counter() - started) * 1000, 2)

@@ -8,7 +8,8 @@ for ``REDIS_DOWN_MEMO_SECONDS`` and every call to that server raises ``RedisMark
 at once. The cache treats that like any other Redis error (a miss), the cart reports
 itself unavailable, and after the memo lapses the next call tries the server again.
 
-``GuardedConnection`` is the redis-py connection class of every Redis cache alias
+``RedisCache`` is the cache backend of every Redis alias (django-redis's, one method
+changed) and ``GuardedConnection`` the redis-py connection class of every one
 (``CONNECTION_POOL_KWARGS["connection_class"]`` in settings). The memo is per process and
 per server, so a sick cache Redis does not stop the durable one being used, and a worker
 process learns on its own.
@@ -22,6 +23,7 @@ import time
 from typing import Any
 
 from django.conf import settings
+from django_redis.cache import RedisCache as DjangoRedisCache
 from redis.connection import Connection
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -107,3 +109,18 @@ class GuardedConnection(Connection):
         except RedisTimeoutError as error:
             mark_down(self.host, self.port, error)
             raise
+
+
+class RedisCache(DjangoRedisCache):  # type: ignore[misc]  # django-redis ships no types
+    """django-redis's cache backend, except that ``get_many`` always answers a dict of its own.
+
+    While Redis is down django-redis answers every ignored ``get_many`` with the *same*
+    ``{}`` object (its ``omit_exception(return_value={})``). A caller that fills in its
+    answer (``found |= missing``, as card caches do) would put its entries into every later
+    ``get_many`` of the process during the outage, for other keys and other aliases: the
+    page cache then read a book card as a change stamp and answered 500 (found by
+    tests/faults/test_redis_stopped.py).
+    """
+
+    def get_many(self, *args: Any, **kwargs: Any) -> dict[Any, Any]:
+        return dict(super().get_many(*args, **kwargs))

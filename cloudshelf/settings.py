@@ -11,6 +11,7 @@ CloudFront with ``CLOUDFRONT_DOMAIN``). Every variable is listed in the README.
 
 from __future__ import annotations
 
+import os
 import secrets
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,8 @@ from celery.schedules import crontab
 
 from cloudshelf.database import connection_timeout_options, reset_changed_timeouts
 from cloudshelf.env import ImproperlyConfiguredEnv, env_bool, env_float, env_int, env_json_object, env_list, env_str
+from cloudshelf.features.registry import FEATURE_NAMES
+from cloudshelf.features.registry import environment_variable as feature_environment_variable
 from cloudshelf.security import content_security_policy
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -80,11 +83,14 @@ INSTALLED_APPS = [
     "cloudshelf.api",
     "cloudshelf.edge",
     "cloudshelf.accounts",
+    "cloudshelf.features",
 ]
 
 MIDDLEWARE = [
     # Outermost: times and counts nearly the whole request, static files included (analytics.metrics).
     "analytics.metrics.middleware.MetricsMiddleware",
+    # Counts requests in flight and their queueing time: load shedding (cloudshelf.features).
+    "cloudshelf.features.middleware.LoadSheddingMiddleware",
     # First below it, so it sees every response last: anything not declared shareable is private.
     "cloudshelf.edge.http.DefaultPrivateMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -279,7 +285,8 @@ if REDIS_URL:
     CACHE_KEY_PREFIX = env_str("CACHE_KEY_PREFIX", "cs")
     CACHES = {
         "default": {
-            "BACKEND": "django_redis.cache.RedisCache",
+            # django-redis, with get_many safe to fill in during an outage (redis_guard.RedisCache).
+            "BACKEND": "cloudshelf.redis_guard.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": CACHE_KEY_PREFIX,
             "TIMEOUT": env_int("CACHE_DEFAULT_TIMEOUT", 300, minimum=1),
@@ -368,6 +375,36 @@ else:
         "OPTIONS": {"MAX_ENTRIES": 2000},  # about 30 kB each
     }
 
+# --- Feature flags and load shedding (cloudshelf.features; docs/resilience.md) --------------
+# FEATURE_<NAME>=1|0 forces a non-essential feature on or off (recommendations, review_lists,
+# facet_counts): it wins over the admin's flag and, when 1, over load shedding. Unset: the admin decides.
+# Set but empty (FEATURE_REVIEW_LISTS= from a template) counts as unset, not as "off".
+FEATURE_OVERRIDES = {
+    _name: env_bool(_variable)
+    for _name in FEATURE_NAMES
+    if os.environ.get(_variable := feature_environment_variable(_name), "").strip()
+}
+# Each process reads the published flags and the shedding state at most this often.
+FEATURE_CHECK_SECONDS = env_float("FEATURE_CHECK_SECONDS", 1.0, minimum=0)
+# Shed non-essential features when a process is overloaded (LOAD_SHED_ENABLED=0: never).
+LOAD_SHED_ENABLED = env_bool("LOAD_SHED_ENABLED", True)
+# Overloaded: this many requests in flight in one process (gunicorn's threads: all busy; 0: no limit) ...
+LOAD_SHED_MAX_IN_FLIGHT = env_int("LOAD_SHED_MAX_IN_FLIGHT", env_int("GUNICORN_THREADS", 8, minimum=1), minimum=0)
+# ... or a request that waited longer than this between nginx and Django (0: no limit).
+LOAD_SHED_MAX_QUEUE_MS = env_int("LOAD_SHED_MAX_QUEUE_MS", 250, minimum=0)
+# Trust X-Request-Start: only where our nginx overwrites it (`make up` sets 1). Not implied by
+# TRUSTED_PROXY_COUNT: CloudFront and a load balancer pass a client's own value through, and one
+# forged stamp every 30 s would keep every feature off.
+LOAD_SHED_TRUST_REQUEST_START = env_bool("LOAD_SHED_TRUST_REQUEST_START", False)
+# Features come back this long after the last overload anywhere (hysteresis against flapping).
+LOAD_SHED_HOLD_SECONDS = env_float("LOAD_SHED_HOLD_SECONDS", 30.0, minimum=1)
+# "nan" or "inf" would never read the flags again, or never stop shedding: refused, as are typos.
+for _feature_setting, _most in (("FEATURE_CHECK_SECONDS", 60), ("LOAD_SHED_HOLD_SECONDS", 3600)):
+    if not (_value := globals()[_feature_setting]) <= _most:
+        raise ImproperlyConfiguredEnv(f"{_feature_setting}={_value} is not at most {_most} seconds")
+# A page rendered while shedding is kept (and may be kept by shared caches) this long at most.
+LOAD_SHED_PAGE_SECONDS = env_int("LOAD_SHED_PAGE_SECONDS", 10, minimum=0)
+
 # cached_db: reads come from the cache, the database keeps sessions alive when Redis is
 # down (the cache-only backend retries 10,000 times to find a free key in that case).
 SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
@@ -381,6 +418,9 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_BROKER_URL = CELERY_BROKER_URL or "memory://"
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
+# The queue tasks are sent to when nothing routes them. A worker started on another queue
+# (`celery worker --queues`) sets it too, so the retries it schedules come back to it.
+CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_TASK_DEFAULT_QUEUE", "celery")
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 4
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
@@ -529,6 +569,11 @@ if CLOUDFRONT_INVALIDATION_BATCH > 3000:
 CLOUDFRONT_INVALIDATION_INTERVAL = env_float("CLOUDFRONT_INVALIDATION_INTERVAL", 10.0, minimum=0)
 # More pending paths than this are collapsed into wildcards by prefix (/books/* is one path).
 CLOUDFRONT_MAX_PATHS_PER_RUN = env_int("CLOUDFRONT_MAX_PATHS_PER_RUN", 500, minimum=1)
+# The cloudfront circuit breaker (cloudshelf.breaker): FAILURES calls without an answer (or
+# 5xx, throttling) within WINDOW seconds open it; invalidations then wait COOLDOWN seconds.
+CLOUDFRONT_BREAKER_FAILURES = env_int("CLOUDFRONT_BREAKER_FAILURES", 3, minimum=1)
+CLOUDFRONT_BREAKER_WINDOW = env_float("CLOUDFRONT_BREAKER_WINDOW", 120, minimum=1)
+CLOUDFRONT_BREAKER_COOLDOWN = env_float("CLOUDFRONT_BREAKER_COOLDOWN", 60, minimum=0.1)
 # The local shared HTTP cache (nginx in `make up`), sent `PURGE <path>` for each changed page.
 HTTP_CACHE_PURGE_URL = env_str("HTTP_CACHE_PURGE_URL").rstrip("/")
 # Changed paths are gathered this long and sent together (one task per burst).
@@ -713,6 +758,21 @@ CART_PAYMENT_RECONCILE_AFTER_SECONDS = env_int("CART_PAYMENT_RECONCILE_AFTER_SEC
 # Unanswered lookups of one pending order before it is flagged for staff (30: half an hour of
 # beat's one-minute runs, longer than a typical provider incident).
 CART_PAYMENT_RECONCILE_MAX_CHECKS = env_int("CART_PAYMENT_RECONCILE_MAX_CHECKS", 30, minimum=1)
+# The payment circuit breaker (cloudshelf.breaker): FAILURES timeouts, refused connections or
+# 5xx within WINDOW seconds open it; checkout then says payments are unavailable (no order is
+# made) and reconciliation waits, for COOLDOWN seconds. A decline is an answer, not a failure.
+CART_PAYMENT_BREAKER_FAILURES = env_int("CART_PAYMENT_BREAKER_FAILURES", 3, minimum=1)
+CART_PAYMENT_BREAKER_WINDOW = env_float("CART_PAYMENT_BREAKER_WINDOW", 60, minimum=1)
+CART_PAYMENT_BREAKER_COOLDOWN = env_float("CART_PAYMENT_BREAKER_COOLDOWN", 30, minimum=0.1)
+# A breaker's window or cool-down past a day (or "nan", "inf") is a typo, not a policy.
+for _breaker_setting in (
+    "CLOUDFRONT_BREAKER_WINDOW",
+    "CLOUDFRONT_BREAKER_COOLDOWN",
+    "CART_PAYMENT_BREAKER_WINDOW",
+    "CART_PAYMENT_BREAKER_COOLDOWN",
+):
+    if not globals()[_breaker_setting] <= 86_400:
+        raise ImproperlyConfiguredEnv(f"{_breaker_setting}={globals()[_breaker_setting]} is not at most 86400 seconds")
 # A "placed" order this old never started its payment (the process died): checked, then cancelled.
 CART_ORDER_ABANDONED_AFTER_MINUTES = env_int("CART_ORDER_ABANDONED_AFTER_MINUTES", 30, minimum=1)
 CART_ORDERS_PAGE_SIZE = env_int("CART_ORDERS_PAGE_SIZE", 20, minimum=1)
@@ -751,6 +811,8 @@ SEARCH_MAX_QUERY_LENGTH = env_int("SEARCH_MAX_QUERY_LENGTH", 200, minimum=10)
 SEARCH_SYNONYMS_CACHE_SECONDS = env_int("SEARCH_SYNONYMS_CACHE_SECONDS", 30, minimum=1)
 # Book changes are collected this long and indexed together with one bulk request.
 SEARCH_INDEX_DEBOUNCE_SECONDS = env_float("SEARCH_INDEX_DEBOUNCE_SECONDS", 1.0, minimum=0)
+# A sync that failed (OpenSearch down) keeps its books queued and tries again this much later.
+SEARCH_SYNC_RETRY_SECONDS = env_float("SEARCH_SYNC_RETRY_SECONDS", 30.0, minimum=0.1)
 SEARCH_INDEX_SHARDS = env_int("SEARCH_INDEX_SHARDS", 1, minimum=1)
 SEARCH_INDEX_REPLICAS = env_int("SEARCH_INDEX_REPLICAS", 0, minimum=0)
 # Backups of the live books index (search.snapshots; docs/opensearch.md "Backups and restore"):

@@ -18,7 +18,8 @@ MOTO_PORT ?= 55000
 # The site's abuse limits (cloudshelf.ratelimit) are on in the stack as in production. A load
 # test sends everything from one address, which they rightly refuse: benchmark a stack started
 # with `make up RATE_LIMITS_ENABLED=0`. TRUSTED_PROXY_COUNT=1: nginx is the one proxy in front of
-# gunicorn and appends the client's address to X-Forwarded-For.
+# gunicorn and appends the client's address to X-Forwarded-For; it also overwrites X-Request-Start,
+# so Django may read the queueing time from it (LOAD_SHED_TRUST_REQUEST_START=1, load shedding).
 RATE_LIMITS_ENABLED ?= 1
 
 # The benchmark catalog the stack serves: `make up/seed/bench BOOKS=1000000`. The default
@@ -46,7 +47,7 @@ STACK_ENV := env DATABASE_URL=postgres://cloudshelf:cloudshelf@127.0.0.1:$(PG_PO
 	CELERY_BROKER_URL=redis://127.0.0.1:$(REDIS_DURABLE_PORT)/2 \
 	OPENSEARCH_URL=http://127.0.0.1:$(OPENSEARCH_PORT) \
 	SECRET_KEY=local-stack-secret-key-not-for-production-0123456789abcdef ALLOW_INSECURE_HTTP=1 \
-	RATE_LIMITS_ENABLED=$(RATE_LIMITS_ENABLED) TRUSTED_PROXY_COUNT=1 \
+	RATE_LIMITS_ENABLED=$(RATE_LIMITS_ENABLED) TRUSTED_PROXY_COUNT=1 LOAD_SHED_TRUST_REQUEST_START=1 \
 	GUNICORN_BIND=$(GUNICORN_BIND) PG_PORT=$(PG_PORT) REDIS_PORT=$(REDIS_PORT) REDIS_DURABLE_PORT=$(REDIS_DURABLE_PORT) \
 	NGINX_PORT=$(NGINX_PORT) SITE_URL=http://127.0.0.1:$(NGINX_PORT) HTTP_CACHE_PURGE_URL=http://127.0.0.1:$(NGINX_PORT)
 

@@ -6,18 +6,29 @@
 #   scripts/tools.sh chromium   Debian's Chromium (the browser `make lighthouse` audits with)
 #   scripts/tools.sh lighthouse Lighthouse from the npm registry, pinned (LIGHTHOUSE_VERSION), into
 #                               var/tools/lighthouse; never a browser of its own (Debian's Chromium)
+#   scripts/tools.sh artillery  Artillery from the npm registry, pinned with its whole tree by
+#                               loadtest/package-lock.json, into var/tools/artillery (`make loadtest`);
+#                               never a browser (its Playwright engine is unused here)
 #   scripts/tools.sh check wrk  exit 0 when the tool is installed, 3 when it is not (installs nothing)
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 # tool name -> Debian package that provides it
-declare -A PACKAGES=([wrk]=wrk [chromium]=chromium [lighthouse]=nodejs)
+declare -A PACKAGES=([wrk]=wrk [chromium]=chromium [lighthouse]=nodejs [artillery]=nodejs)
 
 # Lighthouse 12 is the last line that runs on Debian 12's Node 18/20 (13 needs Node 22).
 LIGHTHOUSE_VERSION=${LIGHTHOUSE_VERSION:-12.8.2}
 LIGHTHOUSE_DIR=$VAR_DIR/tools/lighthouse
 LIGHTHOUSE_BIN=$LIGHTHOUSE_DIR/node_modules/.bin/lighthouse
+
+# Artillery 2.0.21 is the last release whose engines field accepts Node 20 (2.0.22 on need >= 22.13).
+# The version and every dependency are pinned by loadtest/package.json and package-lock.json,
+# which `npm ci` installs exactly; an edited lock file installs again.
+ARTILLERY_VERSION=2.0.21
+ARTILLERY_SOURCE=$CLOUDSHELF_ROOT/loadtest
+ARTILLERY_DIR=$VAR_DIR/tools/artillery
+ARTILLERY_BIN=$ARTILLERY_DIR/node_modules/.bin/artillery
 
 usage() {
 	printf 'usage: %s TOOL... | check TOOL...\n  tools: %s\n' "$0" "${!PACKAGES[*]}" >&2
@@ -33,9 +44,18 @@ lighthouse_version() {
 	[[ -x $LIGHTHOUSE_BIN ]] && "$LIGHTHOUSE_BIN" --version 2>/dev/null || true
 }
 
+# The installed Artillery's version, empty when there is none.
+artillery_version() {
+	[[ -x $ARTILLERY_BIN ]] && "$ARTILLERY_BIN" --version 2>/dev/null | sed -n 's/^Artillery: *//p' || true
+}
+
 is_installed() {
 	case $1 in
 	lighthouse) [[ "$(lighthouse_version)" == "$LIGHTHOUSE_VERSION" ]] ;;
+	artillery)
+		cmp -s "$ARTILLERY_SOURCE/package-lock.json" "$ARTILLERY_DIR/package-lock.json" &&
+			[[ "$(artillery_version)" == "$ARTILLERY_VERSION" ]]
+		;;
 	*) command -v "$1" >/dev/null ;;
 	esac
 }
@@ -51,12 +71,28 @@ install_lighthouse() {
 	info "lighthouse installed: $LIGHTHOUSE_BIN ($(lighthouse_version))"
 }
 
+install_artillery() {
+	command -v npm >/dev/null || apt_install nodejs npm
+	info "installing artillery@$ARTILLERY_VERSION into $ARTILLERY_DIR from loadtest/package-lock.json (no browser download)"
+	mkdir -p "$ARTILLERY_DIR"
+	cp "$ARTILLERY_SOURCE/package.json" "$ARTILLERY_SOURCE/package-lock.json" "$ARTILLERY_DIR/"
+	# Artillery depends on its Playwright engine; neither Playwright nor Puppeteer may fetch a browser.
+	(cd "$ARTILLERY_DIR" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 PUPPETEER_SKIP_DOWNLOAD=1 \
+		npm ci --no-audit --no-fund --loglevel=error)
+	is_installed artillery || die "installed artillery@$ARTILLERY_VERSION but $ARTILLERY_BIN does not report it"
+	info "artillery installed: $ARTILLERY_BIN ($(artillery_version))"
+}
+
 install_tool() {
 	local tool=$1
 	require_known "$tool"
 	is_installed "$tool" && return 0
 	if [[ $tool == lighthouse ]]; then
 		install_lighthouse
+		return 0
+	fi
+	if [[ $tool == artillery ]]; then
+		install_artillery
 		return 0
 	fi
 	info "$tool not found; installing Debian package ${PACKAGES[$tool]}"

@@ -6,5 +6,6 @@ class SearchConfig(AppConfig):
     verbose_name = "Search"
 
     def ready(self) -> None:
-        # Connects the receivers: search listens to the catalog, never the other way round.
-        from search import receivers  # noqa: F401
+        # Connects the receivers: search listens to the catalog, never the other way round;
+        # and registers the opensearch circuit breaker (cloudshelf.breaker.all_breakers).
+        from search import breaker, receivers  # noqa: F401

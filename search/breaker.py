@@ -49,10 +49,12 @@ def search_breaker_policy() -> BreakerPolicy:
 
 
 class CircuitBreaker(NamedCircuitBreaker):
-    """A breaker named ``name`` that follows the search settings."""
+    """A breaker named ``name`` that follows the search settings (``register=False``: a throwaway one)."""
 
-    def __init__(self, name: str) -> None:
-        super().__init__(name, policy=search_breaker_policy)
+    def __init__(self, name: str, *, description: str = "", register: bool = True) -> None:
+        super().__init__(name, policy=search_breaker_policy, description=description, register=register)
 
 
-opensearch_breaker = CircuitBreaker("opensearch")
+opensearch_breaker = CircuitBreaker(
+    "opensearch", description="OpenSearch queries; while open, searches and autocomplete are answered by Postgres."
+)

@@ -65,8 +65,9 @@ def search_books(
     sort: str = "relevance",
     page: int = 1,
     page_size: int | None = None,
+    with_facets: bool = True,
 ) -> SearchResult:
-    """One page of books matching ``query`` and ``filters``, with facets and highlights.
+    """One page of books matching ``query`` and ``filters``, with facets (unless ``with_facets`` is off) and highlights.
 
     An empty query lists every book (facets and filters still apply). Raises
     ``SearchPageOutOfRange`` for a page below 1, past ``SEARCH_MAX_PAGE`` or past the
@@ -75,6 +76,7 @@ def search_books(
     """
     started = time.perf_counter()
     spec, was_cut = search_spec(query=query, filters=filters, sort=sort, page=page, page_size=page_size)
+    spec = replace(spec, with_facets=with_facets)
     result = _answer(lambda backend: backend.search(spec))
     result = replace(
         result,

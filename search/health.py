@@ -22,7 +22,7 @@ def probe_search() -> None:
         return
     if settings.SEARCH_FORCE_FALLBACK:
         raise RuntimeError("SEARCH_FORCE_FALLBACK is on: searches are served from the database")
-    state = opensearch_breaker.state()
+    state = opensearch_breaker.state
     if state != CLOSED:
         raise RuntimeError(f"circuit breaker {state}: searches are served from the database")
     search_client().info()

@@ -280,6 +280,8 @@ class SearchSpec:
     sort: SortOption
     page: int
     page_size: int
+    # Count the facets (the sidebar); off while the feature "facet_counts" is (cloudshelf.features).
+    with_facets: bool = True
 
     @property
     def offset(self) -> int:

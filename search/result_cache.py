@@ -82,6 +82,8 @@ def _answer_key(spec: SearchSpec) -> str:
             spec.sort.key,
             spec.page,
             spec.page_size,
+            # An answer without facet counts must never be served as a full one, nor the reverse.
+            spec.with_facets,
         ],
         sort_keys=True,
     )

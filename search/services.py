@@ -44,8 +44,6 @@ logger = logging.getLogger(__name__)
 BULK_CHUNK_SIZE = 1000
 # Ids popped from the pending set per bulk request.
 SYNC_BATCH_SIZE = 1000
-# A sync that failed (OpenSearch down) is retried this much later.
-RETRY_SECONDS = 30
 REBUILD_MARKER_SECONDS = 6 * 60 * 60
 
 
@@ -296,8 +294,9 @@ def search_sync_pending() -> int:
             search_books_sync(book_ids=ids)
         except Exception:
             redis.sadd(sync_key("pending"), *ids)
-            if redis.set(sync_key("scheduled"), 1, nx=True, ex=RETRY_SECONDS * 2):
-                sync_pending_books.apply_async(args=[settings.SEARCH_INDEX_PREFIX], countdown=RETRY_SECONDS)
+            retry = settings.SEARCH_SYNC_RETRY_SECONDS
+            if redis.set(sync_key("scheduled"), 1, nx=True, ex=max(1, int(retry * 2))):
+                sync_pending_books.apply_async(args=[settings.SEARCH_INDEX_PREFIX], countdown=retry)
             raise
         synced += len(ids)
 

@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_safe
 
+from cloudshelf.features.pages import page_shows
 from cloudshelf.ratelimit import SiteLimit, limit_requests
 from search import engine
 from search.facets import category_tree, filter_label
@@ -77,7 +78,14 @@ def results(request: HttpRequest) -> TemplateResponse:
     try:
         if not is_page_valid:
             raise SearchPageOutOfRange("That is not a page number.", last_page=1)
-        result = engine.search_books(query=state.query, filters=state.filters, sort=state.sort, page=state.page)
+        result = engine.search_books(
+            query=state.query,
+            filters=state.filters,
+            sort=state.sort,
+            page=state.page,
+            # Non-essential: off by an admin's flag or while load is shed (cloudshelf.features).
+            with_facets=page_shows(request, "facet_counts"),
+        )
     except SearchPageOutOfRange as error:
         context |= {"page_error": str(error), "last_page_query": state.query_string(page=error.last_page)}
         return TemplateResponse(request, "search/results.html", context, status=404)

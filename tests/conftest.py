@@ -44,6 +44,13 @@ def _fast_password_hashing(settings):
 
 
 @pytest.fixture(autouse=True)
+def _no_load_shedding(settings):
+    """Load shedding only where a test turns it on (tests/resilience): a test sending a dozen requests
+    at once from threads would otherwise switch features off for the tests after it."""
+    settings.LOAD_SHED_ENABLED = False
+
+
+@pytest.fixture(autouse=True)
 def _search_index_of_this_run(settings):
     """Every test, in any app, uses an OpenSearch index and Redis keys of this test process.
 

@@ -6,8 +6,8 @@ from django.db.backends.postgresql.base import DatabaseWrapper
 from django_redis import get_redis_connection
 
 from cloudshelf import health, redis_guard
+from cloudshelf.breaker import all_breakers
 from cloudshelf.heartbeat import worker_heartbeat_beat, worker_heartbeat_stop
-from search.breaker import opensearch_breaker
 from search.services import sync_key as search_key
 from tests.factories import UserFactory
 from tests.ops.hung_peer import HungPeer
@@ -25,8 +25,9 @@ def _details_token_and_fresh_memos(settings):
     health.broker_memo.clear()
     redis_guard.forget()
     pending[0].delete(pending[1])
-    # Earlier tests may leave the search breaker open (searches against an index they never built).
-    opensearch_breaker.reset()
+    # Earlier tests may leave a breaker open (searches against an index they never built).
+    for breaker in all_breakers():
+        breaker.reset()
     yield
     health.broker_memo.clear()
     redis_guard.forget()
@@ -63,6 +64,8 @@ def test_readiness_reports_each_dependency_with_timings_to_a_token_holder(client
         "index_sync",
         "hot_data",
         "replica",
+        "shedding",
+        "breakers",
     }
     for result in body["checks"].values():
         assert result["status"] == "ok"

@@ -12,6 +12,7 @@ from django.core.cache import caches
 from redis.crc import key_slot
 
 from cart.store import anonymous_cart, claim_key, customer_cart, merge_marker_key
+from cloudshelf.breaker import all_breakers
 from cloudshelf.edge.cdn import RedisPendingStore
 from cloudshelf.env import ImproperlyConfiguredEnv
 from cloudshelf.ratelimit import gcra_key
@@ -81,11 +82,12 @@ def test_each_gcra_bucket_is_a_tag_of_its_own(bucket):
     assert hash_tag(bucket) in gcra_key(bucket)
 
 
-@pytest.mark.parametrize("name", ["opensearch", "dynamodb", "test"])
-def test_a_breakers_state_is_read_from_one_slot(name):
-    breaker = CircuitBreaker(name)
+def test_every_breakers_state_is_read_from_one_slot():
+    breakers = [*all_breakers(), CircuitBreaker("test", register=False)]
 
-    assert len(slots([breaker._key(part) for part in ("open", "tripped", "failures", "probe")])) == 1
+    assert {breaker.name for breaker in breakers} >= {"opensearch", "dynamodb", "cloudfront", "payment", "test"}
+    parts = ("open", "tripped", "trips", "failures", "probe")
+    assert len(slots([breaker._key(part) for breaker in breakers for part in parts])) == 1
 
 
 def test_an_api_keys_lookup_and_generation_are_read_from_one_slot():

@@ -50,12 +50,15 @@ def database_url_of_this_test() -> str:
 
 
 @contextmanager
-def real_worker(name: str, environment: Mapping[str, str] | None = None) -> Iterator[WorkerLog]:
+def real_worker(
+    name: str, environment: Mapping[str, str] | None = None, *, queue: str | None = None
+) -> Iterator[WorkerLog]:
     """Start a worker on a queue of its own (``test-<name>-…``), route this process's tasks to it, stop it after.
 
-    ``environment`` is added to this process's, on top of the test database's URL.
+    ``environment`` is added to this process's, on top of the test database's URL. ``queue``
+    names the queue instead: a second worker on it takes up what the first one left.
     """
-    queue = f"test-{name}-{uuid.uuid4().hex[:8]}"
+    queue = queue or f"test-{name}-{uuid.uuid4().hex[:8]}"
     log = ROOT / "var" / "log" / f"{queue}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     previous = (celery_app.conf.task_always_eager, celery_app.conf.task_default_queue)
@@ -68,7 +71,12 @@ def real_worker(name: str, environment: Mapping[str, str] | None = None) -> Iter
             *["--loglevel", "info", "--logfile", str(log)],
         ],
         cwd=ROOT,
-        env={**os.environ, "DATABASE_URL": database_url_of_this_test(), **(environment or {})},
+        env={
+            **os.environ,
+            "DATABASE_URL": database_url_of_this_test(),
+            "CELERY_TASK_DEFAULT_QUEUE": queue,  # tasks the worker queues itself (retries) stay its own
+            **(environment or {}),
+        },
     )
     worker_log = WorkerLog(log, process)
     try:

@@ -7,16 +7,23 @@ totals every process already adds to Redis on its flush (``store``) are the whol
 any node answers ``/metrics`` for all of them and a scrape of one load-balanced URL suffices.
 Counters are cumulative since the store's key was created (a reset shows as a drop, which
 Prometheus's ``rate()`` handles as a counter reset).
+
+The circuit breakers (``cloudshelf.breaker``) are read at scrape time, all in one ``MGET``:
+``cloudshelf_circuit_breaker_state{breaker=...}`` (0 closed, 1 half-open, 2 open) and
+``cloudshelf_circuit_breaker_trips_total`` (how often each opened from closed).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
-from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector, CollectorRegistry
 
 from analytics.metrics.store import PROMETHEUS_BUCKETS_S
+from cloudshelf.breaker import STATE_VALUES, breaker_states
+from cloudshelf.features.selectors import feature_states
+from cloudshelf.features.shedding import monitor
 
 
 def _names(totals: dict[str, float], kind: str) -> list[str]:
@@ -42,7 +49,7 @@ class TotalsCollector(Collector):
     def __init__(self, totals: dict[str, float]) -> None:
         self.totals = totals
 
-    def collect(self) -> Iterator[CounterMetricFamily | HistogramMetricFamily]:
+    def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily | HistogramMetricFamily]:
         requests = HistogramMetricFamily(
             "cloudshelf_request_duration_seconds", "Request duration by route class.", labels=["route_class"]
         )
@@ -62,6 +69,37 @@ class TotalsCollector(Collector):
             tasks.add_metric([name], _histogram_buckets(self.totals, prefix), self.totals.get(f"{prefix}:s", 0.0))
             task_failures.add_metric([name], self.totals.get(f"{prefix}:e", 0.0))
         yield from (requests, request_errors, tasks, task_failures)
+        yield from _feature_gauges()
+        yield from _breaker_families()
+
+
+def _feature_gauges() -> Iterator[GaugeMetricFamily]:
+    """Load shedding (1 while the fleet sheds) and each non-essential feature's state (cloudshelf.features)."""
+    yield GaugeMetricFamily(
+        "cloudshelf_load_shedding",
+        "1 while non-essential features are switched off by overload.",
+        value=1 if monitor.is_shedding() else 0,
+    )
+    enabled = GaugeMetricFamily(
+        "cloudshelf_feature_enabled", "1 when a non-essential feature is shown.", labels=["feature"]
+    )
+    for state in feature_states():
+        enabled.add_metric([state.feature.name], 1 if state.is_enabled else 0)
+    yield enabled
+
+
+def _breaker_families() -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
+    """Each circuit breaker's state and trips, from one ``MGET`` of them all (cloudshelf.breaker)."""
+    states = GaugeMetricFamily(
+        "cloudshelf_circuit_breaker_state", "Circuit breaker state: 0 closed, 1 half-open, 2 open.", labels=["breaker"]
+    )
+    trips = CounterMetricFamily(
+        "cloudshelf_circuit_breaker_trips", "Times the circuit breaker opened from closed.", labels=["breaker"]
+    )
+    for reading in breaker_states():
+        states.add_metric([reading.name], STATE_VALUES[reading.state])
+        trips.add_metric([reading.name], reading.trips)
+    yield from (states, trips)
 
 
 def registry_of(totals: dict[str, float]) -> CollectorRegistry:

@@ -23,7 +23,7 @@ def probe_hot_data() -> None:
     """
     if not is_configured():
         return
-    state = dynamodb_breaker.state()
+    state = dynamodb_breaker.state
     if state != CLOSED:
         raise RuntimeError(f"circuit breaker {state}: hot reads are served from Postgres")
     dynamo.read_client().get_item(TableName=settings.DYNAMODB_TABLE, Key=PROBE_KEY)

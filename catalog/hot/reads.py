@@ -41,7 +41,11 @@ def dynamodb_breaker_policy() -> BreakerPolicy:
     )
 
 
-dynamodb_breaker = CircuitBreaker("dynamodb", policy=dynamodb_breaker_policy)
+dynamodb_breaker = CircuitBreaker(
+    "dynamodb",
+    policy=dynamodb_breaker_policy,
+    description="DynamoDB hot reads (partner API); while open, book details and availability come from Postgres.",
+)
 
 
 def is_configured() -> bool:

@@ -17,6 +17,12 @@
     next run), more than ``CLOUDFRONT_MAX_PATHS_PER_RUN`` pending paths collapsed into
     wildcards by prefix (CloudFront bills per path, and ``/books/*`` is one path).
 
+Circuit breaker: calls to CloudFront go through the ``cloudfront`` breaker
+(``cloudshelf.breaker``; ``CLOUDFRONT_BREAKER_*``). No answer, a 5xx or throttling counts
+against it; once open, a run makes no call at all: the batch in flight and the pending paths
+stay where they are (nothing is lost, and a skipped call does not use up a batch's attempts)
+and the next run is scheduled after the cool-down.
+
 Idempotency: a batch is written down (with its ``CallerReference``) before it is sent and
 crossed out after CloudFront accepted it, so a retry after a timeout or a crashed worker
 sends the same batch with the same reference, which CloudFront answers with the
@@ -43,6 +49,8 @@ from urllib.parse import quote
 
 from django.conf import settings
 from django.core.cache import caches
+
+from cloudshelf.breaker import BreakerPolicy, CircuitBreaker, cache_key_prefix
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +79,29 @@ _RETRYABLE_CODES = {
     "ServiceUnavailable",
     "InternalError",
 }
+
+
+# botocore's timeouts of a CloudFront call (``cloudfront_client``).
+CLOUDFRONT_CONNECT_TIMEOUT = 3
+CLOUDFRONT_READ_TIMEOUT = 15
+
+
+def cloudfront_breaker_policy() -> BreakerPolicy:
+    """``CLOUDFRONT_BREAKER_*`` as a breaker policy; the probe may take a call's whole timeout twice."""
+    return BreakerPolicy(
+        failures=settings.CLOUDFRONT_BREAKER_FAILURES,
+        window=settings.CLOUDFRONT_BREAKER_WINDOW,
+        cooldown=settings.CLOUDFRONT_BREAKER_COOLDOWN,
+        probe_seconds=(CLOUDFRONT_CONNECT_TIMEOUT + CLOUDFRONT_READ_TIMEOUT) * 2,
+        key_prefix=cache_key_prefix(),
+    )
+
+
+cloudfront_breaker = CircuitBreaker(
+    "cloudfront",
+    policy=cloudfront_breaker_policy,
+    description="CloudFront invalidations; while open, changed paths stay pending and are sent after the cool-down.",
+)
 
 
 class InvalidPathError(ValueError):
@@ -480,7 +511,11 @@ def cloudfront_client() -> Any:
     import boto3
     from botocore.config import Config
 
-    config = Config(retries={"mode": "standard", "total_max_attempts": 1}, connect_timeout=3, read_timeout=15)
+    config = Config(
+        retries={"mode": "standard", "total_max_attempts": 1},
+        connect_timeout=CLOUDFRONT_CONNECT_TIMEOUT,
+        read_timeout=CLOUDFRONT_READ_TIMEOUT,
+    )
     return boto3.session.Session().client(
         "cloudfront", endpoint_url=settings.AWS_ENDPOINT_URL, region_name="us-east-1", config=config
     )
@@ -515,8 +550,15 @@ def _invalidate_at_cloudfront(store: PendingStore, report: FlushReport) -> None:
         if wait > 0:
             report.due_in(wait)
             return
+        attempt = cloudfront_breaker.acquire()
+        if attempt is None:
+            # CloudFront failed lately: no call, everything stays pending until after the cool-down.
+            report.due_in(settings.CLOUDFRONT_BREAKER_COOLDOWN)
+            logger.info("cdn: the cloudfront breaker is open; invalidations wait for its cool-down")
+            return
         batch = _next_batch(store)
         if batch is None:
+            cloudfront_breaker.release(attempt)
             return
         client = client or cloudfront_client()
         try:
@@ -528,25 +570,33 @@ def _invalidate_at_cloudfront(store: PendingStore, report: FlushReport) -> None:
                 },
             )
         except (ClientError, BotoCoreError) as error:
+            if _is_retryable(error):  # no answer, a 5xx or throttling: CloudFront is in trouble
+                cloudfront_breaker.record_failure(attempt)
+            else:  # CloudFront answered; the request was at fault
+                cloudfront_breaker.record_success(attempt)
             _cloudfront_failed(store, report, batch, error)
             return
+        cloudfront_breaker.record_success(attempt)
         store.cdn_save_in_flight(None)
         report.invalidation_ids.append(answer["Invalidation"]["Id"])
         report.invalidated.extend(batch.paths)
         logger.info("cdn: invalidation %s of %d paths", answer["Invalidation"]["Id"], len(batch.paths))
 
 
-def _cloudfront_failed(store: PendingStore, report: FlushReport, batch: Batch, error: Exception) -> None:
+def _is_retryable(error: Exception) -> bool:
+    """Throttling, a 5xx, or no answer at all (connection refused, timeout: CloudFront may or may not have it)."""
     from botocore.exceptions import ClientError
 
+    if not isinstance(error, ClientError):
+        return True
+    code = error.response.get("Error", {}).get("Code", "")
+    status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+    return code in _RETRYABLE_CODES or status >= 500 or status == 429
+
+
+def _cloudfront_failed(store: PendingStore, report: FlushReport, batch: Batch, error: Exception) -> None:
     batch.attempts += 1
-    if isinstance(error, ClientError):
-        code = error.response.get("Error", {}).get("Code", "")
-        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-        is_retryable = code in _RETRYABLE_CODES or status >= 500 or status == 429
-    else:  # no answer at all (connection refused, timeout): CloudFront may or may not have it
-        is_retryable = True
-    if not is_retryable or batch.attempts >= MAX_ATTEMPTS:
+    if not _is_retryable(error) or batch.attempts >= MAX_ATTEMPTS:
         store.cdn_save_in_flight(None)
         logger.error(
             "cdn: dropped invalidation %s of %d paths after %d attempts: %s",

@@ -32,18 +32,27 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 PRIVATE = "private, no-store"
 
 
-def shared_cache_control() -> str:
-    """The ``Cache-Control`` value of a page every visitor without a session may share."""
+def shared_cache_control(*, shared_max_age: int | None = None) -> str:
+    """The ``Cache-Control`` value of a page every visitor without a session may share.
+
+    ``shared_max_age`` shortens ``s-maxage`` (and ``max-age``) for a page that is right only briefly.
+    """
+    shared = (
+        settings.PAGE_CACHE_SHARED_MAX_AGE
+        if shared_max_age is None
+        else min(shared_max_age, settings.PAGE_CACHE_SHARED_MAX_AGE)
+    )
+    browser = min(settings.PAGE_CACHE_BROWSER_MAX_AGE, shared)
     return (
-        f"public, max-age={settings.PAGE_CACHE_BROWSER_MAX_AGE}, s-maxage={settings.PAGE_CACHE_SHARED_MAX_AGE}, "
+        f"public, max-age={browser}, s-maxage={shared}, "
         f"stale-while-revalidate={settings.PAGE_CACHE_STALE_WHILE_REVALIDATE}, "
         f"stale-if-error={settings.PAGE_CACHE_STALE_IF_ERROR}"
     )
 
 
-def mark_shared(response: HttpResponseBase) -> None:
+def mark_shared(response: HttpResponseBase, *, shared_max_age: int | None = None) -> None:
     """Let browsers, shared caches and CDNs keep ``response`` (see the module docstring)."""
-    response["Cache-Control"] = shared_cache_control()
+    response["Cache-Control"] = shared_cache_control(shared_max_age=shared_max_age)
 
 
 def mark_private(response: HttpResponseBase) -> None:

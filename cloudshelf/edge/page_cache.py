@@ -67,9 +67,11 @@ CSRF_TOKEN_SLOT = "__CLOUDSHELF_CARD_CSRF_TOKEN__"
 # Every page shows the navigation (root categories): a category change retires them all.
 SITE_TAG = "site"
 # Tags too broad to list the pages that carry them (for CDN invalidation by path).
-_UNLISTED_TAGS = (SITE_TAG, "listing:", "search")
+_UNLISTED_TAGS = (SITE_TAG, "listing:", "search", "feature:")
 # Headers of the rendered page that every answer from its kept copy repeats.
 REPLAYED_HEADERS = ("X-Search-Backend", "Content-Language")
+# PageEntry.extra: how long a briefly kept page is current (keep_briefly).
+_FRESH_SECONDS = "fresh_seconds"
 # Bump when PageEntry or the way shells are built changes.
 FORMAT_VERSION = 1
 
@@ -193,8 +195,13 @@ def unchanged_since(tags: Iterable[str], sequence: int) -> bool:
     return all(int(stamp) <= sequence for stamp in stamps.values())
 
 
+def _fresh_seconds(entry: PageEntry) -> float:
+    """How long ``entry`` may be served as current: ``PAGE_CACHE_SECONDS``, or less (``keep_briefly``)."""
+    return min(settings.PAGE_CACHE_SECONDS, float(entry.extra.get(_FRESH_SECONDS, settings.PAGE_CACHE_SECONDS)))
+
+
 def _is_current(entry: PageEntry) -> bool:
-    return entry.age < settings.PAGE_CACHE_SECONDS and unchanged_since(entry.tags, entry.sequence)
+    return entry.age < _fresh_seconds(entry) and unchanged_since(entry.tags, entry.sequence)
 
 
 # --- Which paths show a tag (for purges at the CDN and the local HTTP cache) -----------
@@ -340,7 +347,7 @@ def _is_trusted(copy: _LocalCopy) -> bool:
     return (
         copy.checked_changes == _local_changes
         and time.monotonic() - copy.checked_at < settings.PAGE_CACHE_RECHECK_SECONDS
-        and copy.entry.age < settings.PAGE_CACHE_SECONDS
+        and copy.entry.age < _fresh_seconds(copy.entry)
     )
 
 
@@ -418,6 +425,16 @@ def page_depends_on(request: HttpRequest, *tags: str) -> None:
         shell.tags.update(tags)
 
 
+def keep_briefly(request: HttpRequest, seconds: int) -> None:
+    """Keep this rendering as current for ``seconds`` at most, here and in shared HTTP caches.
+
+    For a page that is right only for now (rendered while load shedding hides parts of it).
+    """
+    shell = page_shell(request)
+    if shell is not None:
+        shell.extra[_FRESH_SECONDS] = min(seconds, shell.extra.get(_FRESH_SECONDS, seconds))
+
+
 def do_not_keep(request: HttpRequest) -> None:
     """This rendering must not be kept (say, a search answered by the database fallback)."""
     shell = page_shell(request)
@@ -490,7 +507,7 @@ def _shared_response(request: HttpRequest, copy: _LocalCopy) -> HttpResponseBase
     response["ETag"] = etag
     response["Last-Modified"] = http_date(last_modified)
     patch_vary_headers(response, ("Accept-Encoding",))
-    edge_http.mark_shared(response)
+    edge_http.mark_shared(response, shared_max_age=entry.extra.get(_FRESH_SECONDS))
     return response
 
 

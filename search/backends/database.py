@@ -71,7 +71,7 @@ def search_result(
         sort=spec.sort,
         hits=hits,
         page=page,
-        facets=build_facets(counts, spec.filters),
+        facets=build_facets(counts, spec.filters) if spec.with_facets else [],
         backend="database",
         suggestion=suggestion,
     )

@@ -118,7 +118,7 @@ def search(spec: SearchSpec) -> SearchResult:
         sort=spec.sort,
         hits=hits,
         page=page,
-        facets=build_facets(found.facet_counts, spec.filters),
+        facets=build_facets(found.facet_counts, spec.filters) if spec.with_facets else [],
         backend="opensearch",
         suggestion=found.suggestion,
     )
@@ -354,6 +354,8 @@ def _add_facets(search: Search, spec: SearchSpec) -> Search:
     retried for typos and gets no "did you mean".
     """
     search.aggs.bucket("matched", "filter", Q("match_all"))
+    if not spec.with_facets:
+        return search  # the feature "facet_counts" is off: only ``matched``, for "did you mean"
     sample = search.aggs.bucket("sample", "sampler", shard_size=settings.SEARCH_FACET_SAMPLE)
     active = {name for name, _ in spec.filters.active()}
     # Facets whose own filter is off all see every filter: one bucket serves them all.

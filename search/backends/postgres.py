@@ -95,7 +95,16 @@ def autocomplete(*, prefix: str, limit: int, authors_limit: int) -> Autocomplete
 def _broad_search_key(spec: SearchSpec) -> str:
     """The cache key of a fallback search's ids and counts (not its cards: prices and stock stay live)."""
     state = repr(
-        (ranking.RANKING_VERSION, spec.variants, spec.isbn, spec.filters, spec.sort.key, spec.page, spec.page_size)
+        (
+            ranking.RANKING_VERSION,
+            spec.variants,
+            spec.isbn,
+            spec.filters,
+            spec.sort.key,
+            spec.page,
+            spec.page_size,
+            spec.with_facets,
+        )
     )
     return f"search:fallback:v1:{hashlib.sha256(state.encode()).hexdigest()[:32]}"
 
@@ -335,7 +344,7 @@ def _postgres_search(spec: SearchSpec, *, typo_tolerant: bool) -> tuple[list[int
             "WHERE {w} AND m.publication_date IS NOT NULL GROUP BY 2"
         ),
     }
-    for name in FACET_NAMES:
+    for name in FACET_NAMES if spec.with_facets else ():
         condition, condition_params = _pg_filters(spec.filters, without=name)
         sql.append(f"({facet_sql[name].format(w=condition)})")
         params += condition_params

@@ -68,8 +68,11 @@ def autocomplete(*, prefix: str, limit: int, authors_limit: int) -> Autocomplete
 def _search(spec: SearchSpec) -> tuple[list[int], FacetCounts, int]:
     """The page of ids, every facet count and the total: Django querysets, one query per group of facets."""
     matching, score = _matching_books(spec)
-    counts, total = _facet_counts(matching, spec.filters)
     filtered = _apply_filters(matching, spec.filters)
+    if spec.with_facets:
+        counts, total = _facet_counts(matching, spec.filters)
+    else:
+        counts, total = FacetCounts(), filtered.count()
     ordered: QuerySet[Book]
     if score is not None and spec.sort.key == "relevance":
         ordered = filtered.annotate(score=score).order_by("-score", "-ratings_count", "id")

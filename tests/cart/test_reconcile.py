@@ -193,6 +193,7 @@ def test_an_unanswered_lookup_leaves_the_order_pending_and_flags_it_after_the_bo
     customer, cart, book, processor, settings
 ):
     settings.CART_PAYMENT_RECONCILE_MAX_CHECKS = 3
+    settings.CART_PAYMENT_BREAKER_FAILURES = 100  # an open breaker skips checks (tests/resilience)
     order = pending_order(customer, cart, processor)
     processor.behaviour = "lookup_error"
 

@@ -435,7 +435,7 @@ def test_pages_still_work_when_the_cache_server_is_down(hobbit, settings):
     dead = {"LOCATION": "redis://127.0.0.1:1/0"}
     options = {**settings.CACHES["default"]["OPTIONS"], "SOCKET_CONNECT_TIMEOUT": 0.1, "SOCKET_TIMEOUT": 0.1}
     settings.CACHES = {
-        name: {**config, **dead, "OPTIONS": options} if "django_redis" in config["BACKEND"] else config
+        name: {**config, **dead, "OPTIONS": options} if config["BACKEND"].endswith(".RedisCache") else config
         for name, config in settings.CACHES.items()
     }
     page_cache.local_pages.clear()

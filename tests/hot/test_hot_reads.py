@@ -120,7 +120,7 @@ def test_a_malformed_item_is_answered_from_postgres(api, books, hot_table):
     )
 
     assert answers(api, books) == expected
-    assert dynamodb_breaker.state() == CLOSED  # bad data, not an outage
+    assert dynamodb_breaker.state == CLOSED  # bad data, not an outage
 
 
 def test_a_missing_table_is_answered_from_postgres(api, books, hot_table, settings):
@@ -184,7 +184,7 @@ def test_with_the_server_stopped_the_api_answers_from_postgres_and_the_breaker_o
     after = answers(api, books)
 
     assert after == before
-    assert dynamodb_breaker.state() == OPEN
+    assert dynamodb_breaker.state == OPEN
 
 
 def test_an_unreachable_endpoint_is_answered_from_postgres(api, books, hot_table, settings):
@@ -208,7 +208,7 @@ def test_a_hung_dynamodb_costs_a_read_one_short_timeout_then_nothing(api, books,
         timings.append(time.perf_counter() - started)
         assert response.json()["price"] == "12.50"
 
-    assert dynamodb_breaker.state() == OPEN
+    assert dynamodb_breaker.state == OPEN
     assert all(0.2 <= seconds < 1.0 for seconds in timings[:2])  # waited for the read timeout
     assert all(seconds < 0.2 for seconds in timings[2:])  # did not even try
     assert len(accepted) == 2
@@ -230,7 +230,7 @@ def hot_check(client) -> dict:
 
 def test_readiness_is_ok_while_dynamodb_answers(client, health_token, hot_table):
     assert hot_check(client)["status"] == "ok"
-    assert dynamodb_breaker.state() == CLOSED
+    assert dynamodb_breaker.state == CLOSED
 
 
 def test_readiness_shows_the_open_breaker(client, health_token, hot_table):

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.django_db
 def breaker(settings):
     settings.SEARCH_BREAKER_FAILURES = 3
     settings.SEARCH_BREAKER_COOLDOWN = 0.2
-    return CircuitBreaker("test")
+    return CircuitBreaker("test", register=False)
 
 
 def fail(breaker: CircuitBreaker, times: int) -> None:
@@ -39,14 +39,14 @@ def store(request, settings):
 def test_it_stays_closed_below_the_failure_threshold(breaker, store):
     fail(breaker, 2)
 
-    assert breaker.state() == CLOSED
+    assert breaker.state == CLOSED
     assert breaker.acquire() is not None
 
 
 def test_it_opens_after_enough_failures_and_refuses_calls(breaker, store):
     fail(breaker, 3)
 
-    assert breaker.state() == OPEN
+    assert breaker.state == OPEN
     assert breaker.acquire() is None
 
 
@@ -55,14 +55,14 @@ def test_a_success_clears_earlier_failures(breaker, store):
     breaker.record_success(breaker.acquire())
     fail(breaker, 2)
 
-    assert breaker.state() == CLOSED
+    assert breaker.state == CLOSED
 
 
 def test_after_the_cooldown_exactly_one_probe_goes_through(breaker, store):
     fail(breaker, 3)
     time.sleep(0.25)
 
-    assert breaker.state() == HALF_OPEN
+    assert breaker.state == HALF_OPEN
     probe = breaker.acquire()
     assert probe is not None
     assert probe.is_probe
@@ -75,7 +75,7 @@ def test_a_successful_probe_closes_it(breaker, store):
 
     breaker.record_success(breaker.acquire())
 
-    assert breaker.state() == CLOSED
+    assert breaker.state == CLOSED
     assert breaker.acquire() is not None
 
 
@@ -85,7 +85,7 @@ def test_a_failed_probe_opens_it_for_another_cooldown(breaker, store):
 
     breaker.record_failure(breaker.acquire())
 
-    assert breaker.state() == OPEN
+    assert breaker.state == OPEN
     assert breaker.acquire() is None
 
 
@@ -93,12 +93,12 @@ def test_the_state_is_shared_through_redis(breaker, settings):
     fail(breaker, 3)
 
     keys = {
-        key.decode()
-        for key in get_redis_connection("default").keys(f"{settings.SEARCH_INDEX_PREFIX}breaker:{{test}}:*")
+        key.decode() for key in get_redis_connection("default").keys(f"{settings.SEARCH_INDEX_PREFIX}breaker:*:test:*")
     }
     assert keys == {
-        f"{settings.SEARCH_INDEX_PREFIX}breaker:{{test}}:open",
-        f"{settings.SEARCH_INDEX_PREFIX}breaker:{{test}}:tripped",
+        f"{settings.SEARCH_INDEX_PREFIX}breaker:{{circuit-breakers}}:test:open",
+        f"{settings.SEARCH_INDEX_PREFIX}breaker:{{circuit-breakers}}:test:tripped",
+        f"{settings.SEARCH_INDEX_PREFIX}breaker:{{circuit-breakers}}:test:trips",
     }
 
 
@@ -114,7 +114,7 @@ def test_it_falls_back_to_process_memory_when_redis_fails(breaker, monkeypatch):
 
     fail(breaker, 3)
 
-    assert breaker.state() == OPEN
+    assert breaker.state == OPEN
 
 
 # --- What customers see -----------------------------------------------------------------------
@@ -135,7 +135,7 @@ def test_a_hung_opensearch_costs_a_search_one_short_timeout_then_nothing(indexed
         assert result.books[0].title == "Dune"
         assert {book.title for book in result.books} == {"Dune", "Dune Messiah", "Children of Dune"}
 
-    assert opensearch_breaker.state() == OPEN
+    assert opensearch_breaker.state == OPEN
     assert all(0.2 <= seconds < 1.0 for seconds in timings[:2])  # waited for the timeout
     assert all(seconds < 0.2 for seconds in timings[2:])  # did not even try
     assert len(accepted) == 2

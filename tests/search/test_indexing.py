@@ -135,7 +135,7 @@ def test_a_failed_sync_puts_the_ids_back_and_schedules_a_retry(indexed_shelf, mo
 
     redis = get_redis_connection("durable")
     assert redis.smembers(f"{settings.SEARCH_INDEX_PREFIX}sync:pending") == {str(indexed_shelf.dune.pk).encode()}
-    assert scheduled[-1]["countdown"] == services.RETRY_SECONDS
+    assert scheduled[-1]["countdown"] == settings.SEARCH_SYNC_RETRY_SECONDS == 30.0
 
 
 def test_queueing_never_fails_the_request_that_committed(indexed_shelf, monkeypatch, caplog):

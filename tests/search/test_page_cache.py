@@ -206,7 +206,7 @@ def test_results_pages_still_work_when_the_cache_server_is_down(indexed_shelf, s
     dead = {"LOCATION": "redis://127.0.0.1:1/0"}
     options = {**settings.CACHES["default"]["OPTIONS"], "SOCKET_CONNECT_TIMEOUT": 0.1, "SOCKET_TIMEOUT": 0.1}
     caches_down = {
-        name: {**config, **dead, "OPTIONS": options} if "django_redis" in config["BACKEND"] else config
+        name: {**config, **dead, "OPTIONS": options} if config["BACKEND"].endswith(".RedisCache") else config
         for name, config in settings.CACHES.items()
     }
     with override_settings(CACHES=caches_down):

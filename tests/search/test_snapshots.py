@@ -114,7 +114,7 @@ def test_searches_are_answered_by_the_fallback_while_the_index_is_lost_and_by_op
 
     after = wait_for(answered_by_opensearch, timeout=10, interval=settings.SEARCH_BREAKER_COOLDOWN)
     assert titles(after) == ["Dune", "Dune Messiah", "Children of Dune"]
-    assert opensearch_breaker.state() == CLOSED
+    assert opensearch_breaker.state == CLOSED
 
 
 def test_a_restore_brings_books_changed_since_the_snapshot_up_to_date(shelf, search_index):

@@ -8,7 +8,8 @@ them all. It is measured twice: straight to gunicorn (``127.0.0.1:8100``) and th
 (``127.0.0.1:8080``, the HTTP cache), the latter with its hit rate (X-Cache-Status). Before
 each, a closed-loop ``/health`` floor from wrk says how much of the shared machine was free.
 
-Bounded: at most ``--max-steps`` steps per target, so the whole run stays under ~15 minutes.
+Bounded: at most ``--max-steps`` steps per target, and no run starts that would end past the
+target's share of ``--budget-seconds`` (15 minutes for the whole run by default).
 Results go to ``var/loadtest/capacity-<UTC stamp>/`` (each step's report and raw JSON) and
 ``capacity.txt`` there, which the README quotes.
 """
@@ -20,7 +21,8 @@ import datetime
 import math
 import os
 import sys
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -85,13 +87,39 @@ def floor(target: str) -> str:
     return f"/health floor {report.rate:,.0f} req/s (p99 {report.latency_ms.get('p99', math.nan):.1f} ms)"
 
 
-def measure(target: str, *, rates: Sequence[int], seconds: int, out_dir: Path) -> list[Step]:
+# Each Artillery run costs its step plus ~35 s (its start, the last shoppers' flows, the report).
+RUN_OVERHEAD_S = 35
+
+
+def measure(
+    target: str,
+    *,
+    rates: Sequence[int],
+    seconds: int,
+    out_dir: Path,
+    budget_s: float = math.inf,
+    clock: Callable[[], float] = time.monotonic,
+) -> list[Step]:
     """Each rate in turn until one fails twice running: on a shared machine another process's
-    burst can fail one step, so a failed step is run once more before it ends the search."""
+    burst can fail one step, so a failed step is run once more before it ends the search. No run
+    starts that would end past ``budget_s`` (the time bound of ``make capacity``)."""
     steps: list[Step] = []
+    started = clock()
+
+    def within_budget() -> bool:
+        if clock() - started + seconds + RUN_OVERHEAD_S <= budget_s:
+            return True
+        print(f"  stopped: another step would pass this target's time bound of {budget_s:.0f} s", flush=True)
+        return False
+
     for rate in rates:
+        if not within_budget():
+            break
         step = _measure_step(target, rate=rate, seconds=seconds, run_dir=out_dir / f"{_port(target)}-{rate}")
         if not step.passed:
+            if not within_budget():
+                steps.append(step)
+                break
             step = _measure_step(target, rate=rate, seconds=seconds, run_dir=out_dir / f"{_port(target)}-{rate}-again")
         steps.append(step)
         if not step.passed:
@@ -134,12 +162,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--max-steps", type=int, default=7)
     parser.add_argument("--step-seconds", type=int, default=30)
     parser.add_argument("--targets", nargs="+", default=[GUNICORN, NGINX])
+    parser.add_argument("--budget-seconds", type=float, default=900, help="the whole run's time bound")
     args = parser.parse_args(argv)
     try:
         targets = [loadtest.require_loopback_target(target) for target in args.targets]
         rates = step_rates(start=args.start, factor=args.factor, max_steps=args.max_steps)
         if not 10 <= args.step_seconds <= 120:
             raise loadtest.LoadtestError(f"--step-seconds {args.step_seconds} must be within 10..120")
+        if not 60 <= args.budget_seconds <= 3600:
+            raise loadtest.LoadtestError(f"--budget-seconds {args.budget_seconds:g} must be within 60..3600")
     except loadtest.LoadtestError as error:
         print(f"capacity: {error}", file=sys.stderr)
         return 2
@@ -153,7 +184,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{target}: {measured_floor}; steps {', '.join(map(str, rates))} shoppers/s, {args.step_seconds} s each")
         lines.append(f"{target}: {measured_floor}")
         try:
-            steps = measure(target, rates=rates, seconds=args.step_seconds, out_dir=out_dir)
+            steps = measure(
+                target,
+                rates=rates,
+                seconds=args.step_seconds,
+                out_dir=out_dir,
+                budget_s=args.budget_seconds / len(targets) - 15,  # less the floor's wrk run
+            )
         except loadtest.LoadtestError as error:
             print(f"capacity: {error}", file=sys.stderr)
             return 2

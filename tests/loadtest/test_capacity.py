@@ -64,3 +64,33 @@ def test_a_failed_step_is_run_once_more_and_two_failures_running_end_the_search(
     assert runs == [(4, "8100-4"), (6, "8100-6"), (6, "8100-6-again"), (9, "8100-9"), (9, "8100-9-again")]
     assert [(step.rate, step.passed) for step in steps] == [(4, True), (6, True), (9, False)]
     assert capacity.highest_sustained(steps) == 6
+
+
+def test_no_step_starts_that_would_end_past_the_time_bound(monkeypatch, tmp_path):
+    runs = []
+
+    def fake_step(target, *, rate, seconds, run_dir):
+        runs.append(rate)
+        return _step(rate, True)
+
+    monkeypatch.setattr(capacity, "_measure_step", fake_step)
+    clock = iter([0.0, 0.0, 60.0, 130.0])
+
+    steps = capacity.measure(
+        "http://127.0.0.1:8100",
+        rates=[2, 3, 4],
+        seconds=30,
+        out_dir=tmp_path,
+        budget_s=130,
+        clock=lambda: next(clock),
+    )
+
+    assert runs == [2, 3]  # at 130 s a third run (30 s + 35 s) would end at 195 s
+    assert [step.rate for step in steps] == [2, 3]
+
+
+@pytest.mark.parametrize("budget", ["10", "99999"])
+def test_a_time_bound_too_short_or_too_long_is_refused(capsys, budget):
+    assert capacity.main(["--budget-seconds", budget]) == 2
+
+    assert "--budget-seconds" in capsys.readouterr().err

@@ -327,6 +327,18 @@ def test_partner_api_calls_with_a_key_bypass_the_cache(scripted_cache, scripted_
     assert answer.header("X-Cache-Status") == "BYPASS"
 
 
+@pytest.mark.parametrize("path", ["/health", "/health/ready", "/metrics", "/rum"])
+def test_health_checks_metrics_and_beacons_bypass_the_cache_and_its_lock(scripted_cache, scripted_origin, path):
+    # Looked up, concurrent requests for a never-kept path would wait on proxy_cache_lock.
+    asked_before = scripted_origin.counts.get(path, 0)  # the fixture's readiness probe asks /health
+    scripted_cache.get(path)
+
+    answer = scripted_cache.get(path)
+
+    assert answer.header("X-Cache-Status") == "BYPASS"
+    assert scripted_origin.counts[path] == asked_before + 2
+
+
 def test_an_answer_without_caching_headers_is_not_stored(scripted_cache, scripted_origin):
     scripted_cache.get("/plain")
     second = scripted_cache.get("/plain")

@@ -12,7 +12,7 @@ PORT ?= 8000
 # The local production-shaped stack (ports and credentials live in scripts/env.sh).
 include scripts/env.mk
 
-.PHONY: help venv dev-venv run up down services services-down test pytest pytest-cluster smoke lighthouse lint fmt bench bench-redis-cluster loadtest loadtest-prepare loadtest-smoke loadtest-smoke-prepare capacity seed seed-analytics relevance clean
+.PHONY: help venv dev-venv run up down services services-down test pytest pytest-cluster smoke lighthouse lint fmt bench bench-redis-cluster loadtest loadtest-prepare loadtest-smoke loadtest-smoke-prepare capacity seed seed-analytics relevance synth cost clean
 
 help:
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -73,11 +73,12 @@ down: ## Stop everything `make up` started
 	-scripts/app.sh stop
 	-$(MAKE) services-down
 
-lint: dev-venv ## ruff (lint and format check), mypy on every module and the import-linter contracts (pyproject.toml), migrations check
+lint: dev-venv ## ruff (lint and format check), mypy on every module and the import-linter contracts (pyproject.toml), migrations check, hadolint on the Dockerfile
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
+	$(VENV)/bin/hadolint Dockerfile
 	$(EMBEDDED_ENV) $(PY) manage.py makemigrations --check --dry-run
 
 fmt: dev-venv ## Format and autofix
@@ -110,11 +111,44 @@ lighthouse: venv ## Lighthouse accessibility of every kind of public page (Debia
 # test's preparation (Artillery's install, the stack, its small catalog) side by side: none
 # shares another's services, ports or data, and none asserts a time; last the load-test smoke
 # run, alone, since its criteria are latencies. The side-by-side step saves about 4 minutes.
-test: ## Everything CI runs: pytest, pytest-cluster, then lint + smoke + lighthouse + the load test's preparation in parallel, then loadtest-smoke
+test: ## Everything CI runs: pytest, pytest-cluster, then lint + smoke + lighthouse + the load test's preparation + synth of every deploy shape in parallel, then loadtest-smoke
 	$(MAKE) --no-print-directory pytest
 	$(MAKE) --no-print-directory pytest-cluster
-	$(MAKE) --no-print-directory -j4 --output-sync=target lint smoke lighthouse loadtest-smoke-prepare
+	$(MAKE) --no-print-directory -j4 --output-sync=target lint smoke lighthouse loadtest-smoke-prepare synth
 	$(MAKE) --no-print-directory loadtest-smoke
+
+# The CloudFormation of every shape we deploy (infra/, docs/deploy.md): the three phases in the
+# Lambda shape and Growth in the Fargate shape, each into var/cdk.out/<phase>-<compute>/. Offline
+# (no context lookups), no telemetry; the feature flags' template validation turns findings into errors.
+SYNTH_SHAPES := mvp-lambda growth-lambda scale-lambda growth-fargate
+CDK_ENV := env CDK_DISABLE_CLI_TELEMETRY=true JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20
+
+synth: dev-venv ## Synthesize the CDK stacks, offline, into var/cdk.out/<phase>-<compute>/ (every shape; PHASE=growth [COMPUTE=fargate] one); installs the aws-cdk CLI when missing
+	scripts/tools.sh cdk
+	@set -euo pipefail; \
+	shapes="$(SYNTH_SHAPES)"; [[ -z $${PHASE:-} ]] || shapes="$$PHASE-$${COMPUTE:-lambda}"; \
+	for shape in $$shapes; do \
+		[[ $$shape =~ ^(mvp|growth|scale)-(lambda|fargate)$$ ]] || \
+			{ echo "synth: PHASE must be mvp, growth or scale and COMPUTE lambda or fargate (got '$$shape')" >&2; exit 2; }; \
+	done; \
+	for shape in $$shapes; do \
+		phase=$${shape%-*}; compute=$${shape##*-}; out=$(CURDIR)/var/cdk.out/$$shape; \
+		echo "synth: $$phase ($$compute) -> var/cdk.out/$$shape"; \
+		rm -rf "$$out"; \
+		(cd infra && $(CDK_ENV) node_modules/.bin/cdk synth --quiet --ci -c phase="$$phase" -c compute="$$compute" -o "$$out"); \
+	done
+
+# The monthly cost of one phase, priced from its synthesized templates with infra/prices.yml
+# (docs/deploy.md, "Costs"). Synthesizes the phase first when its assembly is missing or older
+# than the infrastructure code; the phase and compute are checked before anything runs.
+COST_SOURCES := infra/app.py infra/cdk.json infra/cloudshelf_infra cloudshelf/schedule.py
+cost: dev-venv ## The monthly cost of a phase from its synthesized stacks vs the document's budget (PHASE=mvp|growth|scale, COMPUTE=fargate for the container shape; ARGS=--json)
+	@[[ -n "$(PHASE)" ]] || { echo "PHASE is required: make cost PHASE=growth [COMPUTE=fargate]" >&2; exit 2; }
+	@$(PY) infra/cost.py --check --phase '$(PHASE)' --compute '$(or $(COMPUTE),lambda)'
+	@out=var/cdk.out/$(PHASE)-$(or $(COMPUTE),lambda); \
+	if [[ ! -f $$out/manifest.json ]] || [[ -n "$$(find $(COST_SOURCES) -newer $$out/manifest.json -print -quit 2>/dev/null)" ]]; then \
+		$(MAKE) --no-print-directory synth PHASE=$(PHASE) COMPUTE=$(or $(COMPUTE),lambda); fi
+	@$(PY) infra/cost.py --phase '$(PHASE)' --compute '$(or $(COMPUTE),lambda)' $(ARGS)
 
 seed: up ## Load the benchmark catalog (BOOKS=100000 unless set) into the local stack's Postgres and index it
 	$(STACK_ENV) $(PY) manage.py seed_catalog --books $(BOOKS) --seed 1 --if-empty

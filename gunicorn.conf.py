@@ -89,8 +89,9 @@ limit_request_field_size = 32768
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
 
 pidfile = str(RUN_DIR / "gunicorn.pid")
-accesslog = str(LOG_DIR / "gunicorn-access.log")
-errorlog = str(LOG_DIR / "gunicorn.log")
+# A container logs to stdout/stderr, where its runtime collects them: the image sets both to "-".
+accesslog = os.environ.get("GUNICORN_ACCESS_LOG") or str(LOG_DIR / "gunicorn-access.log")
+errorlog = os.environ.get("GUNICORN_ERROR_LOG") or str(LOG_DIR / "gunicorn.log")
 # Django logs to stderr; a daemonized gunicorn would send that to /dev/null, losing every
 # traceback of a 500. Captured, it lands in the error log beside gunicorn's own lines.
 capture_output = True

@@ -18,3 +18,6 @@ app = Celery("cloudshelf")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.steps["worker"].add(WorkerHeartbeat)
 app.autodiscover_tasks()
+# The project package is no installed app, so the line above misses cloudshelf/tasks.py
+# (sessions_clear_expired, which beat sends daily); name it.
+app.autodiscover_tasks(["cloudshelf"])

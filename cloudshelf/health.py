@@ -240,6 +240,24 @@ def liveness(request: HttpRequest) -> HttpResponse:
     return HttpResponse("ok", content_type="text/plain")
 
 
+class LivenessMiddleware:
+    """Answers ``/health`` before anything reads the Host header.
+
+    A load balancer probing a container by its address (an ECS task behind an ALB sends
+    ``Host: 10.0.1.23:8000``) cannot send a host in ``ALLOWED_HOSTS``, and it cannot add one:
+    Django would answer 400 and the task would never count as healthy. Liveness says only
+    "this process answers", so it needs neither the host, the session nor the database.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.path_info == "/health":
+            return liveness(request)
+        return self.get_response(request)
+
+
 @require_safe
 @never_cache
 def readiness(request: HttpRequest) -> JsonResponse:

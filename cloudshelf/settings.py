@@ -12,18 +12,19 @@ CloudFront with ``CLOUDFRONT_DOMAIN``). Every variable is listed in the README.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from pathlib import Path
 from typing import Any
 from wsgiref.headers import Headers
 
 import dj_database_url
-from celery.schedules import crontab
 
 from cloudshelf.database import connection_timeout_options, reset_changed_timeouts
 from cloudshelf.env import ImproperlyConfiguredEnv, env_bool, env_float, env_int, env_json_object, env_list, env_str
 from cloudshelf.features.registry import FEATURE_NAMES
 from cloudshelf.features.registry import environment_variable as feature_environment_variable
+from cloudshelf.schedule import beat_schedule
 from cloudshelf.security import content_security_policy
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -32,8 +33,39 @@ DATA_DIR = Path(env_str("DATA_DIR", str(BASE_DIR / "var")))
 DEBUG = env_bool("DEBUG", False)
 
 DATABASE_URL = env_str("DATABASE_URL")
+# On AWS the App stack passes the RDS secret's ARN instead (cloudshelf.aws_secrets: read once
+# at start-up, never in the environment), with DATABASE_HOST the RDS Proxy endpoint.
+DATABASE_SECRET_ARN = env_str("DATABASE_SECRET_ARN")
+if not DATABASE_URL and DATABASE_SECRET_ARN:
+    from cloudshelf.aws_secrets import database_url_from_secret
+
+    DATABASE_URL = database_url_from_secret(
+        secret_arn=DATABASE_SECRET_ARN,
+        host=env_str("DATABASE_HOST"),
+        port=env_str("DATABASE_PORT"),
+        name=env_str("DATABASE_NAME"),
+    )
 REDIS_URL = env_str("REDIS_URL")
+REDIS_DURABLE_URL = env_str("REDIS_DURABLE_URL", REDIS_URL)
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL")
+# ElastiCache AUTH tokens on AWS: secrets (cloudshelf.aws_secrets), put in as the URLs' password;
+# the durable group's also serves the broker on it.
+if REDIS_URL and (_redis_token_arn := env_str("REDIS_AUTH_SECRET_ARN")):
+    from cloudshelf.aws_secrets import url_with_secret_password
+
+    _durable_is_cache = REDIS_DURABLE_URL == REDIS_URL
+    REDIS_URL = url_with_secret_password(REDIS_URL, secret_arn=_redis_token_arn, setting="REDIS_AUTH_SECRET_ARN")
+    REDIS_DURABLE_URL = REDIS_URL if _durable_is_cache else REDIS_DURABLE_URL
+if REDIS_DURABLE_URL and (_durable_token_arn := env_str("REDIS_DURABLE_AUTH_SECRET_ARN")):
+    from cloudshelf.aws_secrets import url_with_secret_password
+
+    REDIS_DURABLE_URL = url_with_secret_password(
+        REDIS_DURABLE_URL, secret_arn=_durable_token_arn, setting="REDIS_DURABLE_AUTH_SECRET_ARN"
+    )
+    if CELERY_BROKER_URL:
+        CELERY_BROKER_URL = url_with_secret_password(
+            CELERY_BROKER_URL, secret_arn=_durable_token_arn, setting="REDIS_DURABLE_AUTH_SECRET_ARN"
+        )
 OPENSEARCH_URL = env_str("OPENSEARCH_URL")
 
 
@@ -46,6 +78,10 @@ def _secret_key() -> str:
     key = env_str("SECRET_KEY")
     if key:
         return key
+    if secret_arn := env_str("SECRET_KEY_SECRET_ARN"):  # on AWS: the key's secret (cloudshelf.aws_secrets)
+        from cloudshelf.aws_secrets import secret_string
+
+        return secret_string(secret_arn=secret_arn, setting="SECRET_KEY_SECRET_ARN")
     if DATABASE_URL and not DEBUG:
         raise ImproperlyConfiguredEnv("SECRET_KEY must be set when DATABASE_URL is set and DEBUG is off")
     key_file = DATA_DIR / "secret_key"
@@ -89,6 +125,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # Outermost: times and counts nearly the whole request, static files included (analytics.metrics).
     "analytics.metrics.middleware.MetricsMiddleware",
+    # /health answers before the Host check: a load balancer probes tasks by IP (cloudshelf.health).
+    "cloudshelf.health.LivenessMiddleware",
     # Counts requests in flight and their queueing time: load shedding (cloudshelf.features).
     "cloudshelf.features.middleware.LoadSheddingMiddleware",
     # First below it, so it sees every response last: anything not declared shareable is private.
@@ -144,6 +182,16 @@ DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS = env_int("DATABASE_IDLE_IN_TRANSACTION_
 # A read replica (docs/database.md): report, analytics and anonymous catalog reads go there
 # (cloudshelf.db_router); everything else, and every write, to DATABASE_URL. Postgres only.
 DATABASE_REPLICA_URL = env_str("DATABASE_REPLICA_URL")
+if not DATABASE_REPLICA_URL and DATABASE_SECRET_ARN and env_str("DATABASE_REPLICA_HOST"):
+    # On AWS: the replica's endpoint, with the primary's secret (same user, password and database).
+    from cloudshelf.aws_secrets import database_url_from_secret
+
+    DATABASE_REPLICA_URL = database_url_from_secret(
+        secret_arn=DATABASE_SECRET_ARN,
+        host=env_str("DATABASE_REPLICA_HOST"),
+        port=env_str("DATABASE_PORT"),
+        name=env_str("DATABASE_NAME"),
+    )
 if DATABASE_REPLICA_URL and not DATABASE_URL:
     raise ImproperlyConfiguredEnv("DATABASE_REPLICA_URL is set without DATABASE_URL: a replica needs its primary")
 # Replica reads go to the primary while the replica is further behind than this.
@@ -280,7 +328,7 @@ if REDIS_URL:
         from cloudshelf.redis_cluster import check_cluster_url
 
         check_cluster_url(REDIS_URL, setting="REDIS_URL")
-        check_cluster_url(env_str("REDIS_DURABLE_URL", REDIS_URL), setting="REDIS_DURABLE_URL")
+        check_cluster_url(REDIS_DURABLE_URL, setting="REDIS_DURABLE_URL")
 
     CACHE_KEY_PREFIX = env_str("CACHE_KEY_PREFIX", "cs")
     CACHES = {
@@ -315,7 +363,7 @@ if REDIS_URL:
     }
     # "durable": what must not be evicted or lost on a restart (carts, sessions, rate limits).
     # Its own Redis when REDIS_DURABLE_URL is set (see docs/operations.md), else REDIS_URL's.
-    CACHES["durable"] = CACHES["default"] | {"LOCATION": env_str("REDIS_DURABLE_URL", REDIS_URL)}
+    CACHES["durable"] = CACHES["default"] | {"LOCATION": REDIS_DURABLE_URL}
     # When Redis is down, cache reads behave as misses and the database answers instead.
     # Code that *needs* Redis (the cart) talks to the raw connection and sees the error.
     DJANGO_REDIS_IGNORE_EXCEPTIONS = True
@@ -427,23 +475,9 @@ CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2, "socket_timeout": 2}
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
-# Periodic jobs, sent by `celery -A cloudshelf beat` (run by `make up`; docs/operations.md).
-# Every one is idempotent, so a beat restart that sends one twice does no harm.
-CELERY_BEAT_SCHEDULE = {
-    # Orders whose payment outcome is unknown (provider timeout): ask the provider.
-    "orders-reconcile-pending": {"task": "cart.tasks.orders_reconcile_pending", "schedule": 60.0},
-    # Placed orders never paid: cancel them (only after the provider confirms) and restock.
-    "orders-cancel-abandoned": {"task": "cart.tasks.orders_cancel_abandoned", "schedule": 15 * 60.0},
-    # Expired sessions out of Postgres (clearsessions), at a quiet hour.
-    "sessions-clear-expired": {
-        "task": "cloudshelf.tasks.sessions_clear_expired",
-        "schedule": crontab(hour=3, minute=7),
-    },
-    # Search logs past SEARCH_LOG_RETENTION_DAYS, in batches.
-    "search-logs-prune": {"task": "analytics.tasks.search_logs_prune", "schedule": crontab(hour=3, minute=37)},
-    # Real-user monitoring beacons past RUM_RETENTION_DAYS, in batches.
-    "rum-beacons-prune": {"task": "analytics.tasks.rum_beacons_prune", "schedule": crontab(hour=3, minute=47)},
-}
+# Periodic jobs, sent by `celery -A cloudshelf beat` (run by `make up`; docs/operations.md), or
+# by EventBridge rules in the Lambda shape: CELERY_BEAT_SCHEDULE is set below, once the
+# DynamoDB and search settings it needs are read, from cloudshelf.schedule.beat_schedule.
 # Search logs older than this are deleted by the daily prune (the reports look back 30 days at most).
 SEARCH_LOG_RETENTION_DAYS = env_int("SEARCH_LOG_RETENTION_DAYS", 90, minimum=1)
 # Real-user monitoring (analytics.rum, docs/observability.md): the share of page views whose
@@ -499,13 +533,6 @@ DYNAMODB_BACKOFF_BASE = env_float("DYNAMODB_BACKOFF_BASE", 0.05, minimum=0)
 DYNAMODB_BACKOFF_CAP = env_float("DYNAMODB_BACKOFF_CAP", 2.0, minimum=0)
 # Books the scheduled drift check (beat, hourly) compares with Postgres and repairs.
 DYNAMODB_DRIFT_SAMPLE = env_int("DYNAMODB_DRIFT_SAMPLE", 500, minimum=1)
-if DYNAMODB_TABLE:
-    # The table name travels with the task so a worker of another table leaves it alone.
-    CELERY_BEAT_SCHEDULE["hot-data-drift-check"] = {
-        "task": "catalog.hot_drift_check",
-        "schedule": crontab(minute=41),
-        "args": [DYNAMODB_TABLE],
-    }
 
 # --- Auth -----------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
@@ -533,7 +560,9 @@ USE_TZ = True
 # browsers and CDNs for a year. Where they live: S3 behind CloudFront when
 # AWS_STORAGE_BUCKET_NAME is set (below), else this machine (WhiteNoise serves static,
 # cloudshelf.edge.media serves media). See docs/static-and-media.md.
-STATIC_ROOT = DATA_DIR / "static"
+# STATIC_ROOT apart from DATA_DIR: the container image collects static files at build time into
+# a read-only folder of its own, while DATA_DIR points at writable scratch space (Dockerfile).
+STATIC_ROOT = Path(env_str("STATIC_ROOT", str(DATA_DIR / "static")))
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_ROOT = DATA_DIR / "media"
 # The one Cache-Control of every file whose name changes when its bytes do, wherever it is served.
@@ -643,8 +672,17 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", Fals
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
 # `check --deploy` warns when those two are off (W005, W021); off is the deliberate default above.
 SILENCED_SYSTEM_CHECKS = ["security.W005", "security.W021"]
+# The header the proxy in front sets to the scheme the visitor used. nginx and a load balancer
+# that terminates TLS set X-Forwarded-Proto; behind CloudFront -> ALB over plain HTTP (infra/, no
+# certificate on the ALB) that header says "http" for every visitor and the HTTPS redirect would
+# loop, so the stacks name CloudFront-Forwarded-Proto, which CloudFront sets itself.
+PROXY_SSL_HEADER = env_str("PROXY_SSL_HEADER", "X-Forwarded-Proto").strip()
+if not re.fullmatch(r"[A-Za-z0-9-]{1,64}", PROXY_SSL_HEADER):
+    raise ImproperlyConfiguredEnv(
+        f"PROXY_SSL_HEADER must be a header name such as X-Forwarded-Proto: {PROXY_SSL_HEADER!r}"
+    )
 if HTTPS:
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_PROXY_SSL_HEADER = ("HTTP_" + PROXY_SSL_HEADER.upper().replace("-", "_"), "https")
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "strict-origin-when-cross-origin"
 X_FRAME_OPTIONS = "DENY"
@@ -786,6 +824,10 @@ CART_ORDERS_PAGE_SIZE = env_int("CART_ORDERS_PAGE_SIZE", 20, minimum=1)
 SEARCH_INDEX_PREFIX = env_str("SEARCH_INDEX_PREFIX", "cloudshelf-")
 # A customer's search waits at most this long for OpenSearch before the database answers.
 OPENSEARCH_TIMEOUT = env_float("OPENSEARCH_TIMEOUT", 0.5, minimum=0.05)
+# Amazon OpenSearch Service with an IAM access policy (infra/, docs/deploy.md): every request is
+# signed with SigV4 for this region, with credentials from the standard AWS chain (the Lambda or
+# task role). Empty: no signing (a local node, or credentials in OPENSEARCH_URL).
+OPENSEARCH_AWS_REGION = env_str("OPENSEARCH_AWS_REGION")
 # Index builds and bulk updates run in the background and may wait longer.
 OPENSEARCH_BULK_TIMEOUT = env_float("OPENSEARCH_BULK_TIMEOUT", 30, minimum=1)
 # The breaker opens after this many failures or timeouts within the window, sends every
@@ -832,14 +874,13 @@ SEARCH_SNAPSHOT_KEEP = env_int("SEARCH_SNAPSHOT_KEEP", 8, minimum=1)
 SEARCH_SNAPSHOT_HOURS = env_str("SEARCH_SNAPSHOT_HOURS", "*/6")
 # How long a snapshot or restore is waited for (it carries on in the cluster past it).
 SEARCH_SNAPSHOT_TIMEOUT = env_int("SEARCH_SNAPSHOT_TIMEOUT", 1800, minimum=10)
-if SEARCH_SNAPSHOT_REPOSITORY:
-    # Here rather than in CELERY_BEAT_SCHEDULE above: it needs the search settings. The
-    # prefix travels with the task so a worker of another index leaves it alone.
-    CELERY_BEAT_SCHEDULE["search-index-snapshot"] = {
-        "task": "search.snapshot_index",
-        "schedule": crontab(hour=SEARCH_SNAPSHOT_HOURS, minute=23),
-        "args": [SEARCH_INDEX_PREFIX],
-    }
+# Celery beat's schedule (and the Lambda shape's EventBridge rules): cloudshelf.schedule. The
+# drift check runs only with a table; snapshots only with a repository.
+CELERY_BEAT_SCHEDULE = beat_schedule(
+    dynamodb_table=DYNAMODB_TABLE,
+    search_snapshot_hours=SEARCH_SNAPSHOT_HOURS if SEARCH_SNAPSHOT_REPOSITORY else None,
+    search_index_prefix=SEARCH_INDEX_PREFIX,
+)
 
 # --- Partner API ----------------------------------------------------------------------
 # /api/v1/ (cloudshelf.api, endpoints in each app's api.py); see docs/api.md.

@@ -230,3 +230,13 @@ def test_index_sync_is_fine_with_nothing_queued_and_no_worker(client, settings):
 
 def test_liveness_refuses_post(client):
     assert client.post("/health").status_code == 405
+
+
+def test_liveness_answers_a_load_balancer_probing_by_address(client):
+    """An ALB health check to an ECS task sends the task's IP as Host, which no ALLOWED_HOSTS lists."""
+    probe = client.get("/health", HTTP_HOST="10.0.1.23:8000", HTTP_USER_AGENT="ELB-HealthChecker/2.0")
+    page = client.get("/books/", HTTP_HOST="10.0.1.23:8000")
+
+    assert probe.status_code == 200
+    assert probe.content == b"ok"
+    assert page.status_code == 400  # every other path still refuses a host it does not serve

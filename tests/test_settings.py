@@ -167,3 +167,19 @@ def test_production_shape_without_https_refuses_to_start_a_command():
     assert result.returncode != 0
     assert "ImproperlyConfiguredEnv" in result.stderr
     assert "set HTTPS=1" in result.stderr
+
+
+def test_the_scheme_header_defaults_to_x_forwarded_proto(monkeypatch):
+    values = production(monkeypatch, HTTPS="1", PROXY_SSL_HEADER=None)
+    assert values["SECURE_PROXY_SSL_HEADER"] == ("HTTP_X_FORWARDED_PROTO", "https")
+
+
+def test_behind_cloudfront_the_scheme_header_is_cloudfronts_own(monkeypatch):
+    values = production(monkeypatch, HTTPS="1", PROXY_SSL_HEADER="CloudFront-Forwarded-Proto")
+    assert values["SECURE_PROXY_SSL_HEADER"] == ("HTTP_CLOUDFRONT_FORWARDED_PROTO", "https")
+
+
+@pytest.mark.parametrize("header", ["", "X Forwarded", "X-Forwarded-Proto\r\nX-Evil: 1", "H" * 65, "Proto:https"])
+def test_a_scheme_header_that_is_not_a_header_name_is_refused(monkeypatch, header):
+    with pytest.raises(ImproperlyConfiguredEnv, match="PROXY_SSL_HEADER"):
+        production(monkeypatch, HTTPS="1", PROXY_SSL_HEADER=header)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from celery.schedules import crontab
@@ -101,3 +104,23 @@ def test_a_nonsense_retention_or_batch_is_refused_and_deletes_nothing(days, batc
         search_logs_delete_older_than(days=days, batch_size=batch_size)
 
     assert SearchLog.objects.count() == 1
+
+
+@pytest.mark.slow
+def test_a_worker_knows_every_task_beat_sends():
+    """What a starting worker imports (autodiscovery) must cover the schedule: beat's message for a
+    task the worker never registered is rejected and the job silently never runs."""
+    script = (
+        "from cloudshelf.celery import app\napp.loader.import_default_modules()\nprint('\\n'.join(sorted(app.tasks)))\n"
+    )
+    registered = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=Path(__file__).resolve().parents[2],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout.split()
+
+    scheduled = {entry["task"] for entry in celery_app.conf.beat_schedule.values()}
+    assert scheduled - set(registered) == set()

@@ -12,7 +12,7 @@ PORT ?= 8000
 # The local production-shaped stack (ports and credentials live in scripts/env.sh).
 include scripts/env.mk
 
-.PHONY: help venv dev-venv run up down services services-down test pytest pytest-cluster smoke lighthouse lint fmt bench bench-redis-cluster loadtest loadtest-prepare loadtest-smoke loadtest-smoke-prepare capacity seed seed-analytics relevance synth cost clean
+.PHONY: help venv dev-venv run up down services services-down test pytest pytest-cluster smoke lighthouse lint fmt bench bench-redis-cluster loadtest loadtest-prepare loadtest-smoke loadtest-smoke-prepare capacity seed seed-analytics relevance synth cost deploy clean
 
 help:
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -147,8 +147,12 @@ cost: dev-venv ## The monthly cost of a phase from its synthesized stacks vs the
 	@$(PY) infra/cost.py --check --phase '$(PHASE)' --compute '$(or $(COMPUTE),lambda)'
 	@out=var/cdk.out/$(PHASE)-$(or $(COMPUTE),lambda); \
 	if [[ ! -f $$out/manifest.json ]] || [[ -n "$$(find $(COST_SOURCES) -newer $$out/manifest.json -print -quit 2>/dev/null)" ]]; then \
-		$(MAKE) --no-print-directory synth PHASE=$(PHASE) COMPUTE=$(or $(COMPUTE),lambda); fi
+		$(MAKE) --no-print-directory synth PHASE=$(PHASE) COMPUTE=$(or $(COMPUTE),lambda) >&2; fi  # stdout is the estimate's (ARGS=--json)
 	@$(PY) infra/cost.py --phase '$(PHASE)' --compute '$(or $(COMPUTE),lambda)' $(ARGS)
+
+deploy: dev-venv ## Deploy one phase to AWS: the CDK stacks, then migrate and collectstatic (PHASE=mvp|growth|scale, COMPUTE=fargate for the container shape, ARGS=--dry-run to print the commands; README "Deploy")
+	@[[ -n "$(PHASE)" ]] || { echo "PHASE is required: make deploy PHASE=growth [COMPUTE=fargate] [ARGS=--dry-run]" >&2; exit 2; }
+	scripts/deploy.sh '$(PHASE)' --compute '$(or $(COMPUTE),lambda)' $(ARGS)
 
 seed: up ## Load the benchmark catalog (BOOKS=100000 unless set) into the local stack's Postgres and index it
 	$(STACK_ENV) $(PY) manage.py seed_catalog --books $(BOOKS) --seed 1 --if-empty

@@ -2,7 +2,8 @@
 
 Every connection starts with ``statement_timeout``, ``lock_timeout`` and
 ``idle_in_transaction_session_timeout`` (settings ``DATABASE_*_TIMEOUT_MS``, sent as
-connection ``options``), so a runaway query, a lock queue behind a migration or a
+connection ``options``; behind RDS Proxy, which refuses those, ``DATABASE_SESSION_OPTIONS=0``
+and the RDS parameter group sets them), so a runaway query, a lock queue behind a migration or a
 transaction left open cannot hold a request — or a connection slot — for longer than that.
 
 Migrations, ``VACUUM``, imports, the seed and index rebuilds legitimately run statements
@@ -40,6 +41,11 @@ def connection_timeout_options(*, statement_ms: int, lock_ms: int, idle_in_trans
 @contextmanager
 def session_timeouts(*, using: str = DEFAULT_DB_ALIAS, **milliseconds: int) -> Iterator[None]:
     """Run the block with some of this session's timeouts changed, e.g. ``statement_timeout=0``.
+
+    Only maintenance uses it (through ``long_running_statements()``: management commands, also
+    when the deploy's manage Lambda runs them, and the VACUUM they run), never a request or task:
+    a session-level SET pins the RDS Proxy connection to this client until it closes, which a
+    one-off command can afford and a request cannot.
 
     Keyword names are Postgres parameters (``TIMEOUT_PARAMETERS``); values are milliseconds,
     0 meaning no limit. The previous values are restored afterwards (not RESET, so blocks may

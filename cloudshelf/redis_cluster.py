@@ -7,7 +7,8 @@ client. These two classes give it one, chosen per cache alias in settings:
   ``LOCATION``, a *seed* URL (any node, or ElastiCache's configuration endpoint): the
   client asks it for the slot map and then talks to each master directly, following
   ``MOVED``/``ASK`` redirections when slots move. One client per URL and process (like
-  django-redis's connection pools), each node with its own pool of ``GuardedConnection``\\s.
+  django-redis's connection pools), each node with its own pool of ``GuardedConnection``\\s
+  (``GuardedSSLConnection``\\s for a ``rediss://`` seed).
 * ``ClusterClient`` is django-redis's ``DefaultClient`` with the one operation that
   would cross slots replaced: ``get_many`` (``MGET`` of unrelated keys) reads slot by slot,
   pipelined per node. ``set_many``/``delete_many``/``delete_pattern`` already split by
@@ -20,6 +21,7 @@ single Redis. ``tests/test_redis_cluster_keys.py`` checks every such group.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Collection
 from typing import Any, ClassVar
@@ -36,6 +38,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
 
 from cloudshelf.env import ImproperlyConfiguredEnv
+from cloudshelf.redis_guard import guarded_connection_class
 
 # How often one command is retried on a cluster error (a node down, the slot map changing)
 # before it fails; each retry refreshes the slot map. redis-py's 10 would multiply a hung
@@ -131,11 +134,15 @@ class ClusterConnectionFactory(ConnectionFactory):  # type: ignore[misc]  # djan
                 kwargs[argument] = self.options[option]
         pool_kwargs = self.options.get("CONNECTION_POOL_KWARGS", {})
         # Per node: each master has a pool of its own of this size.
-        for argument in ("max_connections", "connection_class"):
-            if argument in pool_kwargs:
-                kwargs[argument] = pool_kwargs[argument]
+        if "max_connections" in pool_kwargs:
+            kwargs["max_connections"] = pool_kwargs["max_connections"]
+        # Unlike ConnectionPool.from_url, RedisCluster lets a rediss:// URL's own class (redis-py's
+        # SSLConnection, which has no down memo) win over connection_class. So the class is chosen
+        # here from the URL's scheme (TLS for rediss://), and the seed is handed over as redis://:
+        # the scheme selects nothing else, and query options (ssl_ca_certs...) pass unchanged.
+        kwargs["connection_class"] = guarded_connection_class(url)
         try:
-            return _RedisCluster.from_url(url, **kwargs)
+            return _RedisCluster.from_url(re.sub(r"^rediss://", "redis://", url), **kwargs)
         except RedisClusterException as error:  # the seed could not be reached: an outage, tried again next call
             raise _as_outage(error) from error
 

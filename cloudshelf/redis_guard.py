@@ -9,7 +9,8 @@ at once. The cache treats that like any other Redis error (a miss), the cart rep
 itself unavailable, and after the memo lapses the next call tries the server again.
 
 ``RedisCache`` is the cache backend of every Redis alias (django-redis's, one method
-changed) and ``GuardedConnection`` the redis-py connection class of every one
+changed) and ``GuardedConnection`` (``GuardedSSLConnection`` for a ``rediss://`` URL:
+``guarded_connection_class``) the redis-py connection class of every one
 (``CONNECTION_POOL_KWARGS["connection_class"]`` in settings). The memo is per process and
 per server, so a sick cache Redis does not stop the durable one being used, and a worker
 process learns on its own.
@@ -21,10 +22,11 @@ import logging
 import threading
 import time
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django_redis.cache import RedisCache as DjangoRedisCache
-from redis.connection import Connection
+from redis.connection import Connection, SSLConnection
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -109,6 +111,21 @@ class GuardedConnection(Connection):
         except RedisTimeoutError as error:
             mark_down(self.host, self.port, error)
             raise
+
+
+class GuardedSSLConnection(GuardedConnection, SSLConnection):
+    """``GuardedConnection`` over TLS: the class of a ``rediss://`` URL (ElastiCache with
+    in-transit encryption accepts nothing else)."""
+
+
+def guarded_connection_class(url: str) -> type[GuardedConnection]:
+    """The guarded connection class for a Redis URL: TLS for ``rediss://``, plain TCP otherwise.
+
+    Passing a ``connection_class`` to redis-py replaces the ``SSLConnection`` that a
+    ``rediss://`` URL selects, so the class must follow the URL's scheme, alias by alias,
+    or TLS is silently dropped.
+    """
+    return GuardedSSLConnection if urlsplit(url).scheme == "rediss" else GuardedConnection
 
 
 class RedisCache(DjangoRedisCache):  # type: ignore[misc]  # django-redis ships no types

@@ -179,6 +179,11 @@ DATABASE_LOCK_TIMEOUT_MS = env_int("DATABASE_LOCK_TIMEOUT_MS", 5_000, minimum=0)
 # A transaction left open with nothing running (a crashed worker, a network call inside it)
 # is ended after this, releasing its locks and its connection slot.
 DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS = env_int("DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS", 60_000, minimum=0)
+# The three timeouts above go to the primary as connection `options` (libpq startup parameters).
+# RDS Proxy refuses those ("RDS Proxy currently doesn't support command-line options"): behind
+# it (the AWS App stack) this is 0, nothing is sent, and the RDS parameter group holds the same
+# three timeouts. The replica is reached directly, not through the proxy, and keeps them.
+DATABASE_SESSION_OPTIONS = env_bool("DATABASE_SESSION_OPTIONS", True)
 # A read replica (docs/database.md): report, analytics and anonymous catalog reads go there
 # (cloudshelf.db_router); everything else, and every write, to DATABASE_URL. Postgres only.
 DATABASE_REPLICA_URL = env_str("DATABASE_REPLICA_URL")
@@ -235,7 +240,7 @@ DATABASE_REPLICA_CATALOG_APPS = ["catalog", "search"]
 DATABASE_REPLICA_REPORT_APPS = ["analytics"]
 
 
-def _database(url: str, *, connect_timeout: int) -> dict[str, Any]:
+def _database(url: str, *, connect_timeout: int, session_options: bool = True) -> dict[str, Any]:
     """One alias (the primary, the replica) from its URL, with the options every alias shares.
 
     Connection handling (persistence, pooling) and session timeouts belong here, so the
@@ -254,13 +259,15 @@ def _database(url: str, *, connect_timeout: int) -> dict[str, Any]:
     options.setdefault("connect_timeout", connect_timeout)
     # Every session starts with these (cloudshelf.database; 0 = off). Maintenance commands
     # (migrate, seed_catalog, import_books, search_index, VACUUM) lift the statement and
-    # idle ones for their own session.
+    # idle ones for their own session. Without session_options (DATABASE_SESSION_OPTIONS=0) the
+    # server's parameter group sets them instead.
     if database["ENGINE"] == "django.db.backends.postgresql":
-        options["options"] = connection_timeout_options(
-            statement_ms=DATABASE_STATEMENT_TIMEOUT_MS,
-            lock_ms=DATABASE_LOCK_TIMEOUT_MS,
-            idle_in_transaction_ms=DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS,
-        )
+        if session_options:
+            options["options"] = connection_timeout_options(
+                statement_ms=DATABASE_STATEMENT_TIMEOUT_MS,
+                lock_ms=DATABASE_LOCK_TIMEOUT_MS,
+                idle_in_transaction_ms=DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS,
+            )
         if DATABASE_POOL:
             # Django returns the connection to the pool at the end of each request or task,
             # and (CONN_HEALTH_CHECKS) the pool checks it before handing it out again.
@@ -278,7 +285,13 @@ def _database(url: str, *, connect_timeout: int) -> dict[str, Any]:
 
 
 if DATABASE_URL:
-    DATABASES = {"default": _database(DATABASE_URL, connect_timeout=env_int("DATABASE_CONNECT_TIMEOUT", 3, minimum=1))}
+    DATABASES = {
+        "default": _database(
+            DATABASE_URL,
+            connect_timeout=env_int("DATABASE_CONNECT_TIMEOUT", 3, minimum=1),
+            session_options=DATABASE_SESSION_OPTIONS,
+        )
+    }
     if DATABASE_REPLICA_URL:
         DATABASES["replica"] = _database(DATABASE_REPLICA_URL, connect_timeout=DATABASE_REPLICA_CONNECT_TIMEOUT)
         if DATABASES["replica"]["ENGINE"] != "django.db.backends.postgresql":
@@ -321,9 +334,32 @@ REDIS_DOWN_MEMO_SECONDS = env_float("REDIS_DOWN_MEMO_SECONDS", 5.0, minimum=0)
 # (docs/operations.md, "Redis Cluster"). The Celery broker stays on CELERY_BROKER_URL's single node.
 REDIS_CLUSTER = env_bool("REDIS_CLUSTER", False)
 
-if REDIS_URL:
-    from cloudshelf.redis_guard import GuardedConnection
 
+def _redis_cache_options(url: str) -> dict[str, Any]:
+    """django-redis options of a cache alias on ``url``: each alias's connection class follows its
+    own URL (TLS for ``rediss://``; see cloudshelf.redis_guard.guarded_connection_class)."""
+    from cloudshelf.redis_guard import guarded_connection_class
+
+    return {
+        "CLIENT_CLASS": "cloudshelf.redis_cluster.ClusterClient"
+        if REDIS_CLUSTER
+        else "django_redis.client.DefaultClient",
+        "CONNECTION_FACTORY": "cloudshelf.redis_cluster.ClusterConnectionFactory"
+        if REDIS_CLUSTER
+        else "django_redis.pool.ConnectionFactory",
+        # Short timeouts: a sick Redis must cost a request milliseconds, not seconds.
+        "SOCKET_CONNECT_TIMEOUT": env_float("REDIS_CONNECT_TIMEOUT", 0.5, minimum=0.01),
+        "SOCKET_TIMEOUT": env_float("REDIS_SOCKET_TIMEOUT", 0.5, minimum=0.01),
+        "CONNECTION_POOL_KWARGS": {
+            "max_connections": env_int("REDIS_MAX_CONNECTIONS", 50, minimum=1),
+            # Remembers a hung or refusing server for REDIS_DOWN_MEMO_SECONDS (above).
+            "connection_class": guarded_connection_class(url),
+        },
+        # hiredis is installed; redis-py picks its parser automatically.
+    }
+
+
+if REDIS_URL:
     if REDIS_CLUSTER:
         from cloudshelf.redis_cluster import check_cluster_url
 
@@ -338,23 +374,7 @@ if REDIS_URL:
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": CACHE_KEY_PREFIX,
             "TIMEOUT": env_int("CACHE_DEFAULT_TIMEOUT", 300, minimum=1),
-            "OPTIONS": {
-                "CLIENT_CLASS": "cloudshelf.redis_cluster.ClusterClient"
-                if REDIS_CLUSTER
-                else "django_redis.client.DefaultClient",
-                "CONNECTION_FACTORY": "cloudshelf.redis_cluster.ClusterConnectionFactory"
-                if REDIS_CLUSTER
-                else "django_redis.pool.ConnectionFactory",
-                # Short timeouts: a sick Redis must cost a request milliseconds, not seconds.
-                "SOCKET_CONNECT_TIMEOUT": env_float("REDIS_CONNECT_TIMEOUT", 0.5, minimum=0.01),
-                "SOCKET_TIMEOUT": env_float("REDIS_SOCKET_TIMEOUT", 0.5, minimum=0.01),
-                "CONNECTION_POOL_KWARGS": {
-                    "max_connections": env_int("REDIS_MAX_CONNECTIONS", 50, minimum=1),
-                    # Remembers a hung or refusing server for REDIS_DOWN_MEMO_SECONDS (above).
-                    "connection_class": GuardedConnection,
-                },
-                # hiredis is installed; redis-py picks its parser automatically.
-            },
+            "OPTIONS": _redis_cache_options(REDIS_URL),
         },
     }
     CACHES["fragments"] = CACHES["default"] | {
@@ -363,7 +383,10 @@ if REDIS_URL:
     }
     # "durable": what must not be evicted or lost on a restart (carts, sessions, rate limits).
     # Its own Redis when REDIS_DURABLE_URL is set (see docs/operations.md), else REDIS_URL's.
-    CACHES["durable"] = CACHES["default"] | {"LOCATION": REDIS_DURABLE_URL}
+    CACHES["durable"] = CACHES["default"] | {
+        "LOCATION": REDIS_DURABLE_URL,
+        "OPTIONS": _redis_cache_options(REDIS_DURABLE_URL),
+    }
     # When Redis is down, cache reads behave as misses and the database answers instead.
     # Code that *needs* Redis (the cart) talks to the raw connection and sees the error.
     DJANGO_REDIS_IGNORE_EXCEPTIONS = True

@@ -62,7 +62,10 @@ def connection_for(monkeypatch) -> Iterator[Callable[..., BaseDatabaseWrapper]]:
         # A connection of its own: pools are per alias, and the alias's pool holds connections
         # opened with the suite's options.
         plain = {name: value for name, value in database.settings_dict["OPTIONS"].items() if name != "pool"}
-        database.settings_dict["OPTIONS"] = {**plain, "options": options["options"]}
+        plain.pop("options", None)  # the suite's: these settings may send none (DATABASE_SESSION_OPTIONS=0)
+        if "options" in options:
+            plain["options"] = options["options"]
+        database.settings_dict["OPTIONS"] = plain
         opened.append(database)
         return database
 
@@ -251,3 +254,38 @@ def test_a_page_stuck_behind_a_lock_answers_the_500_page_instead_of_waiting(
     assert b"Something went wrong on our side" in response.content
     (logged,) = [record for record in caplog.records if record.name == "django.request"]
     assert reason in str(logged.exc_info[1])
+
+
+def test_session_options_off_sends_no_options_to_the_primary(monkeypatch):
+    """Behind RDS Proxy, which refuses startup options: the parameter group holds the timeouts."""
+    databases = settings_for(
+        monkeypatch,
+        DATABASE_SESSION_OPTIONS="0",
+        DATABASE_REPLICA_URL="postgres://app:secret@replica.example:5432/shop",
+    )["DATABASES"]
+    assert "options" not in databases["default"]["OPTIONS"]
+    # The replica is reached directly, not through the proxy: it keeps them.
+    assert databases["replica"]["OPTIONS"]["options"] == (
+        "-c statement_timeout=15000 -c lock_timeout=5000 -c idle_in_transaction_session_timeout=60000"
+    )
+
+
+def test_session_options_default_on_and_send_the_timeouts(monkeypatch):
+    for environment in ({"DATABASE_SESSION_OPTIONS": None}, {"DATABASE_SESSION_OPTIONS": "1"}):
+        primary = settings_for(monkeypatch, **environment, DATABASE_LOCK_TIMEOUT_MS="700")["DATABASES"]["default"]
+        assert primary["OPTIONS"]["options"] == (
+            "-c statement_timeout=15000 -c lock_timeout=700 -c idle_in_transaction_session_timeout=60000"
+        )
+
+
+def test_a_session_options_value_that_is_not_a_boolean_stops_the_start(monkeypatch):
+    with pytest.raises(ImproperlyConfiguredEnv, match="DATABASE_SESSION_OPTIONS"):
+        settings_for(monkeypatch, DATABASE_SESSION_OPTIONS="proxy")
+
+
+def test_a_connection_without_session_options_gets_the_server_defaults(connection_for):
+    database = connection_for(DATABASE_SESSION_OPTIONS="0")
+    assert "options" not in database.settings_dict["OPTIONS"]
+    with database.cursor() as cursor:
+        cursor.execute("SELECT setting FROM pg_settings WHERE name = 'lock_timeout'")
+        assert cursor.fetchone()[0] == "0"  # the test server's own default: nothing was sent

@@ -54,7 +54,7 @@ def build_app(
     prefix = f"CloudShelf-{phase.name}"
     tags = {"project": "cloudshelf", "phase": phase.name}
 
-    network = NetworkStack(app, f"{prefix}-Network", phase=phase, certificate_arn=certificate_arn, env=env)
+    network = NetworkStack(app, f"{prefix}-Network", phase=phase, env=env)
     data = DataStack(app, f"{prefix}-Data", phase=phase, network=network, env=env)
     edge = EdgeStack(
         app,

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack
+from aws_cdk import CfnOutput, Duration, Fn, RemovalPolicy, Stack
 from aws_cdk import aws_applicationautoscaling as appscaling
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_ec2 as ec2
@@ -42,7 +42,7 @@ from constructs import Construct
 
 from cloudshelf_infra import phases
 from cloudshelf_infra.alarms import AppAlarms
-from cloudshelf_infra.data_stack import DataStack
+from cloudshelf_infra.data_stack import DATABASE_NAME, POSTGRES_PORT, DataStack
 from cloudshelf_infra.edge_stack import EdgeStack
 from cloudshelf_infra.network_stack import NetworkStack
 from cloudshelf_infra.phases import Phase
@@ -237,6 +237,12 @@ class AppStack(Stack):
         environment = {
             "DATABASE_SECRET_ARN": data.database_secret.secret_arn,
             "DATABASE_HOST": data.database_proxy.endpoint,
+            # Named, not left to the secret: a generated RDS secret's fields depend on its attachment.
+            "DATABASE_NAME": DATABASE_NAME,
+            "DATABASE_PORT": str(POSTGRES_PORT),
+            # RDS Proxy refuses libpq's startup `options`; the Data stack's parameter group holds the
+            # same statement, lock and idle-in-transaction timeouts as server defaults instead.
+            "DATABASE_SESSION_OPTIONS": "0",
             "SECRET_KEY_SECRET_ARN": self.secret_key.secret_arn,
             "REDIS_URL": f"rediss://{data.cache_endpoint}/0",
             "REDIS_DURABLE_URL": f"rediss://{durable}/0",
@@ -299,6 +305,20 @@ class AppStack(Stack):
             self.data.durable_auth_secret,
         ):
             secret.grant_read(role)
+        # Every process that renders a template reads static/staticfiles.json (the manifest of
+        # hashed names) from the static bucket: read-only here, writing is collectstatic's (manage).
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["s3:GetObject"], resources=[f"{self.edge.static_bucket.bucket_arn}/{STATIC_PREFIX}/*"]
+            )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["s3:ListBucket"],
+                resources=[self.edge.static_bucket.bucket_arn],
+                conditions={"StringLike": {"s3:prefix": [f"{STATIC_PREFIX}/*"]}},
+            )
+        )
         self.roles[name] = role
         return role
 
@@ -438,6 +458,7 @@ class AppStack(Stack):
         manage_role = self._role("manage", principal="lambda.amazonaws.com")
         self._grant_static(manage_role)  # collectstatic
         self._grant_search(manage_role, write=True)  # search_index
+        self._grant_table(manage_role, write=True)  # dynamo_sync --backfill (a new table, a rebuilt one)
         manage = self._function(
             "manage", handler=MANAGE_HANDLER, role=manage_role, timeout=MANAGE_TIMEOUT, memory_mb=MANAGE_MEMORY_MB
         )
@@ -658,6 +679,23 @@ class AppStack(Stack):
         self._service("beat", beat, count=1)
         CfnOutput(self, "ClusterName", value=self.cluster.cluster_name)
         CfnOutput(self, "WebTaskDefinition", value=definition.task_definition_arn)
+        # What `aws ecs run-task --network-configuration` needs for a one-off task (scripts/deploy.sh
+        # runs migrate and collectstatic with it): the app subnets and security group, no public IP.
+        subnets = self.network.vpc.select_subnets(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS).subnet_ids
+        CfnOutput(
+            self,
+            "TaskNetworkConfiguration",
+            value=Fn.join(
+                "",
+                [
+                    "awsvpcConfiguration={subnets=[",
+                    Fn.join(",", subnets),
+                    "],securityGroups=[",
+                    self.network.app_security_group.security_group_id,
+                    "],assignPublicIp=DISABLED}",
+                ],
+            ),
+        )
 
 
 def _grant_bucket_prefix(role: iam.Role, bucket_arn: str, prefix: str) -> None:

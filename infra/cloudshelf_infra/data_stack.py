@@ -76,10 +76,13 @@ class DataStack(Stack):
             self,
             "DatabaseParameters",
             engine=rds.DatabaseInstanceEngine.postgres(version=POSTGRES_VERSION),
-            # statement_timeout is set by the app per connection (docs/database.md); the server
-            # only forces TLS and ends sessions left idle inside a transaction.
+            # The app's own timeouts (DATABASE_*_TIMEOUT_MS defaults, docs/database.md) as the server's
+            # defaults: RDS Proxy refuses the libpq `options` the app sends them in elsewhere, so the
+            # App stack turns those off (DATABASE_SESSION_OPTIONS=0) and the server applies these.
             parameters={
                 "rds.force_ssl": "1",
+                "statement_timeout": "15000",
+                "lock_timeout": "5000",
                 "idle_in_transaction_session_timeout": "60000",
                 "log_min_duration_statement": "1000",
             },

@@ -24,9 +24,14 @@ ONE_YEAR = Duration.days(365)
 # Static and media objects without their own Cache-Control (the app's storages set it on every
 # upload, docs/static-and-media.md): a day, so a missed header cannot pin old bytes for a year.
 ASSET_DEFAULT_TTL = Duration.days(1)
-# The cookies a page request needs at the origin (session and CSRF), forwarded but never keyed:
-# the app marks personal answers `private`, so CloudFront does not store them.
-FORWARDED_COOKIES = ("sessionid", "csrftoken")
+# Cookies that make a request personal (nginx's $is_personal_request in `make up`): in the pages'
+# cache key, so a visitor with a session or a flash message never gets the shared anonymous copy
+# (answers to them are private, so CloudFront never stores them either). Anonymous visitors, who
+# carry neither, still share one copy per URL.
+PERSONAL_COOKIES = ("sessionid", "messages")
+# Cookies the origin needs but that do not make a page personal: forwarded, outside the key.
+# csrftoken for forms; read_primary pins a visitor to the primary after a write (db_router).
+FORWARDED_COOKIES = ("csrftoken", "read_primary")
 UNCACHED_PATHS = ("/cart*", "/checkout*", "/accounts/*", "/admin/*")
 
 _PRICE_CLASSES = {
@@ -68,13 +73,12 @@ class EdgeStack(Stack):
 
         static_origin = origins.S3BucketOrigin.with_origin_access_control(self.static_bucket)
         media_origin = origins.S3BucketOrigin.with_origin_access_control(self.media_bucket)
-        alb_origin = origins.LoadBalancerV2Origin(
+        # The internal ALB through a VPC origin: CloudFront -> ALB stays on AWS's network (plain HTTP
+        # inside the VPC; TLS ends here at CloudFront), and the ALB has no public address at all.
+        alb_origin = origins.VpcOrigin.with_application_load_balancer(
             network.alb,
-            protocol_policy=(
-                cloudfront.OriginProtocolPolicy.HTTPS_ONLY
-                if certificate_arn
-                else cloudfront.OriginProtocolPolicy.HTTP_ONLY
-            ),
+            protocol_policy=cloudfront.OriginProtocolPolicy.HTTP_ONLY,
+            http_port=80,
             custom_headers={network.origin_verify_header: network.origin_verify_secret.secret_value.unsafe_unwrap()},
             read_timeout=Duration.seconds(30),
             keepalive_timeout=Duration.seconds(5),
@@ -104,7 +108,7 @@ class EdgeStack(Stack):
             # Host in the key and to the origin, as nginx does ($scheme://$host$request_uri): Django's
             # CSRF origin check and absolute URLs see the visitor's host, not the ALB's.
             header_behavior=cloudfront.CacheHeaderBehavior.allow_list("Host"),
-            cookie_behavior=cloudfront.CacheCookieBehavior.none(),
+            cookie_behavior=cloudfront.CacheCookieBehavior.allow_list(*PERSONAL_COOKIES),
             enable_accept_encoding_gzip=True,
             enable_accept_encoding_brotli=True,
         )
@@ -116,8 +120,9 @@ class EdgeStack(Stack):
             default_ttl=Duration.seconds(0),
             max_ttl=Duration.days(1),
             query_string_behavior=cloudfront.CacheQueryStringBehavior.all(),
-            # Authorization can only reach the origin through the cache key (CloudFront's rule).
-            header_behavior=cloudfront.CacheHeaderBehavior.allow_list("Authorization", "Host"),
+            # Authorization can only reach the origin through the cache key (CloudFront's rule), and a
+            # partner's key is part of who is asking: either header keeps partners' answers apart.
+            header_behavior=cloudfront.CacheHeaderBehavior.allow_list("Authorization", "X-API-Key", "Host"),
             cookie_behavior=cloudfront.CacheCookieBehavior.none(),
             enable_accept_encoding_gzip=True,
             enable_accept_encoding_brotli=True,
@@ -125,7 +130,7 @@ class EdgeStack(Stack):
         self.pages_origin_request_policy = cloudfront.OriginRequestPolicy(
             self,
             "PagesOriginRequest",
-            comment="Pages: the session and CSRF cookies reach the origin, outside the cache key",
+            comment="Pages: the CSRF and read-your-writes cookies reach the origin, outside the cache key",
             cookie_behavior=cloudfront.OriginRequestCookieBehavior.allow_list(*FORWARDED_COOKIES),
             query_string_behavior=cloudfront.OriginRequestQueryStringBehavior.all(),
             # CloudFront revalidates expired copies itself (If-None-Match from the stored ETag);
@@ -167,7 +172,11 @@ class EdgeStack(Stack):
         additional: dict[str, cloudfront.BehaviorOptions] = {
             "/static/*": asset_behavior(static_origin),
             "/media/*": asset_behavior(media_origin),
-            "/api/*": app_behavior(self.api_cache_policy, self.pages_origin_request_policy),
+            # Every viewer header reaches the API (Idempotency-Key on orders, Content-Type, ...): its
+            # answers are kept only when the origin says so, and the key above decides whose they are.
+            "/api/*": app_behavior(
+                self.api_cache_policy, cloudfront.OriginRequestPolicy.ALL_VIEWER_AND_CLOUDFRONT_2022
+            ),
         }
         additional.update(dict.fromkeys(UNCACHED_PATHS, uncached))
 

@@ -1,4 +1,9 @@
-"""The VPC, the public load balancer and the security group the app runs in.
+"""The VPC, the internal load balancer and the security group the app runs in.
+
+The ALB is internal, in the app's private subnets: CloudFront reaches it through a VPC origin
+(Edge stack), so the hop from CloudFront to the ALB never crosses the internet and nothing else
+on the internet can reach the ALB at all. TLS ends at CloudFront (the site's certificate is the
+Edge stack's); inside the VPC the ALB listens on plain HTTP.
 
 The ALB lives here rather than in the App stack because it is the edge's origin: the Edge stack
 needs its DNS name and the App stack needs the distribution, so with the ALB here every
@@ -10,7 +15,6 @@ from __future__ import annotations
 from typing import Any
 
 from aws_cdk import Duration, RemovalPolicy, Stack, Token
-from aws_cdk import aws_certificatemanager as acm
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_logs as logs
@@ -35,7 +39,6 @@ class NetworkStack(Stack):
         construct_id: str,
         *,
         phase: Phase,
-        certificate_arn: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -83,7 +86,7 @@ class NetworkStack(Stack):
             self,
             "AlbSecurityGroup",
             vpc=self.vpc,
-            description="CloudShelf ALB: HTTP(S) from anywhere, answered only with the origin-verify header",
+            description="CloudShelf internal ALB: HTTP from the VPC (CloudFront VPC origin), origin-verify header",
             allow_all_outbound=False,
         )
         self.alb_security_group = alb_security_group
@@ -106,36 +109,26 @@ class NetworkStack(Stack):
             self,
             "Alb",
             vpc=self.vpc,
-            internet_facing=True,
-            vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PUBLIC),
+            internet_facing=False,
+            vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS),
             security_group=alb_security_group,
             drop_invalid_header_fields=True,
             deletion_protection=growth_or_later,
             http2_enabled=True,
             idle_timeout=Duration.seconds(60),
         )
-
-        if certificate_arn:
-            certificate = acm.Certificate.from_certificate_arn(self, "Certificate", certificate_arn)
-            alb_security_group.add_ingress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "HTTPS")
-            self.listener = self.alb.add_listener(
-                "Listener",
-                port=443,
-                protocol=elbv2.ApplicationProtocol.HTTPS,
-                certificates=[elbv2.ListenerCertificate.from_certificate_manager(certificate)],
-                ssl_policy=elbv2.SslPolicy.RECOMMENDED_TLS,
-                open=False,
-                default_action=_forbidden(),
-            )
-        else:
-            alb_security_group.add_ingress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(80), "HTTP")
-            self.listener = self.alb.add_listener(
-                "Listener",
-                port=80,
-                protocol=elbv2.ApplicationProtocol.HTTP,
-                open=False,
-                default_action=_forbidden(),
-            )
+        # CloudFront's VPC origin reaches the ALB through network interfaces it places in these
+        # subnets, from a security group CloudFront creates and names itself (not known before the
+        # deploy), so the rule admits the VPC's own range; nothing outside the VPC can reach an
+        # internal ALB, and the listener still wants the origin-verify header.
+        alb_security_group.add_ingress_rule(ec2.Peer.ipv4(self.vpc.vpc_cidr_block), ec2.Port.tcp(80), "HTTP in the VPC")
+        self.listener = self.alb.add_listener(
+            "Listener",
+            port=80,
+            protocol=elbv2.ApplicationProtocol.HTTP,
+            open=False,
+            default_action=_forbidden(),
+        )
 
 
 def _forbidden() -> elbv2.ListenerAction:

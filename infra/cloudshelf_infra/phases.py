@@ -168,19 +168,25 @@ SCALE = Phase(
     nat_gateways=2,
     db_instance_type="r6g.large",
     db_multi_az=True,
-    db_read_replicas=2,
+    # One replica: pages and searches are served from the caches, CloudFront and OpenSearch first;
+    # a second would cost ~$176/month for reads Postgres no longer sees (make cost PHASE=scale).
+    db_read_replicas=1,
     db_storage_gb=100,
     db_backup_days=30,
-    cache_node_type="cache.r6g.large",  # document: "r6g.large cluster with 2 nodes"
+    # Document: "r6g.large cluster with 2 nodes": two shards, no replicas. The cache is evictable
+    # (losing a shard costs misses, never data), so replicas would buy little for ~$300/month.
+    cache_node_type="cache.r6g.large",
     cache_shards=2,
-    cache_replicas_per_shard=1,
+    cache_replicas_per_shard=0,
     durable_node_type="cache.t4g.medium",
     durable_replicas=1,
     search_instance_type="m6g.large.search",
     search_instance_count=2,
     search_volume_gb=50,
     reserved_concurrency=1_000,  # document: burst concurrency 1,000 (needs an account limit raise)
-    page_provisioned_min=20,
+    # A normal day's busiest hour needs ~6 warm page instances (infra/prices.yml's usage); 10 keeps
+    # headroom, and autoscaling adds up to 200 for a sales event.
+    page_provisioned_min=10,
     page_provisioned_max=200,
     cart_provisioned_min=5,
     cart_provisioned_max=50,

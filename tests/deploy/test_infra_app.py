@@ -144,28 +144,49 @@ def test_web_functions_cannot_write_the_hot_data_table(lambda_phase: tuple[str, 
     assert {"dynamodb:GetItem", "dynamodb:BatchGetItem"} <= _actions_of(template, "api")
     assert {"dynamodb:PutItem", "dynamodb:BatchWriteItem"} <= _actions_of(template, "worker")
     assert {"dynamodb:PutItem", "dynamodb:Scan"} <= _actions_of(template, "tasks")
+    assert {"dynamodb:PutItem", "dynamodb:BatchWriteItem"} <= _actions_of(template, "manage")  # dynamo_sync --backfill
 
 
-def test_cart_reads_only_its_secrets(lambda_phase: tuple[str, Template]) -> None:
+def test_cart_reads_only_its_secrets_and_the_static_manifest(lambda_phase: tuple[str, Template]) -> None:
     _, template = lambda_phase
-    assert _actions_of(template, "cart") == {"secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"}
+    assert _actions_of(template, "cart") == {
+        "secretsmanager:GetSecretValue",
+        "secretsmanager:DescribeSecret",
+        "s3:GetObject",  # static/staticfiles.json: every template links hashed static names
+        "s3:ListBucket",
+    }
 
 
-def test_only_manage_writes_static_files_and_only_the_worker_invalidates(lambda_phase: tuple[str, Template]) -> None:
+def _static_actions(template: Template, name: str) -> set[str]:
+    return {
+        action
+        for statement in _role_statements(template)[_role_of(template, name)]
+        if "StaticBucket" in json.dumps(statement["Resource"])
+        for action in _as_list(statement["Action"])
+    }
+
+
+def test_every_role_reads_static_files_only_manage_writes_them_only_the_worker_invalidates(
+    lambda_phase: tuple[str, Template],
+) -> None:
+    """Rendering any template reads the static manifest from S3 (a 403 there is a 500 on every page)."""
     _, template = lambda_phase
     statements = _role_statements(template)
     for name in ("page", "cart", "api", "tasks", "manage", "worker"):
         text = json.dumps(statements[_role_of(template, name)])
-        assert ("StaticBucket" in text) == (name == "manage"), name
+        writes_static = name == "manage"
+        assert {"s3:GetObject", "s3:ListBucket"} <= _static_actions(template, name), name
+        assert ("s3:PutObject" in _static_actions(template, name)) == writes_static, name
         assert ("cloudfront:" in text) == (name == "worker"), name
         assert ("MediaBucket" in text) == (name in {"page", "worker"}), name
 
 
 def test_bucket_access_is_limited_to_its_prefix(lambda_phase: tuple[str, Template]) -> None:
     _, template = lambda_phase
-    for name, prefix in (("page", "media"), ("worker", "media"), ("manage", "static")):
+    for name in ("page", "cart", "api", "tasks", "manage", "worker"):
         for statement in _role_statements(template)[_role_of(template, name)]:
             actions = set(_as_list(statement["Action"]))
+            prefix = "static" if "StaticBucket" in json.dumps(statement["Resource"]) else "media"
             if actions == {"s3:ListBucket"}:
                 assert statement["Condition"] == {"StringLike": {"s3:prefix": [f"{prefix}/*"]}}
             elif any(action.startswith("s3:") for action in actions):
@@ -248,6 +269,9 @@ def test_the_environment_points_at_the_stores_over_tls(lambda_phase: tuple[str, 
     assert "ALLOW_INSECURE_HTTP" not in variables
     assert variables["OPENSEARCH_AWS_REGION"] == "us-east-1"  # IAM-signed requests to the domain
     assert variables["SEARCH_INDEX_REPLICAS"] == "1"
+    # Through RDS Proxy, which refuses libpq startup options: the server's parameter group has the timeouts.
+    assert variables["DATABASE_SESSION_OPTIONS"] == "0"
+    assert (variables["DATABASE_NAME"], variables["DATABASE_PORT"]) == ("cloudshelf", "5432")
     assert ("REDIS_CLUSTER" in variables) == (PHASES[phase].cache_shards > 1)
     assert ("DATABASE_REPLICA_HOST" in variables) == (PHASES[phase].db_read_replicas > 0)
 
@@ -592,3 +616,13 @@ def test_email_and_certificate_contexts_subscribe_and_turn_https_on() -> None:
 def test_an_unknown_function_has_no_reserved_concurrency() -> None:
     with pytest.raises(ValueError, match="unknown function 'bogus'"):
         reserved_concurrency(phase=PHASES["mvp"], function="bogus")
+
+
+def test_the_fargate_shape_outputs_what_a_one_off_task_needs(cdk_template: Callable[..., Template]) -> None:
+    """scripts/deploy.sh runs migrate and collectstatic as one-off tasks with these outputs."""
+    outputs = cdk_template("growth", "app", "fargate").to_json()["Outputs"]
+    network = json.dumps(outputs["TaskNetworkConfiguration"]["Value"])
+    assert "awsvpcConfiguration={subnets=[" in network
+    assert "assignPublicIp=DISABLED" in network
+    assert "AppSecurityGroup" in network
+    assert {"ClusterName", "WebTaskDefinition"} <= set(outputs)

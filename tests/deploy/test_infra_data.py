@@ -72,11 +72,18 @@ def test_databases_live_in_the_isolated_subnets(cdk_template, phase):
         assert all("VpcdataSubnet" in name for name in names), names
 
 
-def test_parameter_group_forces_tls_and_leaves_statement_timeout_to_the_app(cdk_template):
+def test_parameter_group_forces_tls_and_holds_the_apps_timeouts(cdk_template):
+    """RDS Proxy refuses the libpq options the app sends its timeouts in elsewhere: the server
+    applies the same defaults (settings' DATABASE_*_TIMEOUT_MS) instead."""
     parameters = cdk_template("mvp", "data").find_resources("AWS::RDS::DBParameterGroup")
     (group,) = parameters.values()
-    assert group["Properties"]["Parameters"]["rds.force_ssl"] == "1"
-    assert "statement_timeout" not in group["Properties"]["Parameters"]
+    values = group["Properties"]["Parameters"]
+    assert values["rds.force_ssl"] == "1"
+    assert (values["statement_timeout"], values["lock_timeout"], values["idle_in_transaction_session_timeout"]) == (
+        "15000",
+        "5000",
+        "60000",
+    )
 
 
 def test_postgres_logs_go_to_cloudwatch_and_expire_after_a_month(cdk_template):

@@ -67,12 +67,18 @@ def test_s3_origins_use_origin_access_control(cdk_template):
     assert all("OriginAccessControlId" in origin for origin in s3_origins)
 
 
-def test_alb_origin_carries_the_origin_verify_secret_header(cdk_template):
-    (alb_origin,) = [o for o in _distribution(cdk_template("growth", "edge"))["Origins"] if "CustomOriginConfig" in o]
+def test_the_alb_is_reached_through_a_vpc_origin_with_the_origin_verify_header(cdk_template):
+    """CloudFront -> ALB never crosses the internet: a VPC origin to the internal ALB."""
+    template = cdk_template("growth", "edge")
+    (alb_origin,) = [o for o in _distribution(template)["Origins"] if "VpcOriginConfig" in o]
     (header,) = alb_origin["OriginCustomHeaders"]
     assert header["HeaderName"] == "X-Origin-Verify"
     assert "{{resolve:secretsmanager:" in json.dumps(header["HeaderValue"])
-    assert alb_origin["CustomOriginConfig"]["OriginProtocolPolicy"] == "http-only"  # no certificate given
+    assert "CustomOriginConfig" not in alb_origin
+    (vpc_origin,) = template.find_resources("AWS::CloudFront::VpcOrigin").values()
+    endpoint = vpc_origin["Properties"]["VpcOriginEndpointConfig"]
+    assert (endpoint["OriginProtocolPolicy"], endpoint["HTTPPort"]) == ("http-only", 80)
+    assert "CloudShelf-growth-Network" in json.dumps(endpoint["Arn"])  # the Network stack's ALB
 
 
 @pytest.mark.parametrize("phase", PHASE_NAMES)
@@ -116,29 +122,41 @@ def test_pages_are_cached_only_when_the_origin_says_so_keyed_by_host_and_query(c
     policy = _cache_policy(template, default)
     assert (policy["MinTTL"], policy["DefaultTTL"], policy["MaxTTL"]) == (0, 0, ONE_YEAR)
     key = policy["ParametersInCacheKeyAndForwardedToOrigin"]
-    assert key["CookiesConfig"] == {"CookieBehavior": "none"}  # session never in the key
     assert key["QueryStringsConfig"] == {"QueryStringBehavior": "all"}
     assert key["HeadersConfig"] == {"HeaderBehavior": "whitelist", "Headers": ["Host"]}
     assert key["EnableAcceptEncodingBrotli"] is True
     assert key["EnableAcceptEncodingGzip"] is True
 
 
-def test_pages_forward_session_and_csrf_cookies_to_the_origin_outside_the_key(cdk_template):
+def test_a_session_or_a_flash_message_keeps_a_visitor_off_the_shared_page(cdk_template):
+    """As nginx's $is_personal_request: sessionid and messages are in the pages' key, so a visitor
+    carrying either never gets the anonymous copy (and the app's private answers are never kept)."""
     template = cdk_template("mvp", "edge")
     default = _distribution(template)["DefaultCacheBehavior"]
+    key = _cache_policy(template, default)["ParametersInCacheKeyAndForwardedToOrigin"]
+    assert key["CookiesConfig"] == {"CookieBehavior": "whitelist", "Cookies": ["sessionid", "messages"]}
     policy = template.to_json()["Resources"][default["OriginRequestPolicyId"]["Ref"]]["Properties"]
     cookies = policy["OriginRequestPolicyConfig"]["CookiesConfig"]
-    assert cookies == {"CookieBehavior": "whitelist", "Cookies": ["sessionid", "csrftoken"]}
+    assert cookies == {"CookieBehavior": "whitelist", "Cookies": ["csrftoken", "read_primary"]}
 
 
 def test_pages_and_the_api_tell_the_origin_the_visitors_scheme(cdk_template):
     """The app trusts CloudFront-Forwarded-Proto (PROXY_SSL_HEADER): over CloudFront -> ALB in plain
     HTTP the ALB's X-Forwarded-Proto says "http" and HTTPS=1 would redirect forever."""
     template = cdk_template("mvp", "edge")
-    resources = template.to_json()["Resources"]
-    for behavior in (_distribution(template)["DefaultCacheBehavior"], _behaviors(template)["/api/*"]):
-        policy = resources[behavior["OriginRequestPolicyId"]["Ref"]]["Properties"]["OriginRequestPolicyConfig"]
-        assert "CloudFront-Forwarded-Proto" in policy["HeadersConfig"]["Headers"]
+    default = _distribution(template)["DefaultCacheBehavior"]
+    policy = template.to_json()["Resources"][default["OriginRequestPolicyId"]["Ref"]]["Properties"]
+    assert "CloudFront-Forwarded-Proto" in policy["OriginRequestPolicyConfig"]["HeadersConfig"]["Headers"]
+    assert _behaviors(template)["/api/*"]["OriginRequestPolicyId"] == ALL_VIEWER_AND_CLOUDFRONT
+
+
+def test_the_api_gets_every_header_and_keys_partners_apart(cdk_template):
+    """Orders need Idempotency-Key, partners authenticate with Authorization or X-API-Key."""
+    template = cdk_template("mvp", "edge")
+    behavior = _behaviors(template)["/api/*"]
+    assert behavior["OriginRequestPolicyId"] == ALL_VIEWER_AND_CLOUDFRONT  # Idempotency-Key, Content-Type, ...
+    headers = _cache_policy(template, behavior)["ParametersInCacheKeyAndForwardedToOrigin"]["HeadersConfig"]
+    assert headers == {"HeaderBehavior": "whitelist", "Headers": ["Authorization", "X-API-Key", "Host"]}
 
 
 def test_api_is_not_cached_unless_the_origin_says_so_and_keys_authorization(cdk_template):
@@ -146,7 +164,7 @@ def test_api_is_not_cached_unless_the_origin_says_so_and_keys_authorization(cdk_
     policy = _cache_policy(template, _behaviors(template)["/api/*"])
     assert (policy["MinTTL"], policy["DefaultTTL"]) == (0, 0)
     headers = policy["ParametersInCacheKeyAndForwardedToOrigin"]["HeadersConfig"]
-    assert headers == {"HeaderBehavior": "whitelist", "Headers": ["Authorization", "Host"]}
+    assert headers == {"HeaderBehavior": "whitelist", "Headers": ["Authorization", "X-API-Key", "Host"]}
 
 
 @pytest.mark.parametrize("path", ["/cart*", "/checkout*", "/accounts/*", "/admin/*"])
@@ -165,7 +183,7 @@ def test_no_response_headers_policy_overrides_the_apps_security_headers(cdk_temp
 
 def _edge_with(**kwargs):
     app = cdk.App()
-    network = NetworkStack(app, "N", phase=MVP, certificate_arn=kwargs.get("certificate_arn"))
+    network = NetworkStack(app, "N", phase=MVP)
     return EdgeStack(app, "E", phase=MVP, network=network, **kwargs)
 
 

@@ -10,10 +10,9 @@ import sys
 
 import aws_cdk as cdk
 import pytest
-from aws_cdk.assertions import Match, Template
+from aws_cdk.assertions import Match
 from cloudshelf_infra import build_from_context
-from cloudshelf_infra.network_stack import NetworkStack
-from cloudshelf_infra.phases import GROWTH, MVP, PHASES
+from cloudshelf_infra.phases import GROWTH, PHASES
 
 from tests.deploy.conftest import INFRA_DIR
 
@@ -47,11 +46,12 @@ def test_rejected_flows_are_logged_with_a_retention(cdk_template):
 
 
 @pytest.mark.parametrize("phase", PHASE_NAMES)
-def test_alb_is_internet_facing_drops_invalid_headers_and_is_protected_from_growth_on(cdk_template, phase):
+def test_alb_is_internal_drops_invalid_headers_and_is_protected_from_growth_on(cdk_template, phase):
+    """CloudFront reaches it through a VPC origin: the ALB has no public address at all."""
     cdk_template(phase, "network").has_resource_properties(
         "AWS::ElasticLoadBalancingV2::LoadBalancer",
         {
-            "Scheme": "internet-facing",
+            "Scheme": "internal",
             "LoadBalancerAttributes": Match.array_with(
                 [
                     {"Key": "deletion_protection.enabled", "Value": "false" if phase == "mvp" else "true"},
@@ -92,36 +92,34 @@ def test_origin_verify_secret_is_generated_never_written_in_the_template(cdk_sta
     )
 
 
-def test_alb_security_group_opens_only_the_listener_port_and_reaches_only_the_app(cdk_template):
+def test_alb_security_group_admits_only_http_from_inside_the_vpc_and_reaches_only_the_app(cdk_template):
     template = cdk_template("growth", "network")
+    (vpc_id,) = template.find_resources("AWS::EC2::VPC")
     template.has_resource_properties(
         "AWS::EC2::SecurityGroup",
         {
-            "GroupDescription": Match.string_like_regexp("CloudShelf ALB"),
-            "SecurityGroupIngress": [Match.object_like({"CidrIp": "0.0.0.0/0", "FromPort": 80, "ToPort": 80})],
+            "GroupDescription": Match.string_like_regexp("CloudShelf internal ALB"),
+            "SecurityGroupIngress": [
+                {
+                    "CidrIp": {"Fn::GetAtt": [vpc_id, "CidrBlock"]},
+                    "FromPort": 80,
+                    "ToPort": 80,
+                    "IpProtocol": "tcp",
+                    "Description": "HTTP in the VPC",
+                }
+            ],
             "SecurityGroupEgress": Match.absent(),
         },
     )
     template.has_resource_properties(
         "AWS::EC2::SecurityGroupEgress", {"FromPort": 8000, "ToPort": 8000, "IpProtocol": "tcp"}
     )
-
-
-def test_with_a_certificate_the_listener_is_https_on_443_with_a_modern_policy():
-    app = cdk.App()
-    arn = "arn:aws:acm:us-east-1:123456789012:certificate/abc"
-    template = Template.from_stack(NetworkStack(app, "CertNetwork", phase=MVP, certificate_arn=arn))
-    template.has_resource_properties(
-        "AWS::ElasticLoadBalancingV2::Listener",
-        {
-            "Port": 443,
-            "Protocol": "HTTPS",
-            "Certificates": [{"CertificateArn": arn}],
-            "SslPolicy": Match.string_like_regexp("TLS"),
-            "DefaultActions": [Match.object_like({"Type": "fixed-response"})],
-        },
+    assert "0.0.0.0/0" not in json.dumps(
+        [
+            group["Properties"].get("SecurityGroupIngress")
+            for group in template.find_resources("AWS::EC2::SecurityGroup").values()
+        ]
     )
-    template.resource_count_is("AWS::ElasticLoadBalancingV2::Listener", 1)
 
 
 def test_stacks_are_named_by_phase_and_depend_one_way(cdk_stacks):

@@ -84,4 +84,6 @@ def database_url_from_secret(*, secret_arn: str, host: str = "", port: str = "",
     if not port.isdigit():
         raise ImproperlyConfiguredEnv(f"DATABASE_SECRET_ARN: port {port!r} is not a number")
     credentials = f"{quote(str(username), safe='')}:{quote(str(password), safe='')}"
-    return f"postgres://{credentials}@{host}:{port}/{quote(name, safe='')}"
+    # TLS or nothing: RDS Proxy and the instances require it (require_tls, rds.force_ssl), and
+    # libpq's default ("prefer") would quietly accept a plain connection from anything in the way.
+    return f"postgres://{credentials}@{host}:{port}/{quote(name, safe='')}?sslmode=require"

@@ -69,3 +69,16 @@ def cdk_template() -> Callable[..., Template]:
         return _template(phase, stack, compute)
 
     return get
+
+
+@pytest.fixture
+def aws_lambda() -> Any:
+    """``cloudshelf.aws_lambda``, imported inside a test rather than at collection.
+
+    Importing it builds the WSGI application (as a cold start does). At collection the tests'
+    settings are not applied yet, so WhiteNoise would look for collected static files, which a
+    fresh checkout does not have (and the suite turns its warning into an error).
+    """
+    from cloudshelf import aws_lambda as module
+
+    return module

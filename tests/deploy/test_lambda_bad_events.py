@@ -12,8 +12,6 @@ from typing import Any
 import pytest
 from django.contrib.sessions.models import Session
 
-from cloudshelf import aws_lambda
-
 pytestmark = pytest.mark.django_db
 
 EVENTS = Path(__file__).resolve().parent / "events"
@@ -48,7 +46,7 @@ def cart_post(body: str, *, is_base64: bool = True) -> dict[str, Any]:
         {"requestContext": "elb", "httpMethod": "GET", "path": "/"},
     ],
 )
-def test_an_event_that_is_not_from_an_alb_fails_the_invocation_clearly(event):
+def test_an_event_that_is_not_from_an_alb_fails_the_invocation_clearly(aws_lambda, event):
     with pytest.raises(aws_lambda.InvalidEvent, match="not an ALB target group event"):
         aws_lambda.handler(event, None)
 
@@ -69,7 +67,7 @@ def test_an_event_that_is_not_from_an_alb_fails_the_invocation_clearly(event):
         ({"isBase64Encoded": "yes"}, "isBase64Encoded must be true or false"),
     ],
 )
-def test_a_malformed_alb_event_gets_a_400_that_says_which_field(change, message):
+def test_a_malformed_alb_event_gets_a_400_that_says_which_field(aws_lambda, change, message):
     response = aws_lambda.handler({**health_event(), **change}, None)
 
     assert response["statusCode"] == 400
@@ -78,7 +76,7 @@ def test_a_malformed_alb_event_gets_a_400_that_says_which_field(change, message)
     assert response["isBase64Encoded"] is False
 
 
-def test_a_body_that_is_not_base64_gets_a_400_and_writes_nothing():
+def test_a_body_that_is_not_base64_gets_a_400_and_writes_nothing(aws_lambda):
     response = aws_lambda.handler(cart_post("book_id=1&quantity=1"), None)
 
     assert (response["statusCode"], response["body"]) == (400, "body is not valid base64.")
@@ -86,7 +84,7 @@ def test_a_body_that_is_not_base64_gets_a_400_and_writes_nothing():
 
 
 @pytest.mark.parametrize("is_base64", [True, False])
-def test_a_body_over_the_albs_1_mb_gets_a_413_and_writes_nothing(is_base64):
+def test_a_body_over_the_albs_1_mb_gets_a_413_and_writes_nothing(aws_lambda, is_base64):
     form = "book_id=1&quantity=1&padding=" + "x" * (1024 * 1024)
     body = b64encode(form.encode()).decode() if is_base64 else form
 
@@ -96,7 +94,7 @@ def test_a_body_over_the_albs_1_mb_gets_a_413_and_writes_nothing(is_base64):
     assert Session.objects.count() == 0
 
 
-def test_a_request_without_a_host_header_is_refused_unless_it_is_the_health_check():
+def test_a_request_without_a_host_header_is_refused_unless_it_is_the_health_check(aws_lambda):
     event = {**health_event(), "path": "/books/"}
 
     response = aws_lambda.handler(event, None)
@@ -104,7 +102,7 @@ def test_a_request_without_a_host_header_is_refused_unless_it_is_the_health_chec
     assert (response["statusCode"], response["body"]) == (400, "A request needs a Host header.")
 
 
-def test_the_health_check_uses_a_host_that_allowed_hosts_accepts(settings):
+def test_the_health_check_uses_a_host_that_allowed_hosts_accepts(aws_lambda, settings):
     settings.ALLOWED_HOSTS = [".shop.example", "*"]
     assert aws_lambda.health_check_host() == "shop.example"
     settings.ALLOWED_HOSTS = ["*"]
@@ -113,7 +111,7 @@ def test_the_health_check_uses_a_host_that_allowed_hosts_accepts(settings):
     assert aws_lambda.health_check_host() == "internal-alb.example"
 
 
-def test_a_single_value_event_gets_a_single_value_answer():
+def test_a_single_value_event_gets_a_single_value_answer(aws_lambda):
     """A target group with multi-value headers off sends and expects ``headers``: both shapes work."""
     event = health_event()
     del event["multiValueHeaders"], event["multiValueQueryStringParameters"]
@@ -126,7 +124,7 @@ def test_a_single_value_event_gets_a_single_value_answer():
     assert response["headers"]["Content-Type"].startswith("text/plain")
 
 
-def test_the_app_sees_the_peer_the_alb_appended_and_a_plain_hop_as_behind_gunicorn():
+def test_the_app_sees_the_peer_the_alb_appended_and_a_plain_hop_as_behind_gunicorn(aws_lambda):
     seen: dict[str, Any] = {}
 
     def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:

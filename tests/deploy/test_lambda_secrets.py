@@ -61,6 +61,7 @@ def test_the_database_url_is_built_from_the_rds_secret_with_the_proxy_as_host(mo
         5432,
     )
     assert database["HOST"] == "cloudshelf-proxy.proxy-abc.us-east-1.rds.amazonaws.com"
+    assert database["OPTIONS"]["sslmode"] == "require"  # the proxy requires TLS; never fall back to plain
 
 
 def test_a_database_url_in_the_environment_wins_over_the_secret(monkeypatch):

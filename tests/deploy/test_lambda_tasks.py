@@ -11,7 +11,6 @@ from django.contrib.sessions.models import Session
 from django.utils import timezone
 
 from analytics.models import SearchLog
-from cloudshelf import aws_lambda
 
 pytestmark = pytest.mark.django_db
 
@@ -27,7 +26,7 @@ def old_search_log() -> SearchLog:
     )
 
 
-def test_a_scheduled_task_runs_in_process_and_returns_its_summary():
+def test_a_scheduled_task_runs_in_process_and_returns_its_summary(aws_lambda):
     for _ in range(3):
         old_search_log()
 
@@ -43,7 +42,7 @@ def test_a_scheduled_task_runs_in_process_and_returns_its_summary():
     assert SearchLog.objects.count() == 0
 
 
-def test_the_scheduled_args_are_used_when_the_rule_input_leaves_them_out():
+def test_the_scheduled_args_are_used_when_the_rule_input_leaves_them_out(aws_lambda):
     expired = SessionStore()
     expired.create()
     Session.objects.filter(session_key=expired.session_key).update(expire_date=timezone.now() - timedelta(seconds=1))
@@ -71,7 +70,7 @@ def test_the_scheduled_args_are_used_when_the_rule_input_leaves_them_out():
         ("analytics.tasks.search_logs_prune", "got str"),
     ],
 )
-def test_anything_but_a_scheduled_task_is_refused_and_nothing_runs(event, message):
+def test_anything_but_a_scheduled_task_is_refused_and_nothing_runs(aws_lambda, event, message):
     old_search_log()
 
     with pytest.raises(aws_lambda.InvalidEvent) as refused:
@@ -82,7 +81,7 @@ def test_anything_but_a_scheduled_task_is_refused_and_nothing_runs(event, messag
     assert not Path("/tmp/cloudshelf-lambda-hostile").exists()
 
 
-def test_a_failing_task_fails_the_invocation(monkeypatch):
+def test_a_failing_task_fails_the_invocation(aws_lambda, monkeypatch):
     from analytics import tasks
 
     def broken(*args: object, **kwargs: object) -> int:
@@ -94,14 +93,14 @@ def test_a_failing_task_fails_the_invocation(monkeypatch):
         aws_lambda.scheduled_task_handler({"task": "analytics.tasks.search_logs_prune"}, None)
 
 
-def test_manage_runs_an_allowed_command_and_returns_its_output():
+def test_manage_runs_an_allowed_command_and_returns_its_output(aws_lambda):
     result = aws_lambda.manage_handler({"command": "check", "args": []}, None)
 
     assert (result["command"], result["args"]) == ("check", [])
     assert result["output"].startswith("System check identified no issues")
 
 
-def test_manage_adds_no_input_to_migrate_and_reports_a_migrated_database():
+def test_manage_adds_no_input_to_migrate_and_reports_a_migrated_database(aws_lambda):
     result = aws_lambda.manage_handler({"command": "migrate", "args": ["--check"]}, None)
 
     assert result["args"] == ["--check", "--no-input"]
@@ -124,13 +123,13 @@ def test_manage_adds_no_input_to_migrate_and_reports_a_migrated_database():
         ([], "got list"),
     ],
 )
-def test_manage_refuses_other_commands_and_options(event, message):
+def test_manage_refuses_other_commands_and_options(aws_lambda, event, message):
     with pytest.raises(aws_lambda.InvalidEvent) as refused:
         aws_lambda.manage_handler(event, None)
 
     assert message in str(refused.value)
 
 
-def test_a_failing_command_fails_the_invocation_with_its_message():
+def test_a_failing_command_fails_the_invocation_with_its_message(aws_lambda):
     with pytest.raises(RuntimeError, match=r"manage\.py check failed"):
         aws_lambda.manage_handler({"command": "check", "args": ["no_such_app"]}, None)

@@ -125,10 +125,10 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # Outermost: times and counts nearly the whole request, static files included (analytics.metrics).
     "analytics.metrics.middleware.MetricsMiddleware",
-    # /health answers before the Host check: a load balancer probes tasks by IP (cloudshelf.health).
-    "cloudshelf.health.LivenessMiddleware",
     # Counts requests in flight and their queueing time: load shedding (cloudshelf.features).
     "cloudshelf.features.middleware.LoadSheddingMiddleware",
+    # /health answers before the Host check: a load balancer probes tasks by IP (cloudshelf.health).
+    "cloudshelf.health.LivenessMiddleware",
     # First below it, so it sees every response last: anything not declared shareable is private.
     "cloudshelf.edge.http.DefaultPrivateMiddleware",
     "django.middleware.security.SecurityMiddleware",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import time
 from decimal import Decimal
 
 import pytest
@@ -40,14 +41,14 @@ def test_a_bucket_allows_its_burst_then_refuses():
 
 def test_a_bucket_refills_at_its_rate():
     bucket = f"unit:{os.getpid()}:refill"
-    limit = RateLimit(rate=1000, burst=1)
+    # A token every 100 ms: the second call comes well within it even on a loaded machine (at
+    # 1,000/s a millisecond's delay between the two calls refilled the bucket and the test flaked).
+    limit = RateLimit(rate=10, burst=1)
 
     assert rate_limit_hit(bucket=bucket, limit=limit).is_allowed
     refused = rate_limit_hit(bucket=bucket, limit=limit)
     assert not refused.is_allowed
-    import time
-
-    time.sleep(0.005)
+    time.sleep(0.15)
     assert rate_limit_hit(bucket=bucket, limit=limit).is_allowed
 
 

@@ -307,18 +307,7 @@ class AppStack(Stack):
             secret.grant_read(role)
         # Every process that renders a template reads static/staticfiles.json (the manifest of
         # hashed names) from the static bucket: read-only here, writing is collectstatic's (manage).
-        role.add_to_policy(
-            iam.PolicyStatement(
-                actions=["s3:GetObject"], resources=[f"{self.edge.static_bucket.bucket_arn}/{STATIC_PREFIX}/*"]
-            )
-        )
-        role.add_to_policy(
-            iam.PolicyStatement(
-                actions=["s3:ListBucket"],
-                resources=[self.edge.static_bucket.bucket_arn],
-                conditions={"StringLike": {"s3:prefix": [f"{STATIC_PREFIX}/*"]}},
-            )
-        )
+        _grant_bucket_prefix(role, self.edge.static_bucket.bucket_arn, STATIC_PREFIX, write=False)
         self.roles[name] = role
         return role
 
@@ -698,11 +687,11 @@ class AppStack(Stack):
         )
 
 
-def _grant_bucket_prefix(role: iam.Role, bucket_arn: str, prefix: str) -> None:
-    """Objects under ``prefix/`` of the bucket, and listing only that prefix."""
+def _grant_bucket_prefix(role: iam.Role, bucket_arn: str, prefix: str, *, write: bool = True) -> None:
+    """Objects under ``prefix/`` of the bucket (read; write too unless told not), and listing that prefix only."""
     role.add_to_policy(
         iam.PolicyStatement(
-            actions=["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+            actions=["s3:GetObject", "s3:PutObject", "s3:DeleteObject"] if write else ["s3:GetObject"],
             resources=[f"{bucket_arn}/{prefix}/*"],
         )
     )

@@ -105,6 +105,37 @@ def _reads_on_the_primary_unless_the_test_declares_the_replica(request, settings
 
 
 @pytest.fixture
+def database_pool_for_threads():
+    """Size the primary's connection pool for a test's own crowd of threads.
+
+    In service the pool is as large as gunicorn's threads, so a request never waits for a
+    connection and the wait is bounded by one second (settings.DATABASE_POOL_TIMEOUT). A test
+    that releases fifty threads at once in one process is not that: with eight connections,
+    forty-two threads queue, and on a loaded machine one waits past the second. Calling the
+    fixture with the crowd's size gives each thread a connection of its own, as the tests say;
+    the pool the rest of the suite uses comes back afterwards.
+    """
+    from django.db import connection
+
+    pool_options = connection.settings_dict["OPTIONS"].get("pool")
+    original = dict(pool_options) if isinstance(pool_options, dict) else None
+
+    def size(threads: int) -> None:
+        if original is None:
+            return  # no pool: every thread opens its own connection anyway
+        connection.close()
+        connection.close_pool()
+        pool_options.update(max_size=max(threads + 1, original["max_size"]), timeout=30.0)
+
+    yield size
+    if original is not None and pool_options != original:
+        connection.close()
+        connection.close_pool()
+        pool_options.clear()
+        pool_options.update(original)
+
+
+@pytest.fixture
 def customer(db):
     return UserFactory(username="alice")
 

@@ -17,6 +17,11 @@ pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 CLIENTS = 50
 
 
+@pytest.fixture(autouse=True)
+def _a_connection_per_thread(database_pool_for_threads):
+    database_pool_for_threads(CLIENTS)
+
+
 def run_together(count, work):
     """Run ``work(index)`` in ``count`` threads that start at the same instant; return the results."""
     barrier = threading.Barrier(count)

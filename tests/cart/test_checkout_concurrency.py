@@ -21,6 +21,11 @@ from tests.factories import BookFactory, UserFactory
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 
+@pytest.fixture(autouse=True)
+def _a_connection_per_thread(database_pool_for_threads):
+    database_pool_for_threads(50)
+
+
 def run_together(count, work):
     """Run ``work(index)`` in ``count`` threads released at the same instant; return what each returned or raised."""
     barrier = threading.Barrier(count)

@@ -85,10 +85,17 @@ fmt: dev-venv ## Format and autofix
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-pytest: dev-venv services ## Only the pytest suite, against the real services (ARGS=... passes options)
+# The suite runs in PYTEST_WORKERS pytest-xdist processes (0: in this one), a test file per
+# worker at a time (module fixtures such as a file's nginx stay in one process). Workers share
+# the services but nothing else: each has its own test database (test_cloudshelf_gw0, ...),
+# and cache keys, search indices, queues, ports and temporary directories carry its pid.
+PYTEST_WORKERS ?= 2
+PYTEST_XDIST := -n $(PYTEST_WORKERS) $(if $(filter 0,$(PYTEST_WORKERS)),,--dist loadfile)
+
+pytest: dev-venv services ## Only the pytest suite, against the real services (ARGS=... passes options; PYTEST_WORKERS=0 runs it in one process)
 	@# Chromium and Lighthouse: the browser tests (layout, filters panel) run, never skip, in CI.
 	scripts/tools.sh wrk chromium lighthouse
-	$(TEST_ENV) $(VENV)/bin/pytest $(ARGS)
+	$(TEST_ENV) $(VENV)/bin/pytest $(PYTEST_XDIST) $(ARGS)
 
 # What runs against the Redis Cluster: everything that keeps state in Redis through Lua
 # scripts, MULTI or several keys at once (docs/operations.md, "Redis Cluster").
@@ -98,7 +105,7 @@ CLUSTER_TESTS := tests/cluster tests/cart tests/test_ratelimit.py tests/test_sit
 
 pytest-cluster: dev-venv services ## The cart, rate-limit, session, breaker and search result cache tests against a local Redis Cluster (three masters, started here; make services-down stops it)
 	scripts/redis.sh cluster-start
-	$(CLUSTER_TEST_ENV) $(VENV)/bin/pytest $(CLUSTER_TESTS) $(ARGS)
+	$(CLUSTER_TEST_ENV) $(VENV)/bin/pytest $(PYTEST_XDIST) $(CLUSTER_TESTS) $(ARGS)
 
 smoke: venv ## A short smoke test of the embedded default (SQLite, in-process cache)
 	scripts/smoke_embedded.sh
@@ -106,8 +113,8 @@ smoke: venv ## A short smoke test of the embedded default (SQLite, in-process ca
 lighthouse: venv ## Lighthouse accessibility of every kind of public page (Debian's Chromium, the embedded default on a free port); fails below 100; installs Chromium and Lighthouse when missing
 	scripts/lighthouse.sh $(ARGS)
 
-# Everything CI runs. The suite and the cluster tests first, each with the machine to itself
-# (some of their tests count time); then lint, the embedded smoke test, Lighthouse and the load
+# Everything CI runs. The suite and the cluster tests first, each in PYTEST_WORKERS processes
+# and with nothing else running beside it; then lint, the embedded smoke test, Lighthouse and the load
 # test's preparation (Artillery's install, the stack, its small catalog) side by side: none
 # shares another's services, ports or data, and none asserts a time; last the load-test smoke
 # run, alone, since its criteria are latencies. The side-by-side step saves about 4 minutes.

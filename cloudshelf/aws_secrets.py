@@ -31,10 +31,14 @@ def _read(secret_arn: str) -> object:
     return _client().get_secret_value(SecretId=secret_arn).get("SecretString")
 
 
-def secret_string(*, secret_arn: str, setting: str) -> str:
-    """The secret's current ``SecretString``; a missing or unreadable secret stops the start, naming ``setting``."""
+def secret_string(*, secret_arn: str, setting: str, fresh: bool = False) -> str:
+    """The secret's current ``SecretString``; a missing or unreadable secret stops the start, naming ``setting``.
+
+    ``fresh`` asks Secrets Manager again instead of this process's earlier answer (a command
+    run in a warm Lambda after the secret was rotated).
+    """
     try:
-        value = _read(secret_arn)
+        value = _client().get_secret_value(SecretId=secret_arn).get("SecretString") if fresh else _read(secret_arn)
     except Exception as error:  # botocore's errors (no such secret, access denied, no network)
         raise ImproperlyConfiguredEnv(f"{setting}={secret_arn!r} could not be read: {error}") from error
     if not isinstance(value, str) or not value:

@@ -558,6 +558,9 @@ DYNAMODB_BACKOFF_CAP = env_float("DYNAMODB_BACKOFF_CAP", 2.0, minimum=0)
 DYNAMODB_DRIFT_SAMPLE = env_int("DYNAMODB_DRIFT_SAMPLE", 500, minimum=1)
 
 # --- Auth -----------------------------------------------------------------------------
+# The first staff user's password on AWS: a generated secret the App stack makes, read by
+# `manage.py create_staff_user` (scripts/deploy.sh runs it when STAFF_EMAIL is given).
+STAFF_PASSWORD_SECRET_ARN = env_str("STAFF_PASSWORD_SECRET_ARN")
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

@@ -10,7 +10,9 @@
 #
 # Optional environment: CERTIFICATE_ARN + DOMAIN_NAME (HTTPS on the ALB, the site's own name on
 # CloudFront), ALARM_EMAIL (alarm subscriptions), APPROVAL (cdk's --require-approval: "broadening",
-# the default, stops for a yes before any IAM or security-group widening; "never" for CI).
+# the default, stops for a yes before any IAM or security-group widening; "never" for CI),
+# STAFF_EMAIL [+ STAFF_USERNAME, default admin] (the first staff user, made once with
+# `create_staff_user`; its password is the App stack's generated secret, StaffPasswordSecretArn).
 #
 # Order and why: `cdk deploy --all` creates or updates Network -> Data -> Edge -> App (CloudFormation
 # rolls a failed stack back by itself), and the new code serves as soon as App is updated; then
@@ -50,6 +52,18 @@ approval=${APPROVAL:-broadening}
 if [[ -n ${CERTIFICATE_ARN:-} || -n ${DOMAIN_NAME:-} ]] && [[ -z ${CERTIFICATE_ARN:-} || -z ${DOMAIN_NAME:-} ]]; then
 	echo "deploy: CERTIFICATE_ARN and DOMAIN_NAME go together: set both or neither" >&2
 	exit 2
+fi
+staff_username=${STAFF_USERNAME:-admin}
+if [[ -n ${STAFF_EMAIL:-} ]]; then
+	# Checked here, before anything runs: both travel inside a JSON payload and a command line.
+	[[ $STAFF_EMAIL =~ ^[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$ && ${#STAFF_EMAIL} -le 254 ]] || {
+		echo "deploy: STAFF_EMAIL must be an e-mail address (got '${STAFF_EMAIL:0:100}')" >&2
+		exit 2
+	}
+	[[ $staff_username =~ ^[A-Za-z0-9@.+_-]{1,150}$ ]] || {
+		echo "deploy: STAFF_USERNAME may hold letters, digits and @.+-_ only, at most 150 (got '${staff_username:0:100}')" >&2
+		exit 2
+	}
 fi
 
 run() {
@@ -91,19 +105,33 @@ output() { # the App stack's output $1
 		--query "Stacks[0].Outputs[?OutputKey=='$1'].OutputValue" --output text
 }
 
+# The deploy's commands, in order; the first staff user only when STAFF_EMAIL names one (made
+# once: later deploys leave it alone).
+commands=(migrate collectstatic)
+[[ -z ${STAFF_EMAIL:-} ]] || commands+=("create_staff_user --username $staff_username --email $STAFF_EMAIL")
+
 if [[ $compute == lambda ]]; then
 	function_name=$( ((dry_run)) && echo '<ManageFunctionName>' || output ManageFunctionName)
-	for command in migrate collectstatic; do
+	for command in "${commands[@]}"; do
+		read -ra words <<<"$command"
+		payload="{\"command\": \"${words[0]}\""
+		if ((${#words[@]} > 1)); then
+			payload+=', "args": ['$(printf '"%s",' "${words[@]:1}")
+			payload="${payload%,}]"
+		fi
+		payload+="}"
 		run aws lambda invoke --function-name "$function_name" --cli-read-timeout 900 \
-			--cli-binary-format raw-in-base64-out --payload "{\"command\": \"$command\"}" /dev/stdout
+			--cli-binary-format raw-in-base64-out --payload "$payload" /dev/stdout
 	done
 else
 	cluster=$( ((dry_run)) && echo '<ClusterName>' || output ClusterName)
-	task_definition=$( ((dry_run)) && echo '<WebTaskDefinition>' || output WebTaskDefinition)
+	task_definition=$( ((dry_run)) && echo '<ManageTaskDefinition>' || output ManageTaskDefinition)
 	network=$( ((dry_run)) && echo '<TaskNetworkConfiguration>' || output TaskNetworkConfiguration)
-	for command in migrate "manage collectstatic --no-input"; do
+	for command in "${commands[@]}"; do
+		[[ $command == migrate ]] || command="manage $command"
+		[[ $command != "manage collectstatic" ]] || command+=" --no-input"
 		read -ra words <<<"$command"
-		overrides='{"containerOverrides":[{"name":"web","command":['
+		overrides='{"containerOverrides":[{"name":"manage","command":['
 		overrides+=$(printf '"%s",' "${words[@]}")
 		overrides="${overrides%,}]}]}"
 		task_run=(aws ecs run-task --cluster "$cluster" --task-definition "$task_definition" --launch-type FARGATE
@@ -122,5 +150,9 @@ else
 			exit 1
 		}
 	done
+fi
+if [[ -n ${STAFF_EMAIL:-} ]]; then
+	echo "deploy: the staff user '$staff_username' signs in at /admin/ with the password in the secret" \
+		"StaffPasswordSecretArn (aws secretsmanager get-secret-value --secret-id <arn> --query SecretString)." >&2
 fi
 echo "deploy: CloudShelf $phase ($compute) is deployed$( ((dry_run)) && echo ' (dry run: nothing was run)')." >&2

@@ -187,6 +187,15 @@ class AppStack(Stack):
             description="CloudShelf Django SECRET_KEY",
             generate_secret_string=secretsmanager.SecretStringGenerator(exclude_punctuation=True, password_length=64),
         )
+        # The first staff user's password (`manage.py create_staff_user`, run by scripts/deploy.sh):
+        # generated once, read only by the manage function or task, shown to whoever may read it.
+        self.staff_password = secretsmanager.Secret(
+            self,
+            "StaffPassword",
+            description="CloudShelf: the first staff user's password (manage.py create_staff_user)",
+            generate_secret_string=secretsmanager.SecretStringGenerator(exclude_punctuation=True, password_length=32),
+        )
+        CfnOutput(self, "StaffPasswordSecretArn", value=self.staff_password.secret_arn)
         self.app_environment = self._environment()
         self.private_subnets = ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS)
 
@@ -311,6 +320,18 @@ class AppStack(Stack):
         self.roles[name] = role
         return role
 
+    def _manage_role(self, principal: str) -> iam.Role:
+        """The deploy's commands (migrate, collectstatic, create_staff_user, search_index, dynamo_sync)."""
+        role = self._role("manage", principal=principal)
+        self._grant_static(role)  # collectstatic
+        self._grant_search(role, write=True)  # search_index
+        self._grant_table(role, write=True)  # dynamo_sync --backfill (a new table, a rebuilt one)
+        self.staff_password.grant_read(role)  # create_staff_user
+        return role
+
+    def _manage_environment(self) -> dict[str, str]:
+        return {"STAFF_PASSWORD_SECRET_ARN": self.staff_password.secret_arn}
+
     def _grant_media(self, role: iam.Role) -> None:
         """Read and write uploaded media (covers) under media/, and list that prefix (exists())."""
         _grant_bucket_prefix(role, self.edge.media_bucket.bucket_arn, MEDIA_PREFIX)
@@ -355,6 +376,7 @@ class AppStack(Stack):
         role: iam.Role,
         timeout: Duration,
         memory_mb: int = phases.LAMBDA_MEMORY_MB,
+        environment: dict[str, str] | None = None,
     ) -> lambda_.DockerImageFunction:
         log_group = logs.LogGroup(
             self, f"{name.title()}Logs", retention=LOG_RETENTION, removal_policy=RemovalPolicy.DESTROY
@@ -374,7 +396,7 @@ class AppStack(Stack):
             vpc_subnets=self.private_subnets,
             security_groups=[self.network.app_security_group],
             role=role,
-            environment=self.app_environment,
+            environment={**self.app_environment, **(environment or {})},
             reserved_concurrent_executions=reserved_concurrency(phase=self.phase, function=name),
             # X-Ray off: the app has no X-Ray SDK; ALB request ids and the logs tie a request together.
             tracing=lambda_.Tracing.DISABLED,
@@ -444,12 +466,14 @@ class AppStack(Stack):
         tasks = self._function("tasks", handler=TASKS_HANDLER, role=tasks_role, timeout=TASKS_TIMEOUT)
         self._schedules(tasks)
 
-        manage_role = self._role("manage", principal="lambda.amazonaws.com")
-        self._grant_static(manage_role)  # collectstatic
-        self._grant_search(manage_role, write=True)  # search_index
-        self._grant_table(manage_role, write=True)  # dynamo_sync --backfill (a new table, a rebuilt one)
+        manage_role = self._manage_role("lambda.amazonaws.com")
         manage = self._function(
-            "manage", handler=MANAGE_HANDLER, role=manage_role, timeout=MANAGE_TIMEOUT, memory_mb=MANAGE_MEMORY_MB
+            "manage",
+            handler=MANAGE_HANDLER,
+            role=manage_role,
+            timeout=MANAGE_TIMEOUT,
+            memory_mb=MANAGE_MEMORY_MB,
+            environment=self._manage_environment(),
         )
         # Deploy-time commands are invoked after `cdk deploy` (docs/deploy.md), not by a CDK
         # trigger: a trigger cannot pass the command, and a failed migration should stop the
@@ -549,7 +573,15 @@ class AppStack(Stack):
     # --- containers (both shapes: the worker; the Fargate shape: web and beat too) ---------------
 
     def _task_definition(
-        self, name: str, *, role: iam.Role, command: str, cpu: int, memory_mb: int, port: int | None = None
+        self,
+        name: str,
+        *,
+        role: iam.Role,
+        command: str,
+        cpu: int,
+        memory_mb: int,
+        port: int | None = None,
+        environment: dict[str, str] | None = None,
     ) -> ecs.FargateTaskDefinition:
         definition = ecs.FargateTaskDefinition(
             self,
@@ -569,7 +601,7 @@ class AppStack(Stack):
             name,
             image=ecs.ContainerImage.from_asset(str(REPO_ROOT), target="web", platform=IMAGE_PLATFORM),
             command=[command],
-            environment=self.app_environment,
+            environment={**self.app_environment, **(environment or {})},
             readonly_root_filesystem=True,
             logging=ecs.LogDrivers.aws_logs(stream_prefix=name, log_group=log_group),
             port_mappings=[ecs.PortMapping(container_port=port)] if port else None,
@@ -666,10 +698,22 @@ class AppStack(Stack):
         beat = self._task_definition("beat", role=beat_role, command="beat", cpu=256, memory_mb=512)
         # Exactly one: two beats would send every periodic task twice.
         self._service("beat", beat, count=1)
+        # The deploy's one-off tasks (scripts/deploy.sh: migrate, collectstatic, create_staff_user)
+        # run from a definition of their own with the manage role: the web tasks never write
+        # static files or read the staff password. No service: it runs only when asked.
+        manage = self._task_definition(
+            "manage",
+            role=self._manage_role("ecs-tasks.amazonaws.com"),
+            command="migrate",
+            cpu=512,
+            memory_mb=1024,
+            environment=self._manage_environment(),
+        )
         CfnOutput(self, "ClusterName", value=self.cluster.cluster_name)
         CfnOutput(self, "WebTaskDefinition", value=definition.task_definition_arn)
+        CfnOutput(self, "ManageTaskDefinition", value=manage.task_definition_arn)
         # What `aws ecs run-task --network-configuration` needs for a one-off task (scripts/deploy.sh
-        # runs migrate and collectstatic with it): the app subnets and security group, no public IP.
+        # runs the deploy's commands with it): the app subnets and security group, no public IP.
         subnets = self.network.vpc.select_subnets(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS).subnet_ids
         CfnOutput(
             self,

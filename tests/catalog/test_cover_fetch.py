@@ -170,15 +170,14 @@ class ImageServer:
         send(200, JPEG)
 
     def _slow(self, handler: BaseHTTPRequestHandler, send: Callable[..., None]) -> None:
-        """Answer after 1.5 s, counted as in flight only while its client still waits for it."""
+        """No answer until the client gives up (at most 10 s); in flight while the client waits."""
         self.slow_answers_in_flight += 1
         try:
-            deadline = time.monotonic() + 1.5
+            deadline = time.monotonic() + 10
             while time.monotonic() < deadline and not _hung_up(handler.connection):
                 time.sleep(0.02)
         finally:
             self.slow_answers_in_flight -= 1
-        time.sleep(max(0.0, deadline - time.monotonic()))
         send(200, JPEG)
 
     def _dribble(self, handler: BaseHTTPRequestHandler) -> None:
@@ -885,7 +884,7 @@ def test_the_command_fetches_what_is_due_and_sums_up(server):
     good = [BookFactory(cover_url=server.url("/cover.jpg")) for _ in range(2)]
     missing = BookFactory(cover_url=server.url("/missing"))
 
-    out, err, error = run_fetch_covers("--workers", "3")
+    out, err, error = run_fetch_covers("--workers", "1")
 
     assert out.strip().startswith("3 books: 2 fetched, 1 failed (0 to retry, 1 given up), 0 skipped (")
     assert f"book {missing.pk}: http_status: HTTP 404 (given up)" in err
@@ -896,9 +895,9 @@ def test_the_command_fetches_what_is_due_and_sums_up(server):
 
 def test_the_command_has_nothing_to_do_the_second_time(server):
     BookFactory(cover_url=server.url("/cover.jpg"))
-    run_fetch_covers("--workers", "3")
+    run_fetch_covers("--workers", "1")
 
-    out, _, error = run_fetch_covers("--workers", "3")
+    out, _, error = run_fetch_covers("--workers", "1")
 
     assert error is None
     assert out.strip().startswith("0 books: 0 fetched, 0 failed (0 to retry, 0 given up), 0 skipped (")
@@ -912,7 +911,7 @@ def test_the_command_respects_limit_and_retries_failed_only_when_asked(server):
     Book.objects.filter(pk=given_up.pk).update(cover_source_url=given_up.cover_url, cover_fetch_failures=3)
 
     limited, _, _ = run_fetch_covers("--workers", "1", "--limit", "1")
-    rest, _, _ = run_fetch_covers("--workers", "3")
+    rest, _, _ = run_fetch_covers("--workers", "1")
     retried, _, error = run_fetch_covers("--workers", "1", "--retry-failed")
 
     assert limited.startswith("1 books: 1 fetched")
@@ -939,7 +938,11 @@ def test_the_command_refuses_bad_options(args, message):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_command_downloads_in_parallel_threads(server):
+def test_the_command_downloads_in_parallel_threads(server, settings):
+    # The slow host holds its thread for the whole read timeout: long enough for the four
+    # other covers on a loaded machine (what is asserted is where they were fetched, not when).
+    settings.COVER_FETCH_READ_TIMEOUT = 3.0
+    settings.COVER_FETCH_TOTAL_TIMEOUT = 4.0
     slow_then_fine = [BookFactory(cover_url=server.url("/slow.jpg"))] + [
         BookFactory(cover_url=server.url("/cover.jpg")) for _ in range(4)
     ]

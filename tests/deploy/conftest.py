@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import uuid
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
@@ -82,3 +83,21 @@ def aws_lambda() -> Any:
     from cloudshelf import aws_lambda as module
 
     return module
+
+
+@pytest.fixture
+def secrets_manager() -> Any:
+    """``secrets_manager(value)``: the ARN of a new secret in moto's Secrets Manager, deleted after the test."""
+    import boto3
+
+    client = boto3.client("secretsmanager")
+    created: list[str] = []
+
+    def create(value: str) -> str:
+        arn: str = client.create_secret(Name=f"cloudshelf-test-{uuid.uuid4().hex}", SecretString=value)["ARN"]
+        created.append(arn)
+        return arn
+
+    yield create
+    for arn in created:
+        client.delete_secret(SecretId=arn, ForceDeleteWithoutRecovery=True)

@@ -15,7 +15,11 @@ SCRIPT = ROOT / "scripts" / "deploy.sh"
 
 
 def deploy(*args: str, **environment: str) -> subprocess.CompletedProcess[str]:
-    env = {key: value for key, value in os.environ.items() if key not in {"CERTIFICATE_ARN", "DOMAIN_NAME"}}
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in {"CERTIFICATE_ARN", "DOMAIN_NAME", "STAFF_EMAIL", "STAFF_USERNAME"}
+    }
     return subprocess.run(
         [str(SCRIPT), *args], env=env | environment, capture_output=True, text=True, timeout=30, check=False
     )
@@ -52,9 +56,59 @@ def test_a_lambda_deploy_bootstraps_deploys_every_stack_then_migrates_and_collec
         assert option(command, "--function-name") == "<ManageFunctionName>"
         assert json.loads(option(command, "--payload")) == {"command": name}
     assert "nothing was run" in result.stderr
+    assert "staff user" not in result.stderr  # no STAFF_EMAIL: no staff user step
 
 
-def test_a_fargate_deploy_runs_migrate_and_collectstatic_as_one_off_tasks():
+def test_with_staff_email_the_first_staff_user_is_made_after_the_migrations():
+    result = deploy("mvp", "--dry-run", STAFF_EMAIL="ops@example.com")
+
+    assert result.returncode == 0, result.stderr
+    *_, migrate, collectstatic, staff = commands(result)
+    assert [json.loads(option(command, "--payload"))["command"] for command in (migrate, collectstatic)] == [
+        "migrate",
+        "collectstatic",
+    ]
+    assert json.loads(option(staff, "--payload")) == {
+        "command": "create_staff_user",
+        "args": ["--username", "admin", "--email", "ops@example.com"],
+    }
+    assert "signs in at /admin/ with the password in the secret StaffPasswordSecretArn" in result.stderr
+
+
+def test_the_fargate_shape_makes_the_staff_user_in_a_manage_task_too():
+    result = deploy("growth", "--compute", "fargate", "--dry-run", STAFF_EMAIL="ops@example.com", STAFF_USERNAME="ops")
+
+    assert result.returncode == 0, result.stderr
+    run_tasks = [command for command in commands(result) if command[:3] == ["aws", "ecs", "run-task"]]
+    assert json.loads(option(run_tasks[-1], "--overrides"))["containerOverrides"] == [
+        {
+            "name": "manage",
+            "command": ["manage", "create_staff_user", "--username", "ops", "--email", "ops@example.com"],
+        }
+    ]
+
+
+@pytest.mark.parametrize(
+    ("environment", "message"),
+    [
+        ({"STAFF_EMAIL": "not-an-address"}, "STAFF_EMAIL must be an e-mail address"),
+        ({"STAFF_EMAIL": 'ops@example.com", "args": ["--reset-password'}, "STAFF_EMAIL must be an e-mail address"),
+        ({"STAFF_EMAIL": "ops@example.com --reset-password"}, "STAFF_EMAIL must be an e-mail address"),
+        ({"STAFF_EMAIL": "a" * 300 + "@example.com"}, "STAFF_EMAIL must be an e-mail address"),
+        ({"STAFF_EMAIL": "ops@example.com", "STAFF_USERNAME": "ad min"}, "STAFF_USERNAME may hold"),
+        ({"STAFF_EMAIL": "ops@example.com", "STAFF_USERNAME": 'x"}'}, "STAFF_USERNAME may hold"),
+        ({"STAFF_EMAIL": "ops@example.com", "STAFF_USERNAME": "a" * 151}, "STAFF_USERNAME may hold"),
+    ],
+)
+def test_a_bad_staff_email_or_name_is_refused_before_anything_runs(environment, message):
+    result = deploy("growth", "--dry-run", **environment)
+
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert commands(result) == []
+
+
+def test_a_fargate_deploy_runs_migrate_and_collectstatic_as_one_off_manage_tasks():
     result = deploy("scale", "--compute", "fargate", "--dry-run", APPROVAL="never")
 
     assert result.returncode == 0, result.stderr
@@ -64,9 +118,11 @@ def test_a_fargate_deploy_runs_migrate_and_collectstatic_as_one_off_tasks():
     run_tasks = [command for command in ran if command[:3] == ["aws", "ecs", "run-task"]]
     overrides = [json.loads(option(command, "--overrides"))["containerOverrides"] for command in run_tasks]
     assert overrides == [
-        [{"name": "web", "command": ["migrate"]}],
-        [{"name": "web", "command": ["manage", "collectstatic", "--no-input"]}],
+        [{"name": "manage", "command": ["migrate"]}],
+        [{"name": "manage", "command": ["manage", "collectstatic", "--no-input"]}],
     ]
+    # The manage task definition (its role writes static files; the web tasks' does not).
+    assert {option(command, "--task-definition") for command in run_tasks} == {"<ManageTaskDefinition>"}
     assert all(option(command, "--network-configuration") == "<TaskNetworkConfiguration>" for command in run_tasks)
     assert sum(command[:4] == ["aws", "ecs", "wait", "tasks-stopped"] for command in ran) == 2
 

@@ -214,10 +214,51 @@ def test_every_role_reads_exactly_the_app_secrets(app_template: Template) -> Non
             if "secretsmanager:GetSecretValue" in _as_list(statement["Action"])
             for resource in _as_list(statement["Resource"])
         ]
-        assert len(secrets) == 4, role
         joined = " ".join(secrets)
         for secret in ("DatabaseSecret", "DjangoSecretKey", "CacheAuthToken", "DurableAuthToken"):
             assert secret in joined, (role, secret)
+        # The first staff user's password: only the deploy's commands (create_staff_user) read it.
+        is_manage = role.startswith("ManageRole")
+        assert ("StaffPassword" in joined) == is_manage, role
+        assert len(secrets) == (5 if is_manage else 4), role
+
+
+def test_only_the_manage_function_or_task_is_told_where_the_staff_password_is(app_template: Template) -> None:
+    containers = [
+        (key, definition["ContainerDefinitions"][0])
+        for key, definition in _resources(app_template, "AWS::ECS::TaskDefinition").items()
+    ]
+    environments = {
+        key: {variable["Name"] for variable in container["Environment"]} for key, container in containers
+    } | {
+        key: set(function["Environment"]["Variables"])
+        for key, function in _resources(app_template, "AWS::Lambda::Function").items()
+        if "Environment" in function
+    }
+    told = {key for key, names in environments.items() if "STAFF_PASSWORD_SECRET_ARN" in names}
+    assert len(told) == 1
+    assert next(iter(told)).startswith(("ManageFunction", "ManageTask"))
+    assert "StaffPasswordSecretArn" in app_template.to_json()["Outputs"]
+
+
+def test_the_fargate_shape_runs_the_deploys_commands_in_a_manage_task_of_their_own(
+    cdk_template: Callable[..., Template],
+) -> None:
+    """scripts/deploy.sh runs migrate, collectstatic and create_staff_user there, not in a web task."""
+    template = cdk_template("growth", "app", "fargate")
+    assert "ManageTaskDefinition" in template.to_json()["Outputs"]
+    assert "s3:PutObject" in _static_actions(template, "manage")
+    assert "s3:PutObject" not in _static_actions(template, "web")
+    (manage,) = [
+        definition
+        for key, definition in _resources(template, "AWS::ECS::TaskDefinition").items()
+        if key.startswith("ManageTask")
+    ]
+    assert manage["ContainerDefinitions"][0]["Name"] == "manage"
+    assert manage["TaskRoleArn"]["Fn::GetAtt"][0].startswith("ManageRole")
+    # A definition only: nothing runs it but a deploy.
+    services = _resources(template, "AWS::ECS::Service").values()
+    assert not any("ManageTask" in json.dumps(service["TaskDefinition"]) for service in services)
 
 
 # --- functions, routing, health checks -----------------------------------------------------------
@@ -436,7 +477,7 @@ def test_fargate_runs_web_worker_and_exactly_one_beat(cdk_template: Callable[...
         for definition in _resources(template, "AWS::ECS::TaskDefinition").values()
         for container in definition["ContainerDefinitions"]
     }
-    assert commands == {"web", "worker", "beat"}
+    assert commands == {"web", "worker", "beat", "migrate"}  # migrate: the deploy's manage task (no service)
     for definition in _resources(template, "AWS::ECS::TaskDefinition").values():
         for container in definition["ContainerDefinitions"]:
             assert container["ReadonlyRootFilesystem"] is True

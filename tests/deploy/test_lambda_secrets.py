@@ -3,30 +3,13 @@
 from __future__ import annotations
 
 import json
-import uuid
 
-import boto3
 import pytest
 
 from cloudshelf.env import ImproperlyConfiguredEnv
 from tests.test_settings import settings_for
 
 PASSWORD = "p@ss/w:rd?#%"  # what a generated password may hold, all of it URL-special
-
-
-@pytest.fixture
-def secrets_manager():
-    client = boto3.client("secretsmanager")
-    created: list[str] = []
-
-    def create(value: str) -> str:
-        arn: str = client.create_secret(Name=f"cloudshelf-test-{uuid.uuid4().hex}", SecretString=value)["ARN"]
-        created.append(arn)
-        return arn
-
-    yield create
-    for arn in created:
-        client.delete_secret(SecretId=arn, ForceDeleteWithoutRecovery=True)
 
 
 def rds_secret(**fields: object) -> str:

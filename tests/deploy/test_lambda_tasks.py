@@ -111,7 +111,10 @@ def test_manage_adds_no_input_to_migrate_and_reports_a_migrated_database(aws_lam
     [
         ({"command": "flush", "args": ["--no-input"]}, "command 'flush' is not allowed here"),
         ({"command": "shell", "args": ["-c", "import os"]}, "command 'shell' is not allowed here"),
-        ({"command": "os.system"}, "is not allowed here; allowed: check, collectstatic, dynamo_sync, migrate"),
+        (
+            {"command": "os.system"},
+            "is not allowed here; allowed: check, collectstatic, create_staff_user, dynamo_sync, migrate",
+        ),
         (
             {"command": "check", "args": ["--settings=evil.settings"]},
             "options ['--settings=evil.settings'] are not allowed",

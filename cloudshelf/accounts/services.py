@@ -1,0 +1,85 @@
+"""Account writes that are not a customer's own form: the first staff user of a deployment."""
+
+from __future__ import annotations
+
+import enum
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractUser
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import transaction
+
+
+class StaffUserError(Exception):
+    """The staff user could not be made as asked; the message says why and what to do."""
+
+
+class StaffUserOutcome(enum.Enum):
+    CREATED = "created"
+    UNCHANGED = "unchanged"
+    PASSWORD_RESET = "password reset"
+
+
+MAX_EMAIL_LENGTH = 254
+
+
+def staff_user_ensure(*, username: str, email: str, password: str, reset_password: bool = False) -> StaffUserOutcome:
+    """Make ``username`` a superuser with ``password``, once: safe to run on every deploy.
+
+    An existing staff user is left as it is, unless ``reset_password`` sets its password again
+    (the way back in when the password is lost). An existing *customer* of that name is never
+    promoted: a deploy must not hand the admin to whoever signed up as "admin" first.
+    """
+    user_model = get_user_model()
+    _validate_username(user_model, username)
+    email = _validated_email(email)
+    with transaction.atomic():
+        user = user_model.objects.select_for_update().filter(username=username).first()
+        if user is not None and not (user.is_staff and user.is_superuser):
+            raise StaffUserError(
+                f"An account named {username!r} exists and is not a staff superuser; it is left alone. "
+                "Choose another --username."
+            )
+        if user is not None and not reset_password:
+            return StaffUserOutcome.UNCHANGED
+        if user is None:
+            if user_model.objects.filter(email__iexact=email).exists():
+                raise StaffUserError(f"Another account already uses {email}; choose another --email.")
+            user = user_model(username=username, email=email, is_staff=True, is_superuser=True)
+        _validate_password(password, user)
+        user.set_password(password)
+        created = user.pk is None
+        user.save()
+    return StaffUserOutcome.CREATED if created else StaffUserOutcome.PASSWORD_RESET
+
+
+def _validate_username(user_model: type[AbstractUser], username: str) -> None:
+    field = user_model._meta.get_field(user_model.USERNAME_FIELD)
+    if not username:
+        raise StaffUserError("--username is empty.")
+    if len(username) > field.max_length:
+        raise StaffUserError(f"--username is {len(username)} characters long; at most {field.max_length}.")
+    try:
+        user_model.username_validator(username)
+    except ValidationError as error:
+        raise StaffUserError(f"--username {username!r}: {' '.join(error.messages)}") from error
+
+
+def _validated_email(email: str) -> str:
+    if len(email) > MAX_EMAIL_LENGTH:
+        raise StaffUserError(f"--email is {len(email)} characters long; at most {MAX_EMAIL_LENGTH}.")
+    try:
+        validate_email(email)
+    except ValidationError as error:
+        raise StaffUserError(f"--email {email[:100]!r} is not an e-mail address.") from error
+    return email
+
+
+def _validate_password(password: str, user: AbstractUser) -> None:
+    try:
+        validate_password(password, user)
+    except ValidationError as error:
+        # The messages describe the rule broken, never the password itself.
+        raise StaffUserError(f"The password from the secret is refused: {' '.join(error.messages)}") from error

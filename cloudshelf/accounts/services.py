@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractUser
+from django.contrib.auth.models import User
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
@@ -55,12 +55,12 @@ def staff_user_ensure(*, username: str, email: str, password: str, reset_passwor
     return StaffUserOutcome.CREATED if created else StaffUserOutcome.PASSWORD_RESET
 
 
-def _validate_username(user_model: type[AbstractUser], username: str) -> None:
-    field = user_model._meta.get_field(user_model.USERNAME_FIELD)
+def _validate_username(user_model: type[User], username: str) -> None:
+    max_length = user_model._meta.get_field(user_model.USERNAME_FIELD).max_length  # type: ignore[union-attr]
     if not username:
         raise StaffUserError("--username is empty.")
-    if len(username) > field.max_length:
-        raise StaffUserError(f"--username is {len(username)} characters long; at most {field.max_length}.")
+    if max_length is not None and len(username) > max_length:
+        raise StaffUserError(f"--username is {len(username)} characters long; at most {max_length}.")
     try:
         user_model.username_validator(username)
     except ValidationError as error:
@@ -77,7 +77,7 @@ def _validated_email(email: str) -> str:
     return email
 
 
-def _validate_password(password: str, user: AbstractUser) -> None:
+def _validate_password(password: str, user: User) -> None:
     try:
         validate_password(password, user)
     except ValidationError as error:

@@ -314,8 +314,9 @@ MANAGE_COMMANDS = frozenset(
 )
 # No terminal to answer a prompt: these get --no-input when it is not given.
 NON_INTERACTIVE_COMMANDS = frozenset({"migrate", "collectstatic"})
-# Options that would load other code than the image's settings.
-REFUSED_OPTIONS = ("--settings", "--pythonpath")
+# Options that would load other code than the image's settings, or (create_staff_user) make
+# another secret the function can read (the database's, SECRET_KEY) a superuser's password.
+REFUSED_OPTIONS = ("--settings", "--pythonpath", "--password-secret-arn")
 MAX_OUTPUT_CHARS = 256 * 1024
 
 
@@ -361,7 +362,7 @@ def _manage_call(event: Any) -> tuple[str, list[str]]:
         raise InvalidEvent("args must be a list of at most 20 strings")
     refused = [one for one in args if one.split("=", 1)[0] in REFUSED_OPTIONS]
     if refused:
-        raise InvalidEvent(f"options {refused} are not allowed: the image's settings are the ones used")
+        raise InvalidEvent(f"options {refused} are not allowed: the function's own settings and secrets are used")
     return command, list(args)
 
 

@@ -4,7 +4,8 @@ A Lambda function's environment cannot reference a secret (ECS task definitions 
 copying the password into the environment would show it to anyone allowed to read the
 function's configuration. So the App stack passes the secrets' ARNs, and settings read them
 here at cold start: one ``GetSecretValue`` per secret (tens of milliseconds inside the VPC),
-never per request. Only settings import this module, and only when an ARN is set.
+never per request. Settings import this module only when an ARN is set; the one other reader is
+``manage.py create_staff_user`` (the first staff user's password).
 """
 
 from __future__ import annotations
@@ -25,10 +26,14 @@ def _client() -> Any:
     return boto3.client("secretsmanager")
 
 
+def _fetch(secret_arn: str) -> object:
+    return _client().get_secret_value(SecretId=secret_arn).get("SecretString")
+
+
 @cache
 def _read(secret_arn: str) -> object:
     # Cached: the database secret serves the primary and the replica with one call.
-    return _client().get_secret_value(SecretId=secret_arn).get("SecretString")
+    return _fetch(secret_arn)
 
 
 def secret_string(*, secret_arn: str, setting: str, fresh: bool = False) -> str:
@@ -38,7 +43,7 @@ def secret_string(*, secret_arn: str, setting: str, fresh: bool = False) -> str:
     run in a warm Lambda after the secret was rotated).
     """
     try:
-        value = _client().get_secret_value(SecretId=secret_arn).get("SecretString") if fresh else _read(secret_arn)
+        value = _fetch(secret_arn) if fresh else _read(secret_arn)
     except Exception as error:  # botocore's errors (no such secret, access denied, no network)
         raise ImproperlyConfiguredEnv(f"{setting}={secret_arn!r} could not be read: {error}") from error
     if not isinstance(value, str) or not value:

@@ -60,8 +60,8 @@ if [[ -n ${STAFF_EMAIL:-} ]]; then
 		echo "deploy: STAFF_EMAIL must be an e-mail address (got '${STAFF_EMAIL:0:100}')" >&2
 		exit 2
 	}
-	[[ $staff_username =~ ^[A-Za-z0-9@.+_-]{1,150}$ ]] || {
-		echo "deploy: STAFF_USERNAME may hold letters, digits and @.+-_ only, at most 150 (got '${staff_username:0:100}')" >&2
+	[[ $staff_username =~ ^[A-Za-z0-9@.+_][A-Za-z0-9@.+_-]{0,149}$ ]] || {
+		echo "deploy: STAFF_USERNAME may hold letters, digits and @.+-_ only (not a leading -), at most 150 (got '${staff_username:0:100}')" >&2
 		exit 2
 	}
 fi
@@ -111,6 +111,8 @@ commands=(migrate collectstatic)
 [[ -z ${STAFF_EMAIL:-} ]] || commands+=("create_staff_user --username $staff_username --email $STAFF_EMAIL")
 
 if [[ $compute == lambda ]]; then
+	response=$(mktemp)
+	trap 'rm -f "$response"' EXIT
 	function_name=$( ((dry_run)) && echo '<ManageFunctionName>' || output ManageFunctionName)
 	for command in "${commands[@]}"; do
 		read -ra words <<<"$command"
@@ -120,8 +122,18 @@ if [[ $compute == lambda ]]; then
 			payload="${payload%,}]"
 		fi
 		payload+="}"
-		run aws lambda invoke --function-name "$function_name" --cli-read-timeout 900 \
-			--cli-binary-format raw-in-base64-out --payload "$payload" /dev/stdout
+		# `aws lambda invoke` exits 0 when the function raised: the error is in FunctionError,
+		# and what the command printed (or its traceback) in the response file.
+		failure=$(run aws lambda invoke --function-name "$function_name" --cli-read-timeout 900 \
+			--cli-binary-format raw-in-base64-out --payload "$payload" \
+			--query FunctionError --output text "$response")
+		((dry_run)) && continue
+		cat "$response" >&2
+		echo >&2
+		[[ $failure == None ]] || {
+			echo "deploy: '${words[0]}' failed in the manage function ($failure): see its answer above" >&2
+			exit 1
+		}
 	done
 else
 	cluster=$( ((dry_run)) && echo '<ClusterName>' || output ClusterName)

@@ -36,16 +36,17 @@ def staff_user_ensure(*, username: str, email: str, password: str, reset_passwor
     _validate_username(user_model, username)
     email = _validated_email(email)
     with transaction.atomic():
-        user = user_model.objects.select_for_update().filter(username=username).first()
+        # Case-blind, as sign-up is: "Admin" the customer blocks "admin" the superuser.
+        user = user_model._default_manager.select_for_update().filter(username__iexact=username).first()
         if user is not None and not (user.is_staff and user.is_superuser):
             raise StaffUserError(
-                f"An account named {username!r} exists and is not a staff superuser; it is left alone. "
-                "Choose another --username."
+                f"An account named {user.get_username()!r} exists and is not a staff superuser; it is left "
+                "alone. Choose another --username."
             )
         if user is not None and not reset_password:
             return StaffUserOutcome.UNCHANGED
         if user is None:
-            if user_model.objects.filter(email__iexact=email).exists():
+            if user_model._default_manager.filter(email__iexact=email).exists():
                 raise StaffUserError(f"Another account already uses {email}; choose another --email.")
             user = user_model(username=username, email=email, is_staff=True, is_superuser=True)
         _validate_password(password, user)

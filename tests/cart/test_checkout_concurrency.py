@@ -20,10 +20,12 @@ from tests.factories import BookFactory, UserFactory
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
+CUSTOMERS = 50
+
 
 @pytest.fixture(autouse=True)
 def _a_connection_per_thread(database_pool_for_threads):
-    database_pool_for_threads(50)
+    database_pool_for_threads(CUSTOMERS)
 
 
 def run_together(count, work):
@@ -46,12 +48,12 @@ def run_together(count, work):
 
 def test_fifty_checkouts_of_a_book_with_ten_in_stock_sell_exactly_ten():
     book = BookFactory(title="Dune", stock=10)
-    customers = UserFactory.create_batch(50)
+    customers = UserFactory.create_batch(CUSTOMERS)
     for customer in customers:
         services.cart_add_item(cart=customer_cart(customer.pk), book_id=book.pk)
 
     outcomes = run_together(
-        50,
+        CUSTOMERS,
         lambda index: services.order_place(
             user=customers[index],
             cart=customer_cart(customers[index].pk),

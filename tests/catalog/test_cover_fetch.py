@@ -84,9 +84,12 @@ def _huge_streamed(handler: BaseHTTPRequestHandler) -> None:
 
 
 def _hung_up(connection: socket.socket) -> bool:
-    """Whether the client closed its end (readable, and nothing left to read)."""
-    readable, _, _ = select.select([connection], [], [], 0)
-    return bool(readable) and connection.recv(1, socket.MSG_PEEK) == b""
+    """Whether the client closed its end (readable, and nothing left to read) or the socket failed."""
+    try:
+        readable, _, _ = select.select([connection], [], [], 0)
+        return bool(readable) and connection.recv(1, socket.MSG_PEEK) == b""
+    except OSError:
+        return True
 
 
 class ImageServer:
@@ -97,6 +100,11 @@ class ImageServer:
         self.flaky_failures_left = 0
         self.slow_answers_in_flight = 0
         self.covers_served_beside_a_slow_answer = 0
+        # Set by a test whose slow answer is asked for first: a cover then waits until that
+        # request has arrived, so a thread that merely started sooner is not miscounted.
+        self.covers_wait_for_a_slow_request = False
+        self._slow_request_arrived = threading.Event()
+        self._counting = threading.Lock()
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -165,20 +173,27 @@ class ImageServer:
         routes.get(path, lambda: send(404, b"", "text/plain"))()
 
     def _cover(self, send: Callable[..., None]) -> None:
-        if self.slow_answers_in_flight:
-            self.covers_served_beside_a_slow_answer += 1
+        if self.covers_wait_for_a_slow_request:
+            self._slow_request_arrived.wait(timeout=10)
+        with self._counting:
+            if self.slow_answers_in_flight:
+                self.covers_served_beside_a_slow_answer += 1
         send(200, JPEG)
 
     def _slow(self, handler: BaseHTTPRequestHandler, send: Callable[..., None]) -> None:
         """No answer until the client gives up (at most 10 s); in flight while the client waits."""
-        self.slow_answers_in_flight += 1
+        with self._counting:
+            self.slow_answers_in_flight += 1
+        self._slow_request_arrived.set()
         try:
             deadline = time.monotonic() + 10
             while time.monotonic() < deadline and not _hung_up(handler.connection):
                 time.sleep(0.02)
         finally:
-            self.slow_answers_in_flight -= 1
-        send(200, JPEG)
+            with self._counting:
+                self.slow_answers_in_flight -= 1
+        if not _hung_up(handler.connection):
+            send(200, JPEG)
 
     def _dribble(self, handler: BaseHTTPRequestHandler) -> None:
         handler.send_response(200)
@@ -943,6 +958,7 @@ def test_the_command_downloads_in_parallel_threads(server, settings):
     # other covers on a loaded machine (what is asserted is where they were fetched, not when).
     settings.COVER_FETCH_READ_TIMEOUT = 3.0
     settings.COVER_FETCH_TOTAL_TIMEOUT = 4.0
+    server.covers_wait_for_a_slow_request = True
     slow_then_fine = [BookFactory(cover_url=server.url("/slow.jpg"))] + [
         BookFactory(cover_url=server.url("/cover.jpg")) for _ in range(4)
     ]

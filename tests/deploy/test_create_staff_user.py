@@ -159,13 +159,41 @@ def test_a_missing_malformed_or_unknown_secret_is_a_clear_error(settings, arn, m
     assert User.objects.count() == 0
 
 
-def test_the_manage_function_runs_it_and_returns_no_password(aws_lambda, secrets_manager):
-    arn = secrets_manager(PASSWORD)
+def test_the_manage_function_runs_it_with_its_own_secret_and_returns_no_password(aws_lambda, secrets_manager, settings):
+    settings.STAFF_PASSWORD_SECRET_ARN = secrets_manager(PASSWORD)  # the App stack sets it on the function
 
     result = aws_lambda.manage_handler(
-        {"command": "create_staff_user", "args": staff_args(arn, email="staff@example.com")}, None
+        {"command": "create_staff_user", "args": ["--username", "admin", "--email", "staff@example.com"]}, None
     )
 
     assert result["output"].startswith("Created the staff user 'admin'")
     assert PASSWORD not in json.dumps(result)
     assert User.objects.get(username="admin").is_superuser
+
+
+@pytest.mark.parametrize("option", ["--password-secret-arn", "--password-secret-arn=arn:aws:secretsmanager:x"])
+def test_the_manage_function_refuses_another_secret_as_the_password(aws_lambda, secrets_manager, option):
+    """Whoever may invoke it must not make the database's secret (readable by the function) a password."""
+    arn = secrets_manager(PASSWORD)
+    args = ["--username", "admin", "--email", "ops@example.com", option, *([arn] if "=" not in option else [])]
+
+    with pytest.raises(aws_lambda.InvalidEvent, match="are not allowed: the function's own settings and secrets"):
+        aws_lambda.manage_handler({"command": "create_staff_user", "args": args}, None)
+
+    assert User.objects.count() == 0
+
+
+def test_a_customer_named_alike_in_another_case_blocks_the_name(secrets_manager):
+    UserFactory(username="Admin", email="someone@example.com")
+
+    with pytest.raises(CommandError, match="An account named 'Admin' exists and is not a staff superuser"):
+        create_staff_user(*staff_args(secrets_manager(PASSWORD)))
+
+    assert list(User.objects.values_list("username", flat=True)) == ["Admin"]
+
+
+def test_an_unreadable_secret_from_the_setting_is_named_as_the_setting(settings):
+    settings.STAFF_PASSWORD_SECRET_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:cloudshelf-gone-AbCdEf"
+
+    with pytest.raises(CommandError, match=r"^STAFF_PASSWORD_SECRET_ARN=.* could not be read"):
+        create_staff_user("--username", "admin", "--email", "ops@example.com")

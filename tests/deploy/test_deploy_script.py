@@ -68,6 +68,8 @@ def test_with_staff_email_the_first_staff_user_is_made_after_the_migrations():
         "migrate",
         "collectstatic",
     ]
+    # The answer is checked for FunctionError: `aws lambda invoke` exits 0 when the function raised.
+    assert (option(staff, "--query"), option(staff, "--output")) == ("FunctionError", "text")
     assert json.loads(option(staff, "--payload")) == {
         "command": "create_staff_user",
         "args": ["--username", "admin", "--email", "ops@example.com"],
@@ -98,6 +100,7 @@ def test_the_fargate_shape_makes_the_staff_user_in_a_manage_task_too():
         ({"STAFF_EMAIL": "ops@example.com", "STAFF_USERNAME": "ad min"}, "STAFF_USERNAME may hold"),
         ({"STAFF_EMAIL": "ops@example.com", "STAFF_USERNAME": 'x"}'}, "STAFF_USERNAME may hold"),
         ({"STAFF_EMAIL": "ops@example.com", "STAFF_USERNAME": "a" * 151}, "STAFF_USERNAME may hold"),
+        ({"STAFF_EMAIL": "ops@example.com", "STAFF_USERNAME": "--reset-password"}, "STAFF_USERNAME may hold"),
     ],
 )
 def test_a_bad_staff_email_or_name_is_refused_before_anything_runs(environment, message):

@@ -9,9 +9,13 @@ from contextlib import contextmanager
 
 
 class HungPeer:
-    """Counts the connections it accepts; reads nothing, writes nothing, closes them at the end."""
+    """Counts the connections it accepts; reads nothing, writes nothing, closes them at the end.
 
-    def __init__(self) -> None:
+    ``hang_up=True`` closes each one at once instead: a server that is down, but counts who knocked.
+    """
+
+    def __init__(self, *, hang_up: bool = False) -> None:
+        self.hang_up = hang_up
         self.listener = socket.socket()
         self.listener.bind(("127.0.0.1", 0))
         self.listener.listen(64)
@@ -35,6 +39,8 @@ class HungPeer:
             except TimeoutError:
                 continue
             self.connections.append(connection)
+            if self.hang_up:
+                connection.close()
 
     @contextmanager
     def running(self) -> Iterator[HungPeer]:

@@ -55,6 +55,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         username, email = options["username"].strip(), options["email"].strip()
         secret_arn = options["password_secret_arn"] or settings.STAFF_PASSWORD_SECRET_ARN
+        named_by = "--password-secret-arn" if options["password_secret_arn"] else "STAFF_PASSWORD_SECRET_ARN"
         if not secret_arn:
             raise CommandError("No password secret: pass --password-secret-arn or set STAFF_PASSWORD_SECRET_ARN.")
         if not SECRET_ARN_PATTERN.fullmatch(secret_arn):
@@ -62,7 +63,7 @@ class Command(BaseCommand):
         from cloudshelf.aws_secrets import secret_string
 
         try:
-            password = secret_string(secret_arn=secret_arn, setting="--password-secret-arn", fresh=True)
+            password = secret_string(secret_arn=secret_arn, setting=named_by, fresh=True)
         except ImproperlyConfiguredEnv as error:
             raise CommandError(str(error)) from error
         try:

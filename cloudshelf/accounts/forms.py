@@ -11,6 +11,8 @@ from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 
+from cloudshelf.accounts.services import email_in_use
+
 # One answer for a taken e-mail address, whether the form saw it or the database did:
 # saying "an account with this address exists" would tell anyone who has an account.
 SIGN_UP_REFUSED = (
@@ -41,7 +43,7 @@ class SignUpForm(UserCreationForm):
 
     def clean_email(self) -> str:
         email = str(self.cleaned_data["email"]).strip()
-        if get_user_model()._default_manager.filter(email__iexact=email).exists():
+        if email_in_use(email):
             raise forms.ValidationError(SIGN_UP_REFUSED, code="refused")
         return email
 
@@ -52,7 +54,7 @@ class SignUpForm(UserCreationForm):
                 user: User = self.save()
                 return user
         except IntegrityError:
-            if not get_user_model()._default_manager.filter(email__iexact=self.cleaned_data["email"]).exists():
+            if not email_in_use(self.cleaned_data["email"]):
                 raise  # some other constraint: not ours to explain
             self.add_error("email", forms.ValidationError(SIGN_UP_REFUSED, code="refused"))
             return None

@@ -22,7 +22,9 @@ class StaffUserOutcome(enum.Enum):
     PASSWORD_RESET = "password reset"
 
 
-MAX_EMAIL_LENGTH = 254
+def email_in_use(email: str) -> bool:
+    """Whether an account has this e-mail address, whatever its case (the unique index is on lower(email))."""
+    return get_user_model()._default_manager.filter(email__iexact=email).exists()
 
 
 def staff_user_ensure(*, username: str, email: str, password: str, reset_password: bool = False) -> StaffUserOutcome:
@@ -34,7 +36,7 @@ def staff_user_ensure(*, username: str, email: str, password: str, reset_passwor
     """
     user_model = get_user_model()
     _validate_username(user_model, username)
-    email = _validated_email(email)
+    email = _validated_email(user_model, email)
     with transaction.atomic():
         # Case-blind, as sign-up is: "Admin" the customer blocks "admin" the superuser.
         user = user_model._default_manager.select_for_update().filter(username__iexact=username).first()
@@ -46,7 +48,7 @@ def staff_user_ensure(*, username: str, email: str, password: str, reset_passwor
         if user is not None and not reset_password:
             return StaffUserOutcome.UNCHANGED
         if user is None:
-            if user_model._default_manager.filter(email__iexact=email).exists():
+            if email_in_use(email):
                 raise StaffUserError(f"Another account already uses {email}; choose another --email.")
             user = user_model(username=username, email=email, is_staff=True, is_superuser=True)
         _validate_password(password, user)
@@ -68,9 +70,10 @@ def _validate_username(user_model: type[User], username: str) -> None:
         raise StaffUserError(f"--username {username!r}: {' '.join(error.messages)}") from error
 
 
-def _validated_email(email: str) -> str:
-    if len(email) > MAX_EMAIL_LENGTH:
-        raise StaffUserError(f"--email is {len(email)} characters long; at most {MAX_EMAIL_LENGTH}.")
+def _validated_email(user_model: type[User], email: str) -> str:
+    max_length = user_model._meta.get_field("email").max_length
+    if max_length is not None and len(email) > max_length:
+        raise StaffUserError(f"--email is {len(email)} characters long; at most {max_length}.")
     try:
         validate_email(email)
     except ValidationError as error:

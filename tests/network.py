@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import fcntl
 import socket
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -51,3 +55,19 @@ def wait_for(condition: Callable[[], Any], *, timeout: float = 20.0, interval: f
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout} s")
         time.sleep(interval)
+
+
+@contextmanager
+def one_fault_test_at_a_time() -> Iterator[None]:
+    """Hold the machine-wide lock of the tests that stop, start or slow a service down.
+
+    Each such test waits on real timeouts and recoveries; two at once on a 2-core machine
+    (two xdist workers: a second OpenSearch node starting beside a stopped one) miss them.
+    The other worker's ordinary tests go on meanwhile.
+    """
+    with open(Path(tempfile.gettempdir()) / "cloudshelf-fault-tests.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)

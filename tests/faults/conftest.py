@@ -19,7 +19,10 @@ from django.test import Client
 from redis import Redis
 
 from tests.edge.conftest import GunicornServer, collected_static  # noqa: F401  (a shared fixture)
-from tests.network import wait_for  # noqa: F401  (re-exported for the fault tests)
+from tests.network import (
+    one_fault_test_at_a_time,
+    wait_for,  # noqa: F401  (re-exported for the fault tests)
+)
 
 HEALTH_TOKEN = "fault-tests-health-token"
 # Bounds every request a test sends, so a hung app fails the test instead of hanging it.
@@ -116,3 +119,9 @@ def readiness(server: GunicornServer) -> dict:
         f"{server.url}/health/ready", headers={"X-Health-Token": HEALTH_TOKEN}, timeout=REQUEST_TIMEOUT_SECONDS
     )
     return {"status_code": response.status_code, **response.json()}
+
+
+@pytest.fixture(autouse=True)
+def _one_fault_test_at_a_time():
+    with one_fault_test_at_a_time():
+        yield
